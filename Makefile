@@ -1,0 +1,63 @@
+# HealthCode — the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PORT ?= 3000
+PROVINCE ?= 520000
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+# The Lambda runtime is python3.12: use it locally when the machine has it (pyenv does here).
+PYTHON ?= $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n1) python3.12 python3; do "$$p" -c 'import venv' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SAM_STAMP := $(SAM_VENV)/.installed
+
+.PHONY: help install run test lint typecheck template-check unit handlers e2e openapi clean
+
+help:
+	@echo "make run    serve the whole API locally on moto (PORT=$(PORT) PROVINCE=$(PROVINCE))"
+	@echo "make test   ruff, mypy, template checks and the whole suite"
+	@echo "make install | openapi | unit | handlers | e2e | clean"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+$(SAM_STAMP):
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120'
+	@touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m infra.local --port $(PORT) --province $(PROVINCE)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy shared/healthcode functions
+
+template-check: $(STAMP) $(SAM_STAMP)
+	$(VENV)/bin/cfn-lint template.yaml
+	$(PY) -m infra.translate --output .aws-sam/translated.json
+	# W1020: samtranslator inlines parameter defaults into Fn::Sub; not an error in the source
+	$(VENV)/bin/cfn-lint --ignore-checks W1020 -- .aws-sam/translated.json
+	AWS_DEFAULT_REGION=cn-north-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region cn-north-1
+
+test: lint typecheck template-check
+	$(PY) -m pytest -q -p no:cacheprovider
+
+unit handlers e2e: $(STAMP)
+	$(PY) -m pytest -q tests/$@
+
+openapi: $(STAMP)
+	$(PY) -m infra.openapi
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

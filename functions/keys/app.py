@@ -1,0 +1,37 @@
+"""Public routes: health, the JWKS every verifier trusts, and the OpenAPI document."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from healthcode import keystore
+from healthcode.http import json_response, lambda_handler_for, make_app
+from healthcode.logs import get_logger
+from healthcode.settings import policy, settings
+
+logger = get_logger("keys")
+app = make_app()
+
+
+@app.get("/v1/health")
+def health() -> Response[str]:
+    """Liveness plus configuration: the province answered, and its policy validates."""
+    policy()
+    return json_response(200, {"status": "ok", "province": settings().province})
+
+
+@app.get("/.well-known/jwks.json")
+def jwks() -> Response[str]:
+    """Every public key that may have signed a live code; verifiers may cache it for 5 minutes."""
+    return json_response(200, keystore.jwks(), {"Cache-Control": "public, max-age=300"})
+
+
+@app.get("/v1/openapi.json")
+def openapi() -> Response[str]:
+    document = (resources.files("healthcode") / "data" / "openapi.json").read_text(encoding="utf-8")
+    return Response(status_code=200, content_type="application/json; charset=utf-8", body=document)
+
+
+lambda_handler: Any = lambda_handler_for(app, logger)

@@ -1,0 +1,1 @@
+"""Infrastructure code: the local stack, deploy helpers, benchmarks (never deployed)."""

@@ -1,0 +1,66 @@
+"""``python -m infra.local``: serve the whole API on moto in the foreground (``make run``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from infra.local.stack import ROOT, LocalStack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--province", default=os.environ.get("PROVINCE", "520000"))
+    parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument(
+        "--ttl-interval",
+        type=float,
+        default=float(os.environ.get("TTL_INTERVAL", "0")),
+        help="seconds between TTL sweeps (0: only on POST /_local/ttl)",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameter override (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOCAL_LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    parameters = dict(p.split("=", 1) for p in args.parameter)
+    stack = LocalStack(
+        template_path=args.template,
+        province=args.province,
+        port=args.port,
+        host=args.host,
+        parameters=parameters,
+        ttl_interval_s=args.ttl_interval,
+    )
+    stack.start()
+    print(f"HealthCode local stack for province {args.province}: {stack.url}", flush=True)
+    print(
+        f"routes: {len(stack.router.routes)}  functions: {len(stack.functions)}  "
+        f"stream consumers: {len(stack.pump.sources)}  moto: {stack.moto_endpoint}",
+        flush=True,
+    )
+    print(f"ready on {stack.url}", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

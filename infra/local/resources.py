@@ -1,0 +1,113 @@
+"""Create the template's resources in moto: tables (keys, GSIs, streams, SSE, and TTL, which
+moto's CloudFormation drops), queues, KMS keys and secrets. Used by the local stack and by the
+handler tests, so tests and infrastructure cannot drift apart."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from typing import Any
+
+from infra.local.template import Template
+
+
+def table_request(name: str, props: dict[str, Any], kms_key_id: str | None = None) -> dict[str, Any]:
+    """CreateTable arguments from a CloudFormation ``AWS::DynamoDB::Table``'s properties."""
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    if request["BillingMode"] == "PROVISIONED":
+        request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+    indexes = []
+    for gsi in props.get("GlobalSecondaryIndexes", []):
+        index = {
+            "IndexName": gsi["IndexName"],
+            "KeySchema": gsi["KeySchema"],
+            "Projection": gsi["Projection"],
+        }
+        if request["BillingMode"] == "PROVISIONED":
+            index["ProvisionedThroughput"] = gsi["ProvisionedThroughput"]
+        indexes.append(index)
+    if indexes:
+        request["GlobalSecondaryIndexes"] = indexes
+    if props.get("LocalSecondaryIndexes"):
+        request["LocalSecondaryIndexes"] = props["LocalSecondaryIndexes"]
+    stream = props.get("StreamSpecification")
+    if stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+    sse = props.get("SSESpecification")
+    if sse and sse.get("SSEEnabled"):
+        request["SSESpecification"] = {"Enabled": True, "SSEType": sse.get("SSEType", "KMS")}
+        if kms_key_id:
+            request["SSESpecification"]["KMSMasterKeyId"] = kms_key_id
+    return request
+
+
+def create_tables(template: Template, dynamodb: Any) -> dict[str, str]:
+    """Create every table; returns logical id → physical table name."""
+    names = {}
+    for logical_id, props in template.tables().items():
+        name = template.physical_name(logical_id)
+        kms = (props.get("SSESpecification") or {}).get("KMSMasterKeyId")
+        dynamodb.create_table(**table_request(name, props, kms if isinstance(kms, str) else None))
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
+        names[logical_id] = name
+        template.created_arns[logical_id] = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+    return names
+
+
+def _generated_secret(spec: dict[str, Any]) -> str:
+    alphabet = string.ascii_letters + string.digits
+    if not spec.get("ExcludePunctuation"):
+        alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+    value = "".join(secrets.choice(alphabet) for _ in range(int(spec.get("PasswordLength", 32))))
+    template_text = spec.get("SecretStringTemplate")
+    if template_text:
+        document = json.loads(template_text)
+        document[spec["GenerateStringKey"]] = value
+        return json.dumps(document)
+    return value
+
+
+def create_resources(template: Template, clients: dict[str, Any]) -> None:
+    """KMS keys and aliases, secrets and queues first (tables refer to the key), then tables."""
+    for logical_id in template.of_type("AWS::KMS::Key"):
+        key = clients["kms"].create_key(Description=template.physical_name(logical_id))["KeyMetadata"]
+        template.created_refs[logical_id] = key["KeyId"]
+        template.created_arns[logical_id] = key["Arn"]
+    for logical_id, spec in template.of_type("AWS::KMS::Alias").items():
+        props = template.resolve(spec["Properties"])
+        clients["kms"].create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])
+        template.created_refs[logical_id] = props["AliasName"]
+    for logical_id, spec in template.of_type("AWS::SecretsManager::Secret").items():
+        props = template.resolve(spec.get("Properties", {}))
+        value = props.get("SecretString")
+        if value is None:
+            value = _generated_secret(props.get("GenerateSecretString", {}))
+        created = clients["secretsmanager"].create_secret(
+            Name=template.physical_name(logical_id), SecretString=value
+        )
+        template.created_refs[logical_id] = created["ARN"]
+        template.created_arns[logical_id] = created["ARN"]
+    for logical_id in template.of_type("AWS::SQS::Queue"):
+        url = clients["sqs"].create_queue(QueueName=template.physical_name(logical_id))["QueueUrl"]
+        arn = clients["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        template.created_refs[logical_id] = url
+        template.created_arns[logical_id] = arn
+    for logical_id in template.of_type("AWS::S3::Bucket"):
+        name = template.physical_name(logical_id).lower()
+        clients["s3"].create_bucket(Bucket=name)
+        template.created_refs[logical_id] = name
+        template.created_arns[logical_id] = f"arn:aws:s3:::{name}"
+    create_tables(template, clients["dynamodb"])

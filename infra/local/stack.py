@@ -1,0 +1,494 @@
+"""The whole SAM application, offline: moto for AWS, this process for API Gateway and Lambda.
+
+``LocalStack.start()``:
+1. starts a moto server on a free loopback port and points every AWS client at it;
+2. creates the template's KMS keys, secrets, queues and tables (keys, GSIs, streams, TTL);
+3. loads each function's handler from its ``CodeUri``/``Handler`` with the function's
+   environment (the union of all functions' variables; a conflicting value is an error);
+4. serves every ``HttpApi`` route, checking caller tokens as the JWT authorizer would;
+5. runs custom resources (e.g. the signing-key bootstrap) through their service functions,
+   answering CloudFormation's pre-signed URL itself;
+6. pumps stream records to consumers and fires schedules on the stack clock.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+from healthcode import aws, clock, settings
+
+from infra.local.authorizer import AuthorizerRejection, LocalIdentityProvider
+from infra.local.events import http_api_event
+from infra.local.resources import create_resources
+from infra.local.streams import StreamPump, TtlSweeper
+from infra.local.template import Route, Template
+
+log = logging.getLogger("localstack")
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_ISSUER = "https://local.healthcode.invalid/issuer"
+LOCAL_AUDIENCE = "healthcode-local"
+SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "secretsmanager", "kms", "s3", "sns", "cloudwatch")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LambdaContext:
+    """What a handler may read from its context object."""
+
+    def __init__(self, function_name: str, arn: str, memory_mb: int, timeout_s: int) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = arn
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class LoadedFunction:
+    logical_id: str
+    handler: Callable[[dict[str, Any], Any], Any]
+    name: str
+    arn: str
+    memory_mb: int
+    timeout_s: int
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        context = LambdaContext(self.name, self.arn, self.memory_mb, self.timeout_s)
+        return self.handler(event, context)
+
+
+def load_handler(logical_id: str, code_uri: Path, handler: str) -> Callable[[dict[str, Any], Any], Any]:
+    """Import ``module.function`` from ``code_uri`` as Lambda would (the CodeUri is the root)."""
+    module_name, _, attribute = handler.rpartition(".")
+    path = code_uri / (module_name.replace(".", "/") + ".py")
+    if not path.is_file():
+        raise FileNotFoundError(f"{logical_id}: handler module {path} does not exist")
+    unique = f"_lambda_{logical_id}_{module_name.replace('.', '_')}"
+    spec = importlib.util.spec_from_file_location(unique, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{logical_id}: cannot load {path}")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    sys.modules[unique] = module
+    spec.loader.exec_module(module)
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise AttributeError(f"{logical_id}: {handler} is not a function in {path}")
+    return function  # type: ignore[no-any-return]
+
+
+class Router:
+    """API Gateway's matching: the route with the most literal segments wins."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        compiled = []
+        for route in routes:
+            pattern = re.sub(
+                r"\\\{([^}]+)\\\}",
+                lambda m: (
+                    f"(?P<{m.group(1).rstrip('+').replace('+', '')}>"
+                    + (".+" if m.group(1).endswith("+") else "[^/]+")
+                    + ")"
+                ),
+                re.escape(route.path),
+            )
+            literal = len([s for s in route.path.split("/") if s and not s.startswith("{")])
+            compiled.append((re.compile(f"^{pattern}$"), literal, route))
+        self.routes = sorted(compiled, key=lambda item: -item[1])
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for pattern, _, route in self.routes:
+            if route.method not in (method, "ANY"):
+                continue
+            found = pattern.match(path)
+            if found:
+                return route, found.groupdict()
+        return None
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        template_path: Path = ROOT / "template.yaml",
+        province: str = "520000",
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        region: str = "cn-north-1",
+        stack_name: str | None = None,
+        parameters: dict[str, str] | None = None,
+        ttl_interval_s: float = 0.0,
+        pump_interval_s: float = 0.05,
+    ) -> None:
+        self.province = province
+        self.host = host
+        self.port = port
+        self.region = region
+        self.stack_name = stack_name or f"healthcode-{province}"
+        self.template_path = template_path
+        self.parameters = {
+            "Province": province,
+            "CallerIssuer": LOCAL_ISSUER,
+            "CallerAudience": LOCAL_AUDIENCE,
+            **(parameters or {}),
+        }
+        self.ttl_interval_s = ttl_interval_s
+        self.pump_interval_s = pump_interval_s
+        self.identity = LocalIdentityProvider(LOCAL_ISSUER, LOCAL_AUDIENCE)
+        self.functions: dict[str, LoadedFunction] = {}
+        self.api_id = f"local{province}"
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._cfn_answers: dict[str, dict[str, Any]] = {}
+        self._next_schedule: dict[str, float] = {}
+
+    # -- start and stop ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.moto_port = free_port()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto.start()
+        self.moto_endpoint = f"http://127.0.0.1:{self.moto_port}"
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.moto_endpoint,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SESSION_TOKEN": "local",
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "false",
+            }
+        )
+        aws.reset()
+        self.clients = {service: aws.client(service) for service in SERVICES}
+        self.template = Template(self.template_path, self.stack_name, self.parameters, self.region)
+        create_resources(self.template, self.clients)
+        self._load_functions()
+        self.router = Router(self.template.routes())
+        self.pump = StreamPump(self.template, self.clients, self.invoke)
+        self.ttl = TtlSweeper(self.template, self.clients["dynamodb"], self.pump)
+        self._server = ThreadingHTTPServer((self.host, self.port), _handler_class(self))
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._spawn(self._server.serve_forever)
+        self._run_custom_resources()
+        self._spawn(self._background)
+
+    def _spawn(self, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._moto.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _load_functions(self) -> None:
+        """Load every handler with its own environment. All functions share this process, so
+        a variable may differ between functions only if it is read at import (``POWERTOOLS_*``:
+        the service name); any other difference would be read wrongly and is refused."""
+        functions = self.template.functions()
+        shared: dict[str, str] = {}
+        for fn in functions.values():
+            for name, value in fn.environment.items():
+                if name.startswith("POWERTOOLS_"):
+                    continue
+                if name in shared and shared[name] != value:
+                    raise ValueError(f"environment variable {name} differs between functions")
+                shared[name] = value
+        os.environ.update(shared)
+        settings.reset()
+        settings.policy()  # an invalid province policy stops the stack here, with its message
+        for logical_id, fn in functions.items():
+            saved = dict(os.environ)
+            os.environ.update(fn.environment)
+            try:
+                handler = load_handler(logical_id, fn.code_uri, fn.handler)
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+            self.functions[logical_id] = LoadedFunction(
+                logical_id=logical_id,
+                handler=handler,
+                name=self.template.physical_name(logical_id),
+                arn=self.template.arn(logical_id),
+                memory_mb=fn.memory_mb,
+                timeout_s=fn.timeout_s,
+            )
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        return self.functions[logical_id](event)
+
+    # -- custom resources and schedules -----------------------------------------------------
+
+    def _run_custom_resources(self) -> None:
+        for logical_id, spec in self.template.resources.items():
+            if not spec["Type"].startswith("Custom::"):
+                continue
+            props = self.template.resolve(spec.get("Properties", {}))
+            token = props.pop("ServiceToken")
+            function = next(f for f in self.functions.values() if f.arn == token)
+            request_id = str(uuid.uuid4())
+            event = {
+                "RequestType": "Create",
+                "ServiceToken": token,
+                "ResponseURL": f"{self.url}/_local/cfn-response/{request_id}",
+                "StackId": f"arn:aws:cloudformation:{self.region}:123456789012:stack/{self.stack_name}/local",
+                "RequestId": request_id,
+                "ResourceType": spec["Type"],
+                "LogicalResourceId": logical_id,
+                "ResourceProperties": props,
+            }
+            function(event)
+            answer = self._cfn_answers.get(request_id)
+            if not answer or answer.get("Status") != "SUCCESS":
+                raise RuntimeError(f"custom resource {logical_id} failed: {answer}")
+
+    def _schedule_period(self, expression: str) -> float | None:
+        found = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+        if not found:
+            return None  # cron(...) schedules are not emulated; invoke them with /_local/invoke
+        unit = {"minute": 60, "hour": 3600, "day": 86400}[found.group(2).rstrip("s")]
+        return int(found.group(1)) * unit
+
+    def run_due_schedules(self) -> int:
+        """Invoke each schedule whose next time on the stack clock has come (once, no catch-up)."""
+        fired = 0
+        now = clock.now().timestamp()
+        for schedule in self.template.schedules():
+            period = self._schedule_period(schedule.expression)
+            if period is None:
+                continue
+            key = f"{schedule.function}.{schedule.name}"
+            due = self._next_schedule.setdefault(key, now + period)
+            if now >= due:
+                self._next_schedule[key] = now + period
+                self.invoke(schedule.function, scheduled_event(self.region, key, clock.now()))
+                fired += 1
+        return fired
+
+    def _background(self) -> None:
+        last_ttl = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.run_due_schedules()
+                self.pump.step()
+                if self.ttl_interval_s and time.monotonic() - last_ttl >= self.ttl_interval_s:
+                    self.ttl.sweep()
+                    last_ttl = time.monotonic()
+            except Exception:  # noqa: BLE001 - keep pumping; the failure is logged
+                log.error("background step failed:\n%s", traceback.format_exc())
+            self._stop.wait(self.pump_interval_s)
+
+    def drain(self) -> dict[str, int]:
+        before = self.pump.stats.records_delivered
+        self.pump.drain(before_each=self.run_due_schedules)
+        return {"delivered": self.pump.stats.records_delivered - before}
+
+    # -- local-only routes -----------------------------------------------------------------
+
+    def local_route(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        if method == "POST" and path == "/_local/tokens":
+            sub, roles = body.get("sub"), body.get("roles", [])
+            if not isinstance(sub, str) or not sub or not isinstance(roles, list):
+                return 400, {
+                    "error": {"code": "invalid_input", "message": "need {sub, roles: []}", "field": "sub"}
+                }
+            return 200, {"token": self.identity.issue(sub, [str(r) for r in roles], body.get("claims"))}
+        if path == "/_local/clock":
+            if method == "POST":
+                try:
+                    if "now" in body:
+                        clock.set_now(clock.parse_instant(str(body["now"])))
+                    elif "advance_seconds" in body:
+                        clock.advance(float(body["advance_seconds"]))
+                    else:
+                        raise ValueError("need now or advance_seconds")
+                except (TypeError, ValueError) as exc:
+                    return 400, {"error": {"code": "invalid_input", "message": str(exc), "field": "now"}}
+            return 200, {"now": clock.show(clock.now())}
+        if method == "POST" and path == "/_local/drain":
+            return 200, self.drain()
+        if method == "POST" and path == "/_local/ttl":
+            return 200, {"deleted": self.ttl.sweep()}
+        if method == "GET" and path == "/_local/info":
+            return 200, {
+                "moto_endpoint": self.moto_endpoint,
+                "region": self.region,
+                "province": self.province,
+                "stack_name": self.stack_name,
+                "tables": {k: self.template.physical_name(k) for k in self.template.tables()},
+                "queues": {k: self.template.ref(k) for k in self.template.of_type("AWS::SQS::Queue")},
+                "pump": vars(self.pump.stats),
+            }
+        if method == "POST" and path.startswith("/_local/invoke/"):
+            logical_id = path.rsplit("/", 1)[1]
+            if logical_id not in self.functions:
+                return 404, {"error": {"code": "not_found", "message": "no such function", "field": None}}
+            return 200, {"result": self.invoke(logical_id, body)}
+        return 404, {"error": {"code": "route_not_found", "message": "no such local route", "field": None}}
+
+
+def scheduled_event(region: str, rule: str, at: Any) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:123456789012:rule/{rule}"],
+        "detail": {},
+    }
+
+
+def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "HealthCodeLocal/1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("%s %s", self.address_string(), format % args)
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            sent = {k.lower() for k in (headers or {})}
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if "content-type" not in sent:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("apigw-requestid", str(uuid.uuid4()))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, status: int, value: Any) -> None:
+            self._send(status, json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+        def _handle(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > 10 * 1024 * 1024:
+                self._json(413, {"message": "Request Entity Too Large"})
+                return
+            body = self.rfile.read(length) if length else b""
+            method = self.command.upper()
+            if parts.path.startswith("/_local/cfn-response/"):
+                stack._cfn_answers[parts.path.rsplit("/", 1)[1]] = json.loads(body or b"{}")
+                self._send(200, b"")
+                return
+            if parts.path.startswith("/_local/"):
+                try:
+                    payload = json.loads(body) if body else {}
+                except ValueError:
+                    payload = None
+                if not isinstance(payload, dict):
+                    self._json(
+                        400,
+                        {"error": {"code": "invalid_json", "message": "JSON object expected", "field": None}},
+                    )
+                    return
+                status, answer = stack.local_route(method, parts.path, payload)
+                self._json(status, answer)
+                return
+            matched = stack.router.match(method, parts.path)
+            if matched is None:
+                self._json(404, {"message": "Not Found"})
+                return
+            route, path_parameters = matched
+            claims = None
+            if route.authorized:
+                try:
+                    claims = stack.identity.validate(self.headers.get("Authorization"))
+                except AuthorizerRejection:
+                    self._json(401, {"message": "Unauthorized"})
+                    return
+            event = http_api_event(
+                method=method,
+                raw_path=parts.path,
+                raw_query=parts.query,
+                headers={k: v for k, v in self.headers.items()},
+                body=body,
+                route_key=route.key,
+                path_parameters=path_parameters,
+                claims=claims,
+                source_ip=self.client_address[0],
+                api_id=stack.api_id,
+            )
+            try:
+                answer = stack.invoke(route.function, event)
+            except Exception:  # noqa: BLE001 - what API Gateway does with a failed invocation
+                log.error("%s failed:\n%s", route.function, traceback.format_exc())
+                self._json(500, {"message": "Internal Server Error"})
+                return
+            self._reply(answer)
+
+        def _reply(self, answer: Any) -> None:
+            if not isinstance(answer, dict) or "statusCode" not in answer:
+                self._json(200, answer)
+                return
+            import base64
+
+            raw = answer.get("body") or ""
+            body = base64.b64decode(raw) if answer.get("isBase64Encoded") else str(raw).encode("utf-8")
+            headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
+            for name, values in (answer.get("multiValueHeaders") or {}).items():
+                headers[str(name)] = ",".join(str(v) for v in values)
+            self._send(int(answer["statusCode"]), body, headers)
+            for cookie in answer.get("cookies") or []:
+                log.debug("cookie set: %s", cookie)
+
+        def do_GET(self) -> None:
+            self._handle()
+
+        def do_POST(self) -> None:
+            self._handle()
+
+        def do_PUT(self) -> None:
+            self._handle()
+
+        def do_DELETE(self) -> None:
+            self._handle()
+
+        def do_PATCH(self) -> None:
+            self._handle()
+
+    return Handler

@@ -1,0 +1,343 @@
+"""DynamoDB Streams → Lambda, as the event source mapping does it, and TTL deletion.
+
+Per stream source of the template (``Type: DynamoDB`` events) and per shard, records are read
+in order and handed to the consumer in batches of ``BatchSize``:
+
+* the consumer answers ``{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}]}``
+  (``ReportBatchItemFailures``): records before the lowest failed one are checkpointed, the
+  batch is retried from that record on;
+* an unhandled error (or an answer that names an unknown record) fails the whole batch; with
+  ``BisectBatchOnFunctionError`` the batch is split in two and each half retried on its own
+  (splitting does not use up a retry), so one poison record ends up alone;
+* after ``MaximumRetryAttempts`` retries the failed records' batch info goes to the
+  ``OnFailure`` SQS destination in Lambda's own message format, and the shard moves on.
+
+TTL: AWS deletes expired items in the background (within days), writing ``REMOVE`` records
+whose ``userIdentity`` is the DynamoDB service. ``TtlSweeper.sweep`` does that on the stack
+clock when asked (``POST /_local/ttl``) or every ``interval`` seconds; between sweeps expired
+items stay, as in AWS — so code must not rely on TTL for correctness.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from healthcode import clock
+
+from infra.local.events import stream_record
+from infra.local.template import StreamSource, Template
+
+log = logging.getLogger("localstack.streams")
+Invoke = Callable[[str, dict[str, Any]], Any]
+
+
+@dataclass
+class Batch:
+    records: list[dict[str, Any]]
+    attempts: int = 0
+
+
+@dataclass
+class ShardState:
+    shard_id: str
+    iterator: str | None
+    buffer: deque[dict[str, Any]] = field(default_factory=deque)
+    batches: deque[Batch] = field(default_factory=deque)
+    closed: bool = False
+
+
+@dataclass
+class SourceState:
+    source: StreamSource
+    stream_arn: str
+    shards: dict[str, ShardState] = field(default_factory=dict)
+
+
+@dataclass
+class PumpStats:
+    invocations: int = 0
+    records_delivered: int = 0
+    batches_failed: int = 0
+    sent_to_dlq: int = 0
+
+
+def _matches(pattern: Any, value: Any) -> bool:
+    """EventBridge-style pattern matching used by Lambda event filtering (common subset)."""
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            return False
+        return all(_matches(sub, value.get(key)) for key, sub in pattern.items())
+    if isinstance(pattern, list):
+        for option in pattern:
+            if isinstance(option, dict):
+                if "prefix" in option and isinstance(value, str) and value.startswith(option["prefix"]):
+                    return True
+                if "exists" in option and (value is not None) == bool(option["exists"]):
+                    return True
+                if "anything-but" in option:
+                    excluded = option["anything-but"]
+                    excluded = excluded if isinstance(excluded, list) else [excluded]
+                    if value is not None and value not in excluded:
+                        return True
+            elif option == value:
+                return True
+        return False
+    return bool(pattern == value)
+
+
+class StreamPump:
+    def __init__(self, template: Template, clients: Mapping[str, Any], invoke: Invoke) -> None:
+        self.template = template
+        self.dynamodb = clients["dynamodb"]
+        self.streams = clients["dynamodbstreams"]
+        self.sqs = clients["sqs"]
+        self.invoke = invoke
+        self.lock = threading.RLock()
+        self.stats = PumpStats()
+        self.ttl_deleted: set[tuple[str, str]] = set()  # (table name, canonical key json)
+        self.sources: list[SourceState] = []
+        for source in template.stream_sources():
+            table = template.physical_name(source.table)
+            arn = self.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+            self.sources.append(SourceState(source=source, stream_arn=arn))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _refresh_shards(self, state: SourceState) -> None:
+        description = self.streams.describe_stream(StreamArn=state.stream_arn)["StreamDescription"]
+        for shard in description.get("Shards", []):
+            shard_id = shard["ShardId"]
+            if shard_id in state.shards:
+                continue
+            kind = "LATEST" if state.source.starting_position == "LATEST" else "TRIM_HORIZON"
+            iterator = self.streams.get_shard_iterator(
+                StreamArn=state.stream_arn, ShardId=shard_id, ShardIteratorType=kind
+            )["ShardIterator"]
+            state.shards[shard_id] = ShardState(shard_id=shard_id, iterator=iterator)
+
+    def _fetch(self, state: SourceState, shard: ShardState) -> int:
+        if shard.iterator is None:
+            return 0
+        fetched = 0
+        while True:
+            answer = self.streams.get_records(ShardIterator=shard.iterator, Limit=1000)
+            shard.iterator = answer.get("NextShardIterator")
+            records = answer.get("Records", [])
+            table = self.template.physical_name(state.source.table)
+            for raw in records:
+                ttl = (
+                    raw["eventName"] == "REMOVE"
+                    and (table, _key_id(raw["dynamodb"]["Keys"])) in self.ttl_deleted
+                )
+                record = stream_record(
+                    raw, stream_arn=state.stream_arn, region=self.template.region, ttl_delete=ttl
+                )
+                if self._passes_filters(state.source, record):
+                    shard.buffer.append(record)
+                fetched += 1
+            if not records or shard.iterator is None:
+                return fetched
+
+    @staticmethod
+    def _passes_filters(source: StreamSource, record: dict[str, Any]) -> bool:
+        if not source.filters:
+            return True
+        return any(_matches(json.loads(f["Pattern"]), record) for f in source.filters)
+
+    # -- delivering ------------------------------------------------------------------------
+
+    def _deliver(self, state: SourceState, shard: ShardState) -> int:
+        delivered = 0
+        source = state.source
+        while shard.batches or shard.buffer:
+            if not shard.batches:
+                take = min(source.batch_size, len(shard.buffer))
+                shard.batches.append(Batch([shard.buffer.popleft() for _ in range(take)]))
+            batch = shard.batches[0]
+            failed_from = self._invoke(source, batch)
+            if failed_from is None:
+                shard.batches.popleft()
+                delivered += len(batch.records)
+                continue
+            self.stats.batches_failed += 1
+            if failed_from == "bisect":
+                shard.batches.popleft()
+                half = len(batch.records) // 2
+                shard.batches.appendleft(Batch(batch.records[half:], batch.attempts))
+                shard.batches.appendleft(Batch(batch.records[:half], batch.attempts))
+                continue
+            remaining = batch.records[failed_from:]
+            delivered += failed_from
+            batch.attempts += 1
+            if 0 <= source.max_retries < batch.attempts:
+                shard.batches.popleft()
+                self._to_on_failure(state, shard, remaining, batch.attempts)
+                continue
+            shard.batches[0] = Batch(remaining, batch.attempts)
+            return delivered  # retry on the next step, as Lambda retries after a pause
+        return delivered
+
+    def _invoke(self, source: StreamSource, batch: Batch) -> int | str | None:
+        """None on success; the index of the first record to retry; or "bisect"."""
+        self.stats.invocations += 1
+        try:
+            answer = self.invoke(source.function, {"Records": batch.records})
+        except Exception:  # noqa: BLE001 - a function error, as Lambda sees it
+            log.warning("stream consumer %s failed:\n%s", source.function, traceback.format_exc(limit=3))
+            if source.bisect and len(batch.records) > 1:
+                return "bisect"
+            return 0
+        self.stats.records_delivered += len(batch.records)
+        if not source.report_item_failures or not isinstance(answer, dict):
+            return None
+        failures = answer.get("batchItemFailures") or []
+        if not failures:
+            return None
+        sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in batch.records]
+        indexes = []
+        for failure in failures:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if identifier not in sequence_numbers:
+                return "bisect" if source.bisect and len(batch.records) > 1 else 0
+            indexes.append(sequence_numbers.index(identifier))
+        return min(indexes)
+
+    def _to_on_failure(
+        self, state: SourceState, shard: ShardState, records: list[dict[str, Any]], attempts: int
+    ) -> None:
+        self.stats.sent_to_dlq += len(records)
+        if state.source.on_failure_queue is None:
+            log.error(
+                "%d records of %s dropped after retries (no on-failure destination)",
+                len(records),
+                state.source.function,
+            )
+            return
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        message = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.template.arn(state.source.function),
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": attempts + 1,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "DDBStreamBatchInfo": {
+                "shardId": shard.shard_id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(first.get("ApproximateCreationDateTime")),
+                "approximateArrivalOfLastRecord": _iso(last.get("ApproximateCreationDateTime")),
+                "batchSize": len(records),
+                "streamArn": state.stream_arn,
+            },
+        }
+        queue_url = self.template.ref(state.source.on_failure_queue)
+        self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+
+    # -- driving ---------------------------------------------------------------------------
+
+    def step(self) -> tuple[int, bool]:
+        """One pass over every source and shard: (records fetched, anything still pending)."""
+        with self.lock:
+            fetched = 0
+            pending = False
+            for state in self.sources:
+                self._refresh_shards(state)
+                for shard in state.shards.values():
+                    fetched += self._fetch(state, shard)
+                    self._deliver(state, shard)
+                    pending = pending or bool(shard.buffer or shard.batches)
+            return fetched, pending
+
+    def drain(self, timeout_s: float = 120.0, before_each: Callable[[], None] | None = None) -> None:
+        """Return once every record written so far (and every record those consumers wrote in
+        turn) has been delivered, retried to exhaustion, or sent to the on-failure queue."""
+        deadline = time.monotonic() + timeout_s
+        quiet = 0
+        while quiet < 2:
+            if time.monotonic() > deadline:
+                raise TimeoutError("stream records still pending after the drain timeout")
+            if before_each:
+                before_each()
+            fetched, pending = self.step()
+            quiet = quiet + 1 if not fetched and not pending else 0
+
+
+def _iso(value: Any) -> str | None:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).isoformat(timespec="milliseconds")
+    return None
+
+
+def _key_id(keys: Mapping[str, Any]) -> str:
+    return json.dumps(keys, sort_keys=True)
+
+
+class TtlSweeper:
+    """Deletes items whose TTL attribute (epoch seconds) is at or before the stack clock.
+
+    This emulates AWS's background TTL process, so it reads whole tables (a Scan) — the only Scan
+    anywhere, and never in a request or stream path. Items whose TTL is more than five years in
+    the past are left alone, as AWS does.
+    """
+
+    FIVE_YEARS = 5 * 365 * 86400
+
+    def __init__(self, template: Template, dynamodb: Any, pump: StreamPump) -> None:
+        self.dynamodb = dynamodb
+        self.pump = pump
+        self.tables: dict[str, tuple[str, list[str]]] = {}
+        for logical_id, props in template.tables().items():
+            ttl = props.get("TimeToLiveSpecification") or {}
+            if ttl.get("Enabled"):
+                keys = [k["AttributeName"] for k in props["KeySchema"]]
+                self.tables[template.physical_name(logical_id)] = (ttl["AttributeName"], keys)
+
+    def sweep(self) -> int:
+        now = clock.timestamp()
+        deleted = 0
+        for table, (attribute, key_names) in self.tables.items():
+            paginator = self.dynamodb.get_paginator("scan")
+            pages = paginator.paginate(
+                TableName=table,
+                FilterExpression="#t <= :now AND #t >= :oldest",
+                ExpressionAttributeNames={"#t": attribute},
+                ExpressionAttributeValues={
+                    ":now": {"N": str(now)},
+                    ":oldest": {"N": str(now - self.FIVE_YEARS)},
+                },
+            )
+            for page in pages:
+                for item in page.get("Items", []):
+                    key = {name: item[name] for name in key_names}
+                    with self.pump.lock:
+                        self.pump.ttl_deleted.add((table, _key_id(key)))
+                    try:
+                        self.dynamodb.delete_item(
+                            TableName=table,
+                            Key=key,
+                            ConditionExpression="#t <= :now",
+                            ExpressionAttributeNames={"#t": attribute},
+                            ExpressionAttributeValues={":now": {"N": str(now)}},
+                        )
+                        deleted += 1
+                    except self.dynamodb.exceptions.ConditionalCheckFailedException:
+                        pass  # rewritten with a later expiry since the scan
+        return deleted

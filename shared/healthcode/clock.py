@@ -1,0 +1,77 @@
+"""The one clock every handler, consumer and rule reads.
+
+In AWS it is the system clock. The local stack moves it (``POST /_local/clock``) so tests can
+let codes expire and quarantines end without waiting. Always timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+_lock = threading.Lock()
+_offset = timedelta(0)
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    """The current instant (aware, UTC)."""
+    frozen = _frozen
+    if frozen is not None:
+        return frozen
+    return datetime.now(UTC) + _offset
+
+
+def timestamp() -> int:
+    """Whole seconds since the epoch on this clock."""
+    return int(now().timestamp())
+
+
+def set_now(instant: datetime) -> None:
+    """Jump the clock to ``instant``; it keeps running from there."""
+    if instant.tzinfo is None:
+        raise ValueError("the clock only takes timezone-aware instants")
+    global _offset
+    with _lock:
+        _offset = instant - datetime.now(UTC)
+
+
+def advance(seconds: float) -> None:
+    global _offset, _frozen
+    with _lock:
+        if _frozen is not None:
+            _frozen = _frozen + timedelta(seconds=seconds)
+        else:
+            _offset = _offset + timedelta(seconds=seconds)
+
+
+def freeze(instant: datetime) -> None:
+    """Stop the clock at ``instant`` (unit tests)."""
+    if instant.tzinfo is None:
+        raise ValueError("the clock only takes timezone-aware instants")
+    global _frozen
+    with _lock:
+        _frozen = instant.astimezone(UTC)
+
+
+def reset() -> None:
+    global _offset, _frozen
+    with _lock:
+        _offset = timedelta(0)
+        _frozen = None
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse ISO 8601 with an offset (``Z`` accepted); naive times are refused."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    if value.tzinfo is None:
+        raise ValueError("time must carry an offset, e.g. 2022-05-18T10:00:00+08:00")
+    return value.astimezone(UTC)
+
+
+CHINA = __import__("datetime").timezone(timedelta(hours=8), "CST")
+
+
+def show(instant: datetime) -> str:
+    """An instant as API.md shows it: ISO 8601 at +08:00, whole seconds."""
+    return instant.astimezone(CHINA).replace(microsecond=0).isoformat()

@@ -1,0 +1,130 @@
+"""The HTTP edge every function shares: the resolver, the error envelope, bodies and callers.
+
+Errors are mapped here once (STYLE habit 3): domain code raises ``HealthCodeError`` subclasses,
+request validation failures become 422 with the offending field, unknown routes 404. A handler
+module is then only its routes and a one-line ``lambda_handler``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from healthcode import clock
+from healthcode.auth import Caller, caller_from_event
+from healthcode.errors import BadRequest, HealthCodeError, InvalidInput, PayloadTooLarge
+
+MAX_BODY_BYTES = 256 * 1024
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return clock.show(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_default, separators=(",", ":"))
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[str]:
+    return Response(status_code=status, content_type=JSON_TYPE, body=dumps(body), headers=dict(headers or {}))
+
+
+def error_response(error: HealthCodeError) -> Response[str]:
+    headers = {"Retry-After": "1"} if error.status == 429 else None
+    return json_response(error.status, error.envelope(), headers)
+
+
+def _field_of(loc: tuple[Any, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def make_app(*, validation: bool = False) -> APIGatewayHttpResolver:
+    """A resolver with the envelope mapping installed. ``validation`` turns on powertools'
+    pydantic request validation (only for functions that validate bodies: cold start)."""
+    app = APIGatewayHttpResolver(enable_validation=validation, serializer=dumps)
+
+    def _domain(error: HealthCodeError) -> Response[str]:
+        return error_response(error)
+
+    def _validation(error: RequestValidationError) -> Response[str]:
+        first = error.errors()[0] if error.errors() else {}
+        field = _field_of(tuple(first.get("loc", ())))
+        message = str(first.get("msg", "invalid input"))
+        return error_response(InvalidInput(message, field=field))
+
+    def _not_found(_: Exception) -> Response[str]:
+        return json_response(
+            404, {"error": {"code": "route_not_found", "message": "no such route", "field": None}}
+        )
+
+    app.exception_handler(HealthCodeError)(_domain)
+    app.exception_handler(RequestValidationError)(_validation)
+    app.not_found(_not_found)
+    return app
+
+
+def raw_body(event: Mapping[str, Any]) -> bytes:
+    body = event.get("body")
+    if body is None:
+        return b""
+    data = base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode("utf-8")
+    if len(data) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES // 1024} KB", code="payload_too_large")
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    """The request body as a JSON object; 400 for anything else (NaN and Infinity refused)."""
+    data = raw_body(app.current_event.raw_event)
+    if not data:
+        raise BadRequest("a JSON body is required", code="invalid_json")
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from exc
+    if not isinstance(value, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_json")
+    return value
+
+
+def finite(value: float) -> bool:
+    return not (math.isnan(value) or math.isinf(value))
+
+
+def caller(app: APIGatewayHttpResolver) -> Caller:
+    return caller_from_event(app.current_event.raw_event)
+
+
+def lambda_handler_for(
+    app: APIGatewayHttpResolver, logger: Logger
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The module-level ``lambda_handler``: correlation id from the request, then the app."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return lambda_handler

@@ -1,0 +1,103 @@
+"""The stack's signing keys in Secrets Manager, cached per container, and the code helpers the
+functions call: ``sign`` and ``verify`` with this stack's issuer, policy and clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from healthcode import aws, clock
+from healthcode.settings import env, policy, settings
+from healthcode.tokens import (
+    CodeKind,
+    KeyCache,
+    KeySet,
+    KeyUse,
+    Retention,
+    VerifiedCode,
+    bootstrap_keyset,
+    local_resolver,
+    sign_code,
+    verify_code,
+)
+
+SECRET_ENV = "SIGNING_KEYS_SECRET_ARN"  # noqa: S105 - the name of a variable, not a secret
+#: A new key is published this long before it signs: longer than the key cache below.
+ACTIVATION_DELAY = timedelta(minutes=10)
+CACHE_SECONDS = 300.0
+
+
+def _load() -> KeySet:
+    answer = aws.client("secretsmanager").get_secret_value(SecretId=env(SECRET_ENV))
+    return KeySet.from_json(answer["SecretString"])
+
+
+_cache = KeyCache(_load, ttl_seconds=CACHE_SECONDS)
+
+
+def keyset() -> KeySet:
+    return _cache.get()
+
+
+def invalidate() -> None:
+    _cache.invalidate()
+
+
+def retention() -> Retention:
+    p = policy()
+    return Retention(
+        code=timedelta(seconds=p.longest_code_lifetime_seconds),
+        venue=timedelta(days=p.venue_code_lifetime_days),
+    )
+
+
+def jwks(now: datetime | None = None) -> dict[str, list[dict[str, str]]]:
+    return keyset().jwks(now or clock.now(), retention())
+
+
+def sign(
+    kind: CodeKind, *, subject: str, claims: Mapping[str, Any], lifetime: timedelta
+) -> tuple[str, datetime]:
+    return sign_code(
+        keyset(),
+        kind=kind,
+        issuer=settings().code_issuer,
+        subject=subject,
+        claims=claims,
+        lifetime=lifetime,
+    )
+
+
+def verify(token: str, *, kinds: Iterable[CodeKind]) -> VerifiedCode:
+    wanted = tuple(kinds)
+    now = clock.now()
+    issuer = settings().code_issuer
+    resolve = local_resolver(keyset(), issuer=issuer, kinds=wanted, now=now, retention=retention())
+    return verify_code(token, kinds=wanted, resolve=resolve, issuers=[issuer], now=now)
+
+
+# --- administration: bootstrap (stack creation) and rotation (ops) -------------------------------
+
+
+def _store(keys: KeySet) -> None:
+    aws.client("secretsmanager").put_secret_value(SecretId=env(SECRET_ENV), SecretString=keys.to_json())
+    invalidate()
+
+
+def ensure_bootstrapped() -> KeySet:
+    """Create the first code and venue keys if the secret holds none (idempotent)."""
+    current = _load()
+    if any(k.use == "code" for k in current.keys) and any(k.use == "venue" for k in current.keys):
+        return current
+    fresh = bootstrap_keyset(clock.now())
+    _store(fresh)
+    return fresh
+
+
+def rotate(use: KeyUse) -> KeySet:
+    """Publish a new ``use`` key now; it signs after ``ACTIVATION_DELAY``; prune expired keys."""
+    now = clock.now()
+    rotated = _load().rotate(use, now=now, activation_delay=ACTIVATION_DELAY).prune(now, retention())
+    _store(rotated)
+    return rotated
