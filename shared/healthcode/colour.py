@@ -1,0 +1,579 @@
+"""The colour rule: facts about a person plus the province policy → a colour, its reasons, and
+when it next changes. Pure functions; no storage, no clock, no AWS.
+
+Where the colour is decided
+    :func:`decide` takes every *fact* known about one person (case status, close and secondary
+    contacts, travel to risk areas, fever, declared symptoms, declared contact), their negative
+    *lab results*, approved manual *overrides*, the province :class:`~healthcode.policy.Policy`
+    and the instant ``at``, and returns a :class:`ColourDecision`: the canonical
+    :class:`~healthcode.policy.RiskLevel` (0 green, 1 yellow, 2 red), the province's colour
+    name for it (``policy.palette``: Fujian shows 1 and 2 as ``orange``), the reasons that
+    hold the level, and ``next_change_at``. Callers pass the instant explicitly (normally
+    ``clock.now()``); this module never reads a clock.
+
+Facts
+    A :class:`Fact` counts at ``at`` iff ``starts_at <= at < expires_at`` (``expires_at`` None:
+    open-ended). A fact stops counting at its expiry even if DynamoDB's TTL has not deleted it
+    yet, and a fact that starts in the future does not count yet. Its level is
+    ``policy.fact_levels[kind]``; the defaults follow Guizhou/Shanxi: case (confirmed,
+    asymptomatic, suspected), close contact and high-risk travel are red; fever (≥
+    ``policy.fever_threshold_c``, 37.3 °C), declared symptoms, declared contact with a case,
+    secondary contact and medium-risk travel are yellow; nothing else is green.
+
+Lab results
+    A negative :class:`LabResult` sampled at ``s`` counts from ``s`` on (``s <= at``) and clears
+    every fact whose kind is in ``policy.negative_lab_clears`` (default fever and symptoms) and
+    which started at or before ``s``. Facts that start after the sample still count: a test
+    says nothing about a fever measured after it. A *positive* result is ignored here: the
+    cases module turns it into a ``case`` fact, so counting it twice would only hide that path.
+
+Overrides
+    An approved manual :class:`Override` is active while ``starts_at <= at < until``. While
+    active it sets the level to its own level and *covers* the facts that it was decided
+    over: a fact is covered iff it both started and was recorded at or before the override
+    started (``Fact.recorded_at``, default ``starts_at``; a case diagnosed last week but
+    recorded after a "recovered, back to green" override is news to the reviewer and counts).
+    Facts not covered count normally, so the level is ``max(override level, their levels)``:
+    an official can lower a case to green after review, and a later case turns the person red
+    again. Of several active overrides the one that started last wins (ties broken by id).
+    Negative lab results still clear uncovered facts.
+
+Reasons
+    ``reasons`` lists what holds the level at its current value: every counting fact whose
+    level equals the decided level, plus the winning override if its level equals it. Each
+    :class:`Reason` has a fixed short Chinese + English text and never personal data. A green
+    decision has no reasons (a green override's reason is in the person's audited history,
+    not on the code). Reasons are de-duplicated and sorted by rule (override, case, close
+    contact, high-risk travel, secondary contact, medium-risk travel, fever, symptoms,
+    declared contact), then fact id, then expiry.
+
+When it next changes
+    ``next_change_at`` is the earliest instant after ``at`` at which :func:`decide`, given the
+    same inputs, returns a different level or different reasons; ``None`` if it never does.
+    Every condition above has the form ``t >= x`` or ``t < x`` for an input instant ``x``, so
+    the decision is constant between consecutive input instants; :func:`decide` evaluates each
+    fact start and expiry, override start and end, and negative lab sample after ``at`` in
+    order and returns the first that changes the outcome. A stream consumer schedules its next
+    recomputation from it.
+
+Properties (tested in ``tests/unit/test_colour.py``)
+    * Adding a fact never lowers the level, whatever the labs and overrides: each fact's
+      counting depends only on itself, the labs and the winning override, and the level is a
+      maximum over the counting facts. Adding a negative lab result or an override *may* lower
+      the level; that is what they are for.
+    * No facts and no overrides → green with no reasons and no next change.
+    * The result depends only on the inputs as sets: input order never matters.
+
+Declarations and travel
+    :func:`declaration_facts` turns a health declaration into fever, symptoms and
+    declared-contact facts lasting ``policy.declaration_fact_days``. :func:`travel_facts` turns
+    declared travel into high/medium-risk-travel facts against the current risk areas (which
+    change independently, so callers recompute travel facts when a risk area changes). Fact
+    ids are deterministic (``decl#<person>#<kind>``, ``travel#<person>#<region>#<yyyymmdd>``),
+    so re-declaring overwrites instead of piling up. ``person_key`` is the person's opaque id,
+    never an ID number or a phone number.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from healthcode.clock import CHINA
+from healthcode.errors import InvalidInput
+from healthcode.policy import FactKind, Policy, RiskLevel
+
+__all__ = [
+    "OVERRIDE_CODE",
+    "SYMPTOMS",
+    "AreaRisk",
+    "ColourDecision",
+    "Declaration",
+    "Fact",
+    "LabResult",
+    "Override",
+    "Reason",
+    "Travel",
+    "decide",
+    "declaration_facts",
+    "travel_facts",
+]
+
+#: The fixed vocabulary of declarable symptoms (the declaration form's check boxes).
+SYMPTOMS: frozenset[str] = frozenset(
+    {
+        "fever",
+        "cough",
+        "sore_throat",
+        "shortness_of_breath",
+        "fatigue",
+        "loss_of_taste_or_smell",
+        "diarrhoea",
+        "muscle_ache",
+        "headache",
+        "runny_nose",
+    }
+)
+
+#: A risk area's level as officials set it (``PUT /v1/risk-areas/{region_code}``).
+AreaRisk = Literal["high", "medium", "low"]
+
+#: Reason code of a manual override.
+OVERRIDE_CODE = "override"
+
+#: Plausible body temperatures for a declaration, °C; anything outside is a typing error.
+_TEMPERATURE_RANGE = (30.0, 45.0)
+
+_REGION_CODE = re.compile(r"[1-9]\d{5}")
+_REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+#: Shapes of an ID number (GB 11643) and a mainland mobile number: never a person key.
+_PERSONAL_NUMBER = re.compile(r"\d{17}[\dXx]|1\d{10}")
+
+_TRAVEL_KINDS: dict[str, FactKind | None] = {
+    "high": FactKind.HIGH_RISK_TRAVEL,
+    "medium": FactKind.MEDIUM_RISK_TRAVEL,
+    "low": None,
+}
+
+#: Order in which reasons are listed: the override first, then facts from gravest to mildest.
+_REASON_ORDER: tuple[str, ...] = (
+    OVERRIDE_CODE,
+    FactKind.CASE,
+    FactKind.CLOSE_CONTACT,
+    FactKind.HIGH_RISK_TRAVEL,
+    FactKind.SECONDARY_CONTACT,
+    FactKind.MEDIUM_RISK_TRAVEL,
+    FactKind.FEVER,
+    FactKind.SYMPTOMS,
+    FactKind.DECLARED_CONTACT,
+)
+_REASON_RANK: dict[str, int] = {code: rank for rank, code in enumerate(_REASON_ORDER)}
+
+_FACT_TEXT: dict[FactKind, str] = {
+    FactKind.CASE: "确诊/无症状/疑似病例 case",
+    FactKind.CLOSE_CONTACT: "密切接触者 close contact",
+    FactKind.SECONDARY_CONTACT: "次密切接触者 secondary contact",
+    FactKind.HIGH_RISK_TRAVEL: "高风险地区旅居史 travel to a high-risk area",
+    FactKind.MEDIUM_RISK_TRAVEL: "中风险地区旅居史 travel to a medium-risk area",
+    FactKind.SYMPTOMS: "申报症状 declared symptoms",
+    FactKind.DECLARED_CONTACT: "申报接触病例 declared contact with a case",
+}
+
+
+def _aware_utc(value: datetime, name: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """Something known about a person that may colour their code, over ``[starts_at, expires_at)``.
+
+    ``fact_id`` is deterministic from the fact's source (a declaration, a trip, an exposure, a
+    case), so writing the same fact twice is idempotent. ``detail`` is a short non-personal
+    note for reviewers (case status, region code, exposure's case id). ``recorded_at`` is when
+    the system learned the fact (default: ``starts_at``); it only matters against overrides.
+    All instants are stored in UTC.
+    """
+
+    fact_id: str
+    kind: FactKind
+    starts_at: datetime
+    expires_at: datetime | None
+    detail: str = ""
+    recorded_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.fact_id:
+            raise ValueError("fact_id must not be empty")
+        object.__setattr__(self, "kind", FactKind(self.kind))
+        object.__setattr__(self, "starts_at", _aware_utc(self.starts_at, "starts_at"))
+        if self.expires_at is not None:
+            expires_at = _aware_utc(self.expires_at, "expires_at")
+            if expires_at <= self.starts_at:
+                raise ValueError(f"fact {self.fact_id}: expires_at must be after starts_at")
+            object.__setattr__(self, "expires_at", expires_at)
+        if self.recorded_at is not None:
+            object.__setattr__(self, "recorded_at", _aware_utc(self.recorded_at, "recorded_at"))
+
+    def active(self, at: datetime) -> bool:
+        """Whether the fact counts at ``at``: ``starts_at <= at < expires_at``."""
+        return self.starts_at <= at and (self.expires_at is None or at < self.expires_at)
+
+    @property
+    def noted_at(self) -> datetime:
+        """The later of its start and its recording: an override started at or after this
+        instant was decided knowing this fact, and covers it."""
+        if self.recorded_at is None:
+            return self.starts_at
+        return max(self.starts_at, self.recorded_at)
+
+
+@dataclass(frozen=True, slots=True)
+class LabResult:
+    """A nucleic-acid test result. Only negative results act here (see the module docstring)."""
+
+    sampled_at: datetime
+    positive: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sampled_at", _aware_utc(self.sampled_at, "sampled_at"))
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """An approved manual colour override, active over ``[starts_at, until)``.
+
+    ``reason_code`` is a snake_case code (e.g. ``recovered``, ``released_from_quarantine``),
+    never free text: it is shown on the code. Evidence and notes live in the audit trail.
+    """
+
+    override_id: str
+    level: RiskLevel
+    starts_at: datetime
+    until: datetime | None
+    reason_code: str
+
+    def __post_init__(self) -> None:
+        if not self.override_id:
+            raise ValueError("override_id must not be empty")
+        if not _REASON_CODE.fullmatch(self.reason_code):
+            raise ValueError("reason_code must be a snake_case code")
+        object.__setattr__(self, "level", RiskLevel(self.level))
+        object.__setattr__(self, "starts_at", _aware_utc(self.starts_at, "starts_at"))
+        if self.until is not None:
+            until = _aware_utc(self.until, "until")
+            if until <= self.starts_at:
+                raise ValueError(f"override {self.override_id}: until must be after starts_at")
+            object.__setattr__(self, "until", until)
+
+    def active(self, at: datetime) -> bool:
+        return self.starts_at <= at and (self.until is None or at < self.until)
+
+    def covers(self, fact: Fact) -> bool:
+        """Whether this override was decided over ``fact`` (so ``fact`` is ignored while it is
+        active): the fact started and was recorded at or before the override started."""
+        return fact.noted_at <= self.starts_at
+
+    def _precedence(self) -> tuple[datetime, str, int, datetime, str]:
+        far = datetime.max.replace(tzinfo=UTC)
+        return (self.starts_at, self.override_id, int(self.level), self.until or far, self.reason_code)
+
+
+# -- outputs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a code has its colour: one fact or the override holding the level."""
+
+    code: str
+    level: RiskLevel
+    fact_id: str
+    until: datetime | None
+    text: str
+
+    def _sort_key(self) -> tuple[int, str, bool, datetime, int, str]:
+        far = datetime.max.replace(tzinfo=UTC)
+        return (
+            _REASON_RANK.get(self.code, len(_REASON_RANK)),
+            self.fact_id,
+            self.until is None,
+            self.until or far,
+            int(self.level),
+            self.text,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ColourDecision:
+    """A person's colour at ``as_of`` and the earliest instant it would differ."""
+
+    level: RiskLevel
+    colour: str
+    reasons: tuple[Reason, ...]
+    next_change_at: datetime | None
+    as_of: datetime
+
+
+# -- the rule ----------------------------------------------------------------------------------
+
+
+def decide(
+    facts: Iterable[Fact],
+    *,
+    policy: Policy,
+    at: datetime,
+    labs: Iterable[LabResult] = (),
+    overrides: Iterable[Override] = (),
+) -> ColourDecision:
+    """The colour of a person with these facts, lab results and approved overrides at ``at``.
+
+    Deterministic and independent of the order of every input.
+    """
+    at = _aware_utc(at, "at")
+    all_facts = tuple(facts)
+    negatives = tuple(lab.sampled_at for lab in labs if not lab.positive)
+    all_overrides = tuple(overrides)
+
+    outcome = _outcome(all_facts, negatives, all_overrides, policy, at)
+    next_change_at: datetime | None = None
+    for instant in _instants_after(at, all_facts, negatives, all_overrides):
+        if _outcome(all_facts, negatives, all_overrides, policy, instant) != outcome:
+            next_change_at = instant
+            break
+    level, reasons = outcome
+    return ColourDecision(
+        level=level,
+        colour=policy.colour(level),
+        reasons=reasons,
+        next_change_at=next_change_at,
+        as_of=at,
+    )
+
+
+def _outcome(
+    facts: Sequence[Fact],
+    negatives: Sequence[datetime],
+    overrides: Sequence[Override],
+    policy: Policy,
+    at: datetime,
+) -> tuple[RiskLevel, tuple[Reason, ...]]:
+    """Level and reasons at ``at`` (the part of :func:`decide` that depends on the instant)."""
+    latest_negative = max((s for s in negatives if s <= at), default=None)
+    active_overrides = [o for o in overrides if o.active(at)]
+    override = max(active_overrides, key=Override._precedence, default=None)
+
+    counting: list[Fact] = []
+    for fact in facts:
+        if not fact.active(at):
+            continue
+        if (
+            latest_negative is not None
+            and fact.kind in policy.negative_lab_clears
+            and fact.starts_at <= latest_negative
+        ):
+            continue
+        if override is not None and override.covers(fact):
+            continue
+        counting.append(fact)
+
+    level = max(
+        (policy.fact_levels[fact.kind] for fact in counting),
+        default=RiskLevel.GREEN,
+    )
+    if override is not None:
+        level = max(level, override.level)
+    level = RiskLevel(level)
+    if level == RiskLevel.GREEN:
+        return level, ()
+
+    reasons = {
+        Reason(
+            code=str(fact.kind),
+            level=level,
+            fact_id=fact.fact_id,
+            until=fact.expires_at,
+            text=_fact_text(fact.kind, policy),
+        )
+        for fact in counting
+        if policy.fact_levels[fact.kind] == level
+    }
+    if override is not None and override.level == level:
+        reasons.add(
+            Reason(
+                code=OVERRIDE_CODE,
+                level=level,
+                fact_id=override.override_id,
+                until=override.until,
+                text=f"人工调整 manual override ({override.reason_code})",
+            )
+        )
+    return level, tuple(sorted(reasons, key=Reason._sort_key))
+
+
+def _fact_text(kind: FactKind, policy: Policy) -> str:
+    if kind is FactKind.FEVER:
+        return f"发热 fever ≥ {policy.fever_threshold_c:.1f} °C"
+    return _FACT_TEXT[kind]
+
+
+def _instants_after(
+    at: datetime,
+    facts: Sequence[Fact],
+    negatives: Sequence[datetime],
+    overrides: Sequence[Override],
+) -> list[datetime]:
+    """Every input instant after ``at`` at which the outcome may change, in order."""
+    instants: set[datetime] = set(negatives)
+    for fact in facts:
+        instants.add(fact.starts_at)
+        if fact.expires_at is not None:
+            instants.add(fact.expires_at)
+    for override in overrides:
+        instants.add(override.starts_at)
+        if override.until is not None:
+            instants.add(override.until)
+    return sorted(instant for instant in instants if instant > at)
+
+
+# -- declarations and travel -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Travel:
+    """A declared trip: the GB/T 2260 region visited and when the person left it."""
+
+    region_code: str
+    left_at: datetime
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.region_code, str) or not _REGION_CODE.fullmatch(self.region_code):
+            raise InvalidInput(
+                "region_code must be a 6-digit GB/T 2260 code",
+                field="declaration.travel.region_code",
+                code="invalid_region_code",
+            )
+        object.__setattr__(self, "left_at", _aware_utc(self.left_at, "left_at"))
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """A health declaration (API.md ``declaration``), already parsed at the edge."""
+
+    symptoms: tuple[str, ...]
+    temperature: float | None
+    travel: tuple[Travel, ...]
+    contact_with_case: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "symptoms", tuple(self.symptoms))
+        object.__setattr__(self, "travel", tuple(self.travel))
+        unknown = sorted(set(self.symptoms) - SYMPTOMS)
+        if unknown:
+            raise InvalidInput(
+                f"unknown symptoms {unknown}; known: {sorted(SYMPTOMS)}",
+                field="declaration.symptoms",
+                code="unknown_symptom",
+            )
+        if self.temperature is not None:
+            low, high = _TEMPERATURE_RANGE
+            if not math.isfinite(self.temperature) or not low <= self.temperature <= high:
+                raise InvalidInput(
+                    f"temperature must be between {low} and {high} °C",
+                    field="declaration.temperature",
+                    code="implausible_temperature",
+                )
+
+
+def _check_person_key(person_key: str) -> None:
+    if not person_key or "#" in person_key:
+        raise ValueError("person_key must be a non-empty opaque id without '#'")
+    if _PERSONAL_NUMBER.fullmatch(person_key):
+        raise ValueError("person_key must be the person's opaque id, not an ID or phone number")
+
+
+def declaration_facts(
+    person_key: str, declaration: Declaration, *, policy: Policy, at: datetime
+) -> list[Fact]:
+    """Fever, symptoms and declared-contact facts from a declaration made at ``at``.
+
+    Each lasts ``policy.declaration_fact_days`` from ``at``. Declared travel is not handled
+    here: it depends on the risk areas, see :func:`travel_facts`.
+    """
+    _check_person_key(person_key)
+    at = _aware_utc(at, "at")
+    expires_at = at + timedelta(days=policy.declaration_fact_days)
+
+    def fact(kind: FactKind, detail: str) -> Fact:
+        return Fact(
+            fact_id=f"decl#{person_key}#{kind}",
+            kind=kind,
+            starts_at=at,
+            expires_at=expires_at,
+            detail=detail,
+        )
+
+    facts: list[Fact] = []
+    if declaration.temperature is not None and declaration.temperature >= policy.fever_threshold_c:
+        facts.append(fact(FactKind.FEVER, f"{declaration.temperature:.1f} °C"))
+    if declaration.symptoms:
+        facts.append(fact(FactKind.SYMPTOMS, ",".join(sorted(set(declaration.symptoms)))))
+    if declaration.contact_with_case:
+        facts.append(fact(FactKind.DECLARED_CONTACT, "declared"))
+    return facts
+
+
+def _area_risk(region_code: str, risk_levels: Mapping[str, AreaRisk]) -> tuple[str, AreaRisk] | None:
+    """The risk set on the most specific area covering ``region_code`` (the county itself, then
+    its prefecture ``xxyy00``, then its province ``xx0000``), with the code it was set on."""
+    for code in (region_code, f"{region_code[:4]}00", f"{region_code[:2]}0000"):
+        risk = risk_levels.get(code)
+        if risk is not None:
+            return code, risk
+    return None
+
+
+def travel_facts(
+    person_key: str,
+    travel: Iterable[Travel],
+    risk_levels: Mapping[str, AreaRisk],
+    *,
+    policy: Policy,
+    at: datetime,
+) -> list[Fact]:
+    """High/medium-risk-travel facts for declared ``travel`` against the risk areas at ``at``.
+
+    A trip counts if the region it visited is covered by a high or medium risk area: a level
+    set on a province (``xx0000``) or prefecture (``xxyy00``) covers every code under it, and
+    the most specific level set wins (a district set to ``low`` inside a high-risk prefecture
+    is not at risk). The fact starts at ``at`` and lasts until ``left_at +
+    policy.risk_travel_window_days``; a trip already older than that gives nothing. Trips to
+    the same region on the same day (China time) share one fact, the latest departure's.
+    A departure after ``at`` is refused (``422 travel_in_future``).
+    """
+    _check_person_key(person_key)
+    at = _aware_utc(at, "at")
+    window = timedelta(days=policy.risk_travel_window_days)
+    by_id: dict[str, Fact] = {}
+    for trip in travel:
+        if trip.left_at > at:
+            raise InvalidInput(
+                "a trip cannot end after the declaration",
+                field="declaration.travel.left_at",
+                code="travel_in_future",
+            )
+        expires_at = trip.left_at + window
+        if expires_at <= at:
+            continue
+        found = _area_risk(trip.region_code, risk_levels)
+        if found is None:
+            continue
+        area, risk = found
+        if risk not in _TRAVEL_KINDS:
+            raise ValueError(f"risk area {area}: unknown level {risk!r}")
+        kind = _TRAVEL_KINDS[risk]
+        if kind is None:
+            continue
+        fact_id = f"travel#{person_key}#{trip.region_code}#{trip.left_at.astimezone(CHINA):%Y%m%d}"
+        previous = by_id.get(fact_id)
+        if previous is not None and previous.expires_at is not None and previous.expires_at >= expires_at:
+            continue
+        by_id[fact_id] = Fact(
+            fact_id=fact_id,
+            kind=kind,
+            starts_at=at,
+            expires_at=expires_at,
+            detail=f"{trip.region_code} in {risk}-risk area {area}",
+        )
+    return [by_id[fact_id] for fact_id in sorted(by_id)]
