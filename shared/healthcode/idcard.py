@@ -1,0 +1,124 @@
+"""Citizen ID numbers (GB 11643-1999 公民身份号码) and mainland mobile numbers.
+
+An ID number is 18 characters: a six-digit GB/T 2260 region code (where it was issued), the
+birth date ``YYYYMMDD``, a three-digit sequence number whose last digit is odd for men and even
+for women, and a check character (ISO 7064 MOD 11-2 over the first 17 digits, ``X`` for 10).
+
+Both validators raise ``InvalidInput`` with a message that says *why* a value is refused but
+never repeats the value: ID numbers and phone numbers are personal data, and error messages
+end up in responses and logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import date
+from typing import Literal
+
+from healthcode import errors, regions
+
+#: ISO 7064 MOD 11-2 weights: 2^(17-i) mod 11 for positions i = 0..16.
+_WEIGHTS = tuple(pow(2, 17 - position, 11) for position in range(17))
+#: Check character for each remainder of the weighted sum modulo 11.
+_CHECK_CHARACTERS = "10X98765432"
+_BODY = re.compile(r"[0-9]{17}")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+
+#: No one born before this date is taken to hold an ID number.
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+Sex = Literal["male", "female"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IdNumber:
+    """A valid ID number and what it says. ``repr`` leaves out the number and birth date."""
+
+    region: str  # the six-digit GB/T 2260 code it was issued under (possibly since abolished)
+    birth_date: date = dataclasses.field(repr=False)
+    sex: Sex
+    number: str = dataclasses.field(repr=False)  # normalised: 18 characters, upper-case X
+
+
+def check_character(first17: str) -> str:
+    """The GB 11643 check character (``0``-``9`` or ``X``) for the first 17 digits."""
+    if not isinstance(first17, str) or not _BODY.fullmatch(first17):
+        raise ValueError("the check character needs exactly 17 ASCII digits")
+    total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS, strict=True))
+    return _CHECK_CHARACTERS[total % 11]
+
+
+def check_id_number(value: str, *, today: date, field: str = "id_number") -> IdNumber:
+    """Validate a citizen ID number; return it normalised with its region, birth date and sex.
+
+    Surrounding whitespace is dropped and a final lower-case ``x`` is read as ``X``. Refused
+    (``InvalidInput``, code ``invalid_id_number``): anything but 18 characters of 17 digits and
+    a digit or ``X``; a check character that does not match; a birth date that is not a real
+    date, is before 1900-01-01 or after ``today``; a region prefix whose province GB/T 2260 has
+    never listed.
+    """
+
+    def invalid(reason: str) -> errors.InvalidInput:
+        return errors.InvalidInput(f"{field} {reason}", field=field, code="invalid_id_number")
+
+    if not isinstance(value, str):
+        raise invalid("must be a string of 18 characters")
+    number = value.strip()
+    if len(number) != 18:
+        raise invalid("must be 18 characters: 17 digits and a check character")
+    if number[17] == "x":
+        number = number[:17] + "X"
+    body, check = number[:17], number[17]
+    if not _BODY.fullmatch(body):
+        raise invalid("must start with 17 digits")
+    if check not in _CHECK_CHARACTERS:
+        raise invalid("must end with a digit or X")
+    if check_character(body) != check:
+        raise invalid("fails the GB 11643 checksum: the last character does not match the first 17 digits")
+    birth_date = _birth_date(body[6:14])
+    if birth_date is None:
+        raise invalid("carries a birth date (characters 7-14) that is not a real date")
+    if birth_date < EARLIEST_BIRTH_DATE:
+        raise invalid("carries a birth date before 1900-01-01")
+    if birth_date > today:
+        raise invalid("carries a birth date in the future")
+    region = body[:6]
+    if body.startswith("00") or not regions.was_region(regions.province_of(region)):
+        raise invalid("starts with a region code (first 6 digits) of no GB/T 2260 province")
+    return IdNumber(
+        region=region,
+        birth_date=birth_date,
+        sex="male" if int(body[16]) % 2 == 1 else "female",
+        number=number,
+    )
+
+
+def _birth_date(digits: str) -> date | None:
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        return None
+
+
+def check_mobile(value: str, *, field: str = "phone") -> str:
+    """Validate a mainland mobile number; return its 11 digits.
+
+    Whitespace and hyphens anywhere are dropped, then one leading ``+86`` or ``86``. What
+    remains must be ``1[3-9]`` and nine more digits. Refused with
+    ``InvalidInput`` (code ``invalid_phone``); the message never repeats the number.
+    """
+
+    def invalid(reason: str) -> errors.InvalidInput:
+        return errors.InvalidInput(f"{field} {reason}", field=field, code="invalid_phone")
+
+    if not isinstance(value, str):
+        raise invalid("must be a string")
+    digits = "".join(value.split()).replace("-", "")
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("86"):  # no mobile number starts with 8
+        digits = digits[2:]
+    if not _MOBILE.fullmatch(digits):
+        raise invalid("must be a mainland mobile number: 11 digits starting 13 to 19, optionally after +86")
+    return digits
