@@ -270,7 +270,10 @@ class LocalStack:
                 "RequestType": "Create",
                 "ServiceToken": token,
                 "ResponseURL": f"{self.url}/_local/cfn-response/{request_id}",
-                "StackId": f"arn:aws:cloudformation:{self.region}:123456789012:stack/{self.stack_name}/local",
+                "StackId": (
+                    f"arn:{self.template.partition}:cloudformation:{self.region}:123456789012"
+                    f":stack/{self.stack_name}/local"
+                ),
                 "RequestId": request_id,
                 "ResourceType": spec["Type"],
                 "LogicalResourceId": logical_id,

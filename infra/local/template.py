@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 ACCOUNT = "123456789012"
+ROOT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -142,6 +143,10 @@ class Template:
 
     # -- names and intrinsics ------------------------------------------------------------
 
+    @property
+    def partition(self) -> str:
+        return "aws-cn" if self.region.startswith("cn-") else "aws"
+
     def physical_name(self, logical_id: str) -> str:
         return f"{self.stack_name}-{logical_id}"
 
@@ -150,7 +155,7 @@ class Template:
             return self.created_arns[logical_id]
         kind = self.resources[logical_id]["Type"]
         name = self.physical_name(logical_id)
-        prefix = f"arn:aws:{{svc}}:{self.region}:{ACCOUNT}"
+        prefix = f"arn:{self.partition}:{{svc}}:{self.region}:{ACCOUNT}"
         by_type = {
             "AWS::DynamoDB::Table": f"{prefix.format(svc='dynamodb')}:table/{name}",
             "AWS::SQS::Queue": f"{prefix.format(svc='sqs')}:{name}",
@@ -165,9 +170,9 @@ class Template:
         pseudo = {
             "AWS::Region": self.region,
             "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
+            "AWS::Partition": self.partition,
             "AWS::StackName": self.stack_name,
-            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::URLSuffix": "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com",
         }
         if name in pseudo:
             return pseudo[name]

@@ -225,8 +225,9 @@ def sign_code(
 ) -> tuple[str, datetime]:
     """Sign a code of ``kind``; returns the token and its expiry. ``claims`` must hold no
     personal data (no name, ID number or phone): callers pass pseudonymous ids and colours."""
-    issued = (now or clock.now()).replace(microsecond=0)
-    key = keyset.signing_key(KEY_USE[kind], issued)
+    instant = now or clock.now()
+    key = keyset.signing_key(KEY_USE[kind], instant)
+    issued = instant.replace(microsecond=0)
     expires = issued + lifetime
     payload = {
         **claims,

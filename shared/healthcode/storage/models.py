@@ -1,0 +1,386 @@
+"""The pynamodb models: one class per table of template.yaml, indexes as classes.
+
+Key design (why each table looks the way it does) is in README.md's "Tables" section; in short:
+
+* ``Person``  — one item per person; lookups by keyed hash of the ID number (``by_id_hash``),
+  by managing account (``by_owner``) and by the hour their stored colour next changes
+  (``by_next_change``, sparse: only people whose colour will change).
+* ``Fact``    — everything that can colour a person (case, exposure, declaration, travel, lab,
+  override) under the person's key, so one Query reads a person's whole state. The stream on
+  this table drives colour recomputation. ``expires_ttl`` lets TTL clean up after retention;
+  colour never depends on TTL having run (facts carry their own ``expires_at``).
+* ``AuditEntry`` — append-only: colour history, override steps, identity reads.
+* ``Venue``   — venues with their complex root (``by_root``) and manager (``by_manager``).
+* ``Scan``    — presences (check-ins and checkpoint verifications), write-sharded per venue:
+  ``venue_shard = <venue_id>#<n>``, ``at_scan = <UTC instant>#<scan_id>``; a time window at
+  a venue is ``shards`` Queries, a person's history one Query on ``by_person``.
+* ``Stat``    — per venue-day counters and alerts, coverage counters (kept by a consumer).
+* ``CaseItem`` — a case, its tracing tasks and its contacts under the case id.
+* ``Request`` — manual colour overrides and appeals, queued for officials (``by_queue``).
+* ``RiskArea`` — the current risk level per region.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from healthcode.storage.base import BaseMeta, EpochAttribute, InstantAttribute, table_name
+
+# --- persons -------------------------------------------------------------------------------
+
+
+class PersonsByIdHash(GlobalSecondaryIndex["Person"]):
+    class Meta:
+        index_name = "by_id_hash"
+        projection = AllProjection()
+
+    id_hash = UnicodeAttribute(hash_key=True)
+
+
+class PersonsByOwner(GlobalSecondaryIndex["Person"]):
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_sub = UnicodeAttribute(hash_key=True)
+    person_id = UnicodeAttribute(range_key=True)
+
+
+class PersonsByNextChange(GlobalSecondaryIndex["Person"]):
+    class Meta:
+        index_name = "by_next_change"
+        projection = KeysOnlyProjection()
+
+    change_bucket = UnicodeAttribute(hash_key=True)
+    next_change_at = UnicodeAttribute(range_key=True)
+
+
+class Person(Model):
+    """A person with a health code. Personal fields are ciphertext (``healthcode.pii``); the
+    masked forms are stored for display so answers need no decryption."""
+
+    class Meta(BaseMeta):
+        table_name = table_name("PersonsTable")
+
+    person_id = UnicodeAttribute(hash_key=True)
+    owner_sub = UnicodeAttribute()  # the account that manages this code (self or guardian)
+    dependant = BooleanAttribute(default=False)
+    id_hash = UnicodeAttribute()  # keyed hash of the ID number (lookup)
+    phone_hash = UnicodeAttribute(null=True)
+    name_enc = UnicodeAttribute()
+    id_enc = UnicodeAttribute()
+    phone_enc = UnicodeAttribute(null=True)
+    address_enc = UnicodeAttribute(null=True)
+    name_masked = UnicodeAttribute()
+    id_masked = UnicodeAttribute()
+    phone_masked = UnicodeAttribute(null=True)
+    region_code = UnicodeAttribute()
+    birth_year = NumberAttribute(null=True)
+    # the stored colour (kept by the colour consumer; read-time rules still apply expiry)
+    level = NumberAttribute(default=0)
+    colour = UnicodeAttribute(default="green")
+    reasons = JSONAttribute(default=list)
+    colour_as_of = InstantAttribute(null=True)
+    next_change_at = UnicodeAttribute(null=True)
+    change_bucket = UnicodeAttribute(null=True)
+    paper_code_id = UnicodeAttribute(null=True)  # jti of the only valid paper code
+    created_at = InstantAttribute()
+    updated_at = InstantAttribute()
+    version = VersionAttribute()
+
+    by_id_hash = PersonsByIdHash()
+    by_owner = PersonsByOwner()
+    by_next_change = PersonsByNextChange()
+
+
+# --- facts ---------------------------------------------------------------------------------
+
+
+class FactsByTravelRegion(GlobalSecondaryIndex["Fact"]):
+    class Meta:
+        index_name = "by_travel_region"
+        projection = KeysOnlyProjection()
+
+    travel_region = UnicodeAttribute(hash_key=True)
+    left_at = UnicodeAttribute(range_key=True)
+
+
+class Fact(Model):
+    """One fact about a person (see ``healthcode.colour.Fact``), stored under the person."""
+
+    class Meta(BaseMeta):
+        table_name = table_name("FactsTable")
+
+    person_id = UnicodeAttribute(hash_key=True)
+    fact_id = UnicodeAttribute(range_key=True)  # deterministic: redelivery rewrites the same item
+    kind = UnicodeAttribute()  # a FactKind, or "travel", "lab", "override"
+    starts_at = InstantAttribute()
+    expires_at = InstantAttribute(null=True)
+    recorded_at = InstantAttribute()
+    level = NumberAttribute(null=True)  # overrides: the level they set
+    positive = BooleanAttribute(null=True)  # lab results
+    detail = UnicodeAttribute(default="")
+    source = UnicodeAttribute(null=True)  # e.g. the case id an exposure came from
+    travel_region = UnicodeAttribute(null=True)  # declared travel (sparse index)
+    left_at = UnicodeAttribute(null=True)
+    expires_ttl = EpochAttribute(null=True)
+
+    by_travel_region = FactsByTravelRegion()
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+class AuditByActor(GlobalSecondaryIndex["AuditEntry"]):
+    class Meta:
+        index_name = "by_actor"
+        projection = AllProjection()
+
+    actor = UnicodeAttribute(hash_key=True)
+    entry = UnicodeAttribute(range_key=True)
+
+
+class AuditEntry(Model):
+    """Append-only (functions get PutItem only): ``subject`` is ``person#<id>``/``venue#<id>``,
+    ``entry`` is ``<UTC instant>#<kind>#<id>``. Holds no personal data in clear."""
+
+    class Meta(BaseMeta):
+        table_name = table_name("AuditTable")
+
+    subject = UnicodeAttribute(hash_key=True)
+    entry = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    at = InstantAttribute()
+    details = JSONAttribute(default=dict)
+
+    by_actor = AuditByActor()
+
+
+# --- venues --------------------------------------------------------------------------------
+
+
+class VenuesByManager(GlobalSecondaryIndex["Venue"]):
+    class Meta:
+        index_name = "by_manager"
+        projection = AllProjection()
+
+    manager_sub = UnicodeAttribute(hash_key=True)
+    venue_id = UnicodeAttribute(range_key=True)
+
+
+class VenuesByRoot(GlobalSecondaryIndex["Venue"]):
+    class Meta:
+        index_name = "by_root"
+        projection = AllProjection()
+
+    root_venue_id = UnicodeAttribute(hash_key=True)
+    venue_id = UnicodeAttribute(range_key=True)
+
+
+class Location(MapAttribute[str, float]):
+    lat = NumberAttribute()
+    lng = NumberAttribute()
+
+
+class Venue(Model):
+    class Meta(BaseMeta):
+        table_name = table_name("VenuesTable")
+
+    venue_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(null=True)
+    type = UnicodeAttribute(null=True)
+    subject_name = UnicodeAttribute(null=True)
+    credential_type = UnicodeAttribute(null=True)
+    credential_enc = UnicodeAttribute(null=True)
+    credential_masked = UnicodeAttribute(null=True)
+    region_code = UnicodeAttribute(null=True)
+    location = Location(null=True)
+    address = UnicodeAttribute(null=True)
+    manager_sub = UnicodeAttribute(null=True)
+    manager_phone_enc = UnicodeAttribute(null=True)
+    manager_phone_hash = UnicodeAttribute(null=True)
+    manager_phone_masked = UnicodeAttribute(null=True)
+    parent_venue_id = UnicodeAttribute(null=True)
+    root_venue_id = UnicodeAttribute(null=True)
+    shards = NumberAttribute(default=1)
+    code_id = UnicodeAttribute(null=True)  # jti of the current venue code
+    created_at = InstantAttribute(null=True)
+    version = VersionAttribute()
+
+    by_manager = VenuesByManager()
+    by_root = VenuesByRoot()
+
+
+# --- scans (presences) -------------------------------------------------------------------------
+
+
+class ScansByPerson(GlobalSecondaryIndex["Scan"]):
+    class Meta:
+        index_name = "by_person"
+        projection = AllProjection()
+
+    person_id = UnicodeAttribute(hash_key=True)
+    at_scan = UnicodeAttribute(range_key=True)
+
+
+class Scan(Model):
+    """A presence: a check-in or a checkpoint verification. Kept small (≤ 1 KB, one write unit)."""
+
+    class Meta(BaseMeta):
+        table_name = table_name("ScansTable")
+
+    venue_shard = UnicodeAttribute(hash_key=True)
+    at_scan = UnicodeAttribute(range_key=True)
+    person_id = UnicodeAttribute()
+    venue_id = UnicodeAttribute()
+    root_venue_id = UnicodeAttribute()
+    venue_type = UnicodeAttribute()
+    region_code = UnicodeAttribute()
+    kind = UnicodeAttribute()  # checkin | verification | manual
+    actor = UnicodeAttribute()  # the account that scanned (citizen or checkpoint staff)
+    level = NumberAttribute()
+    colour = UnicodeAttribute()
+    verdict = UnicodeAttribute()
+    abnormal = BooleanAttribute(default=False)
+    temperature = NumberAttribute(null=True)
+    name_masked = UnicodeAttribute(null=True)
+    id_masked = UnicodeAttribute(null=True)
+    expires_ttl = EpochAttribute()
+
+    by_person = ScansByPerson()
+
+
+# --- stats, alerts, coverage -----------------------------------------------------------------
+
+
+class StatsByRegionDay(GlobalSecondaryIndex["Stat"]):
+    class Meta:
+        index_name = "by_region_day"
+        projection = AllProjection()
+
+    region_day = UnicodeAttribute(hash_key=True)
+    venue_id = UnicodeAttribute(range_key=True)
+
+
+class Stat(Model):
+    """``pk`` = ``<venue_id>#<YYYY-MM-DD>`` with ``sk`` ``STATS`` (counters) or
+    ``ALERT#<instant>#<scan_id>``; ``pk`` = ``COVERAGE#<region>`` with ``sk`` = venue type."""
+
+    class Meta(BaseMeta):
+        table_name = table_name("StatsTable")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    venue_id = UnicodeAttribute(null=True)
+    region_day = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    scans = NumberAttribute(default=0)
+    abnormal = NumberAttribute(default=0)
+    by_colour = MapAttribute[str, int](default=dict)
+    applied = MapAttribute[str, str](default=dict)  # stream shard → last applied sequence number
+    total = NumberAttribute(default=0)  # coverage: venues of this type in the region
+    details = JSONAttribute(null=True)
+    expires_ttl = EpochAttribute(null=True)
+
+
+# --- cases ---------------------------------------------------------------------------------
+
+
+class CaseItem(Model):
+    """``pk`` = case id; ``sk`` = ``CASE`` | ``TASK#…`` | ``CONTACT#<person_id>``."""
+
+    class Meta(BaseMeta):
+        table_name = table_name("CasesTable")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    person_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    diagnosed_at = InstantAttribute(null=True)
+    tracing = UnicodeAttribute(null=True)
+    tasks_total = NumberAttribute(null=True)
+    tasks_done = NumberAttribute(null=True)
+    contacts_found = NumberAttribute(null=True)
+    kind = UnicodeAttribute(null=True)
+    venue_id = UnicodeAttribute(null=True)
+    exposure_at = InstantAttribute(null=True)
+    overlap_minutes = NumberAttribute(null=True)
+    task = JSONAttribute(null=True)
+    created_by = UnicodeAttribute(null=True)
+    created_at = InstantAttribute(null=True)
+    done_tasks = UnicodeSetAttribute(null=True)
+
+
+# --- requests: overrides and appeals ---------------------------------------------------------
+
+
+class RequestsByQueue(GlobalSecondaryIndex["Request"]):
+    class Meta:
+        index_name = "by_queue"
+        projection = AllProjection()
+
+    queue = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class Request(Model):
+    class Meta(BaseMeta):
+        table_name = table_name("RequestsTable")
+
+    request_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # override | appeal
+    queue = UnicodeAttribute(null=True)  # "<kind>#<status>" while open (sparse once closed)
+    created_at = UnicodeAttribute()
+    person_id = UnicodeAttribute()
+    requested_by = UnicodeAttribute()
+    status = UnicodeAttribute()
+    colour = UnicodeAttribute(null=True)
+    level = NumberAttribute(null=True)
+    reason_code = UnicodeAttribute(null=True)
+    evidence_ref = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    until = InstantAttribute(null=True)
+    decided_by = UnicodeAttribute(null=True)
+    decided_at = InstantAttribute(null=True)
+    answer = UnicodeAttribute(null=True)
+    history = ListAttribute[str](default=list)
+    version = VersionAttribute()
+
+
+# --- risk areas ----------------------------------------------------------------------------
+
+
+class RiskArea(Model):
+    class Meta(BaseMeta):
+        table_name = table_name("RiskAreasTable")
+
+    region_code = UnicodeAttribute(hash_key=True)
+    level = UnicodeAttribute()  # high | medium | low
+    updated_at = InstantAttribute()
+    updated_by = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+ALL_MODELS: dict[str, type[Model]] = {
+    "PersonsTable": Person,
+    "FactsTable": Fact,
+    "AuditTable": AuditEntry,
+    "VenuesTable": Venue,
+    "ScansTable": Scan,
+    "StatsTable": Stat,
+    "CasesTable": CaseItem,
+    "RequestsTable": Request,
+    "RiskAreasTable": RiskArea,
+}
