@@ -48,7 +48,7 @@ template-check: $(STAMP) $(SAM_STAMP)
 	$(PY) -m infra.translate --output .aws-sam/translated.json
 	# W1020: samtranslator inlines parameter defaults into Fn::Sub; not an error in the source
 	$(VENV)/bin/cfn-lint --ignore-checks W1020 -- .aws-sam/translated.json
-	AWS_DEFAULT_REGION=cn-north-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region cn-north-1
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=cn-north-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region cn-north-1
 
 test: lint typecheck template-check
 	$(PY) -m pytest -q -p no:cacheprovider
