@@ -34,3 +34,13 @@ def test_local_routes_are_not_in_the_template() -> None:
 
     routes = Template(ROOT_TEMPLATE, "x", {}, "cn-north-1").routes()
     assert not [r for r in routes if r.path.startswith("/_local")]
+
+
+def test_a_province_without_a_valid_policy_does_not_start() -> None:
+    import pytest
+
+    from tests.e2e.stack import running_stack
+
+    with pytest.raises(RuntimeError) as caught, running_stack("990000"):
+        pass
+    assert "no policy file for province 990000" in str(caught.value)
