@@ -39,3 +39,13 @@ def test_openapi_is_served(aws_stack: InProcessStack) -> None:
     answer = aws_stack.call("GET", "/v1/openapi.json")
     assert answer.status == 200
     assert answer.json()["paths"]["/v1/health"]["get"]["security"] == []
+
+
+def test_personal_data_keys_from_the_template_work(aws_stack: InProcessStack) -> None:
+    """The template's KMS key and generated HMAC secret are what pii uses, unchanged."""
+    from healthcode import pii
+
+    digest = pii.keyed_hash("id_number", "520102199003071234")
+    assert digest.startswith("h1:1:") and digest == pii.keyed_hash("id_number", "520102199003071234")
+    token = pii.encrypt("张三", context={"person_id": "p-1", "field": "name"})
+    assert pii.decrypt(token, context={"person_id": "p-1", "field": "name"}) == "张三"
