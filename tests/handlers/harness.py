@@ -111,6 +111,9 @@ def aws_stack() -> Iterator[InProcessStack]:
             ROOT_TEMPLATE, "test", {"Province": os.environ["PROVINCE"]}, os.environ["AWS_REGION"]
         )
         create_resources(template, clients)
+        os.environ["PII_KEY_ID"] = template.ref("DataKey")
+        os.environ["PII_HASH_SECRET_ARN"] = template.ref("PiiHashSecret")
+        os.environ["SIGNING_KEYS_SECRET_ARN"] = template.ref("SigningKeysSecret")
         for fn in template.functions().values():
             for name, value in fn.environment.items():
                 if not name.startswith("POWERTOOLS_"):
