@@ -167,6 +167,9 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self._cfn_answers: dict[str, dict[str, Any]] = {}
         self._next_schedule: dict[str, float] = {}
+        #: While set, the background loop delivers nothing (drain still does): lets a test write
+        #: several records and have them read as one batch.
+        self.pump_paused = threading.Event()
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -311,8 +314,9 @@ class LocalStack:
         last_ttl = time.monotonic()
         while not self._stop.is_set():
             try:
-                self.run_due_schedules()
-                self.pump.step()
+                if not self.pump_paused.is_set():
+                    self.run_due_schedules()
+                    self.pump.step()
                 if self.ttl_interval_s and time.monotonic() - last_ttl >= self.ttl_interval_s:
                     self.ttl.sweep()
                     last_ttl = time.monotonic()
@@ -349,6 +353,12 @@ class LocalStack:
             return 200, {"now": clock.show(clock.now())}
         if method == "POST" and path == "/_local/drain":
             return 200, self.drain()
+        if method == "POST" and path == "/_local/pump":
+            paused = body.get("paused")
+            if not isinstance(paused, bool):
+                return 400, {"error": {"code": "invalid_input", "message": "need {paused: bool}", "field": "paused"}}
+            (self.pump_paused.set if paused else self.pump_paused.clear)()
+            return 200, {"paused": paused}
         if method == "POST" and path == "/_local/ttl":
             return 200, {"deleted": self.ttl.sweep()}
         if method == "GET" and path == "/_local/info":

@@ -46,6 +46,15 @@ class Stack:
         answer.raise_for_status()
         return str(answer.json()["now"])
 
+    @contextmanager
+    def pump_paused(self) -> Iterator[None]:
+        """Hold background stream delivery (records written inside are read together)."""
+        self.http.post(f"{self.url}/_local/pump", json={"paused": True}, timeout=10).raise_for_status()
+        try:
+            yield
+        finally:
+            self.http.post(f"{self.url}/_local/pump", json={"paused": False}, timeout=10).raise_for_status()
+
     def ttl_sweep(self) -> int:
         return int(self.http.post(f"{self.url}/_local/ttl", json={}, timeout=60).json()["deleted"])
 

@@ -200,10 +200,11 @@ def test_every_record_is_delivered_once_when_all_succeed(probe: Stack) -> None:
 def test_a_reported_failure_is_retried_from_that_record(probe: Stack) -> None:
     # GIVEN a batch whose middle record fails once
     first, flaky, last = (f"r-{uuid.uuid4().hex[:8]}" for _ in range(3))
-    _put(probe, first, "ok")
-    _put(probe, flaky, "fail_once")
-    _put(probe, last, "ok")
-    probe.drain()
+    with probe.pump_paused():
+        _put(probe, first, "ok")
+        _put(probe, flaky, "fail_once")
+        _put(probe, last, "ok")
+        probe.drain()
     # THEN records before it were checkpointed; it and the ones after it were delivered again
     assert _deliveries(probe, first) == 1
     assert _deliveries(probe, flaky) == 2
@@ -215,9 +216,10 @@ def test_a_poison_record_is_isolated_by_bisection_and_sent_to_the_failure_queue(
     _failure_messages(probe)
     ids = [f"b-{uuid.uuid4().hex[:8]}" for _ in range(8)]
     poison = ids[5]
-    for item_id in ids:
-        _put(probe, item_id, "raise" if item_id == poison else "ok")
-    probe.drain()
+    with probe.pump_paused():
+        for item_id in ids:
+            _put(probe, item_id, "raise" if item_id == poison else "ok")
+        probe.drain()
     messages = _failure_messages(probe)
     # THEN only the poison record went to the on-failure queue, in Lambda's format
     assert len(messages) == 1
