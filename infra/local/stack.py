@@ -356,7 +356,7 @@ class LocalStack:
         if method == "POST" and path == "/_local/pump":
             paused = body.get("paused")
             if not isinstance(paused, bool):
-                return 400, {"error": {"code": "invalid_input", "message": "need {paused: bool}", "field": "paused"}}
+                return 400, _local_error("need {paused: bool}", "paused")
             (self.pump_paused.set if paused else self.pump_paused.clear)()
             return 200, {"paused": paused}
         if method == "POST" and path == "/_local/ttl":
@@ -377,6 +377,10 @@ class LocalStack:
                 return 404, {"error": {"code": "not_found", "message": "no such function", "field": None}}
             return 200, {"result": self.invoke(logical_id, body)}
         return 404, {"error": {"code": "route_not_found", "message": "no such local route", "field": None}}
+
+
+def _local_error(message: str, field: str | None) -> dict[str, Any]:
+    return {"error": {"code": "invalid_input", "message": message, "field": field}}
 
 
 def scheduled_event(region: str, rule: str, at: Any) -> dict[str, Any]:
