@@ -7,7 +7,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from healthcode import aws, clock
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from healthcode import aws, clock, trust
+from healthcode.errors import InvalidInput
 from healthcode.settings import env, policy, settings
 from healthcode.tokens import (
     CodeKind,
@@ -69,12 +72,30 @@ def sign(
     )
 
 
-def verify(token: str, *, kinds: Iterable[CodeKind]) -> VerifiedCode:
+def verify(token: str, *, kinds: Iterable[CodeKind], foreign: bool = False) -> VerifiedCode:
+    """Verify a code this stack signed; with ``foreign``, also a dynamic personal code signed by
+    a province on the trust list (``healthcode.trust``): check ``VerifiedCode.issuer`` to know
+    which (a foreign code's subject is not a person of this stack)."""
     wanted = tuple(kinds)
     now = clock.now()
     issuer = settings().code_issuer
-    resolve = local_resolver(keyset(), issuer=issuer, kinds=wanted, now=now, retention=retention())
-    return verify_code(token, kinds=wanted, resolve=resolve, issuers=[issuer], now=now)
+    local = local_resolver(keyset(), issuer=issuer, kinds=wanted, now=now, retention=retention())
+    if not foreign or "code" not in wanted:
+        return verify_code(token, kinds=wanted, resolve=local, issuers=[issuer], now=now)
+    trusted = trust.configured(settings().province)
+
+    def resolve(iss: str, kid: str) -> ec.EllipticCurvePublicKey | None:
+        return local(iss, kid) if iss == issuer else trusted.key(iss, kid)
+
+    verified = verify_code(token, kinds=wanted, resolve=resolve, issuers=[issuer, *trusted.issuers], now=now)
+    if verified.issuer != issuer and verified.kind != "code":
+        # paper and venue codes are checked online against this stack's own records only
+        raise InvalidInput(
+            "code refused: only dynamic codes are recognised across provinces",
+            field="code",
+            code="invalid_code",
+        )
+    return verified
 
 
 # --- administration: bootstrap (stack creation) and rotation (ops) -------------------------------

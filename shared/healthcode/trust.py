@@ -1,0 +1,155 @@
+"""Cross-province trust: verify codes signed by another province's stack (national mutual
+recognition), as the EU DCC verifiers trust other countries' keys through a trust list.
+
+The trust list is deployment configuration (the template parameter ``TrustList`` → environment
+``TRUST_LIST``): ``<province>=<JWKS URL>`` pairs, comma-separated, e.g.
+``350000=https://…/.well-known/jwks.json,410000=https://…``. Each foreign JWKS is fetched over
+HTTP(S) with a short timeout and cached per container (``CACHE_SECONDS``); a fetch failure keeps
+the keys already held (verifiers keep working through a neighbour's outage) and, with none held,
+makes that province's codes unverifiable — never accepted unverified.
+
+Only what a verifier needs is accepted from a foreign JWKS: EC P-256 keys for ES256 whose
+``hc_use`` (when present) is ``code``. A foreign code's colour is the one it was signed with: it
+lives minutes, and the issuing province owns that person's data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+TRUST_ENV = "TRUST_LIST"
+CACHE_SECONDS = 300.0
+RETRY_SECONDS = 30.0
+FETCH_TIMEOUT_SECONDS = 3.0
+MAX_JWKS_BYTES = 256 * 1024
+_ENTRY = re.compile(r"^(?P<province>[1-8][0-9]0000)=(?P<url>https?://\S+)$")
+
+Fetch = Callable[[str], bytes]
+
+
+class TrustListError(ValueError):
+    """The configured trust list is malformed (a deployment mistake: fail at start)."""
+
+
+def issuer_of(province: str) -> str:
+    return f"urn:healthcode:{province}"
+
+
+def parse_trust_list(text: str, *, own_province: str) -> dict[str, str]:
+    """``{issuer: jwks_url}`` from the configuration text; the own province is never listed."""
+    trusted: dict[str, str] = {}
+    for raw in (part.strip() for part in text.split(",")):
+        if not raw:
+            continue
+        found = _ENTRY.match(raw)
+        if not found:
+            raise TrustListError(f"trust list entry {raw[:60]!r} is not <province>=<JWKS URL>")
+        province = found.group("province")
+        if province == own_province:
+            raise TrustListError(f"province {province} is this stack; it does not trust itself by URL")
+        if issuer_of(province) in trusted:
+            raise TrustListError(f"province {province} listed twice")
+        trusted[issuer_of(province)] = found.group("url")
+    return trusted
+
+
+def _http_fetch(url: str) -> bytes:
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - configured URL
+    with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as answer:  # noqa: S310
+        data: bytes = answer.read(MAX_JWKS_BYTES + 1)
+    if len(data) > MAX_JWKS_BYTES:
+        raise ValueError("JWKS document too large")
+    return data
+
+
+def keys_from_jwks(document: Mapping[str, Any]) -> dict[str, ec.EllipticCurvePublicKey]:
+    """The usable verification keys of a JWKS document, by ``kid`` (others are ignored)."""
+    found: dict[str, ec.EllipticCurvePublicKey] = {}
+    for raw in document.get("keys", []) if isinstance(document.get("keys"), list) else []:
+        if not isinstance(raw, dict) or raw.get("kty") != "EC" or raw.get("crv") != "P-256":
+            continue
+        if raw.get("alg", "ES256") != "ES256" or raw.get("hc_use", "code") != "code" or "d" in raw:
+            continue
+        kid = raw.get("kid")
+        if not isinstance(kid, str) or not kid:
+            continue
+        try:
+            key = jwt.PyJWK(raw, algorithm="ES256").key
+        except jwt.PyJWTError:
+            continue
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            found[kid] = key
+    return found
+
+
+@dataclass
+class _Held:
+    keys: dict[str, ec.EllipticCurvePublicKey] = field(default_factory=dict)
+    fetched_at: float = float("-inf")
+    retry_at: float = float("-inf")
+
+
+class TrustList:
+    """Foreign issuers' keys, fetched lazily and cached per container."""
+
+    def __init__(self, trusted: Mapping[str, str], fetch: Fetch = _http_fetch) -> None:
+        self.trusted = dict(trusted)
+        self._fetch = fetch
+        self._lock = threading.Lock()
+        self._held: dict[str, _Held] = {issuer: _Held() for issuer in self.trusted}
+
+    @property
+    def issuers(self) -> list[str]:
+        return sorted(self.trusted)
+
+    def key(self, issuer: str, kid: str) -> ec.EllipticCurvePublicKey | None:
+        held = self._held.get(issuer)
+        if held is None:
+            return None
+        now = time.monotonic()
+        stale = now - held.fetched_at >= CACHE_SECONDS or (kid not in held.keys and now >= held.retry_at)
+        if stale and now >= held.retry_at:
+            with self._lock:
+                self._refresh(issuer, held, now)
+        return held.keys.get(kid)
+
+    def _refresh(self, issuer: str, held: _Held, now: float) -> None:
+        try:
+            document = json.loads(self._fetch(self.trusted[issuer]))
+            keys = keys_from_jwks(document if isinstance(document, dict) else {})
+        except (OSError, ValueError):
+            held.retry_at = now + RETRY_SECONDS  # keep what we hold; ask again a little later
+            return
+        held.keys, held.fetched_at, held.retry_at = keys, now, now + RETRY_SECONDS
+
+
+_lock = threading.Lock()
+_configured: TrustList | None = None
+
+
+def configured(own_province: str) -> TrustList:
+    """The stack's trust list from ``TRUST_LIST`` (empty when unset), built once."""
+    global _configured
+    with _lock:
+        if _configured is None:
+            _configured = TrustList(
+                parse_trust_list(os.environ.get(TRUST_ENV, ""), own_province=own_province)
+            )
+        return _configured
+
+
+def reset() -> None:
+    global _configured
+    with _lock:
+        _configured = None
