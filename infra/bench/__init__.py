@@ -1,0 +1,1 @@
+"""`make bench`: figures for cost, calls, capacity, cold starts and hot partitions."""
