@@ -35,17 +35,24 @@ ERROR_SCHEMA = {
 }
 
 
+def _answer(response: dict[str, Any]) -> dict[str, Any]:
+    """powertools types a ``Response[str]`` body as a string; the body is a JSON object."""
+    content = response.get("content", {})
+    schema = content.get("application/json", {}).get("schema", {})
+    if schema.get("type") == "string" and schema.get("title") == "Return":
+        return dict(response, content={"application/json": {"schema": {"type": "object"}}})
+    return response
+
+
 def _function_schemas(template: Any) -> dict[str, dict[str, Any]]:
     """Each HTTP function's own OpenAPI paths, from its powertools resolver."""
-    from infra.local.stack import load_handler
+    from infra.local.stack import load_module
 
     found: dict[str, dict[str, Any]] = {}
     for logical_id, fn in template.functions().items():
         if not any(r.function == logical_id for r in template.routes()):
             continue
-        handler = load_handler(logical_id, fn.code_uri, fn.handler)
-        module = sys.modules[handler.__module__]
-        app = getattr(module, "app", None)
+        app = getattr(load_module(logical_id, fn.code_uri, fn.handler), "app", None)
         if app is None or not hasattr(app, "get_openapi_schema"):
             continue
         schema = app.get_openapi_schema(title="x", version="0").model_dump(
@@ -81,8 +88,9 @@ def build() -> dict[str, Any]:
             parameters.append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
         if parameters:
             operation["parameters"] = parameters
-        responses = {k: v for k, v in operation.get("responses", {}).items() if k != "422"}
-        responses.setdefault("200", {"description": "Success"})
+        responses = {k: _answer(v) for k, v in operation.get("responses", {}).items() if k != "422"}
+        if not any(k.startswith("2") for k in responses):
+            responses["200"] = {"description": "Success"}
         for status, meaning in (
             ("400", "Malformed request"),
             ("404", "Unknown id"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,13 @@ class OfflinePolicyLoader:
         return {n: f"arn:{self.partition}:iam::aws:policy/service-role/{n}" for n in names}
 
 
-def translate(template_path: Path = ROOT / "template.yaml", region: str = "cn-north-1") -> dict[str, Any]:
+def translate(
+    template_path: Path = ROOT / "template.yaml",
+    region: str = "cn-north-1",
+    parameters: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The CloudFormation the SAM transform makes of the template. ``parameters`` are the stack's
+    parameter values (the transform inlines some, e.g. into layer names; defaults otherwise)."""
     document = load_yaml(template_path)
     # What `sam package` does: local code folders become S3 artifacts.
     for logical_id, resource in document["Resources"].items():
@@ -43,13 +50,18 @@ def translate(template_path: Path = ROOT / "template.yaml", region: str = "cn-no
             if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
                 props[key] = f"s3://healthcode-artifacts/{logical_id}.zip"
     partition = "aws-cn" if region.startswith("cn-") else "aws"
-    parameters = {"AWS::Region": region, "AWS::Partition": partition, "AWS::AccountId": "123456789012"}
+    values = {
+        **(parameters or {}),
+        "AWS::Region": region,
+        "AWS::Partition": partition,
+        "AWS::AccountId": "123456789012",
+    }
     session = boto3.session.Session(
         region_name=region, aws_access_key_id="offline", aws_secret_access_key="offline"
     )
     translator = Translator(OfflinePolicyLoader(partition).load(), Parser(), boto_session=session)
     try:
-        translated: dict[str, Any] = translator.translate(document, parameters)
+        translated: dict[str, Any] = translator.translate(document, values)
     except InvalidDocumentException as exc:
         problems = "; ".join(str(cause) for cause in exc.causes)
         raise SystemExit(f"{template_path.name}: the SAM transform failed: {problems}") from exc

@@ -58,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         stopped.wait()
     except KeyboardInterrupt:
         pass
-    stack.stop()
+    # Everything lives in this process's memory: stop politely, but never wait long for it.
+    closer = threading.Thread(target=stack.stop, daemon=True)
+    closer.start()
+    closer.join(timeout=2)
+    print("stopped", flush=True)
     return 0
 
 

@@ -107,7 +107,13 @@ def create_resources(template: Template, clients: dict[str, Any]) -> None:
         template.created_arns[logical_id] = arn
     for logical_id in template.of_type("AWS::S3::Bucket"):
         name = template.physical_name(logical_id).lower()
-        clients["s3"].create_bucket(Bucket=name)
+        # S3 wants the region named for a bucket anywhere but us-east-1 (cn-north-1 included).
+        where = (
+            {}
+            if template.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": template.region}}
+        )
+        clients["s3"].create_bucket(Bucket=name, **where)
         template.created_refs[logical_id] = name
-        template.created_arns[logical_id] = f"arn:aws:s3:::{name}"
+        template.created_arns[logical_id] = f"arn:{template.partition}:s3:::{name}"
     create_tables(template, clients["dynamodb"])

@@ -84,22 +84,34 @@ class LoadedFunction:
         return self.handler(event, context)
 
 
-def load_handler(logical_id: str, code_uri: Path, handler: str) -> Callable[[dict[str, Any], Any], Any]:
-    """Import ``module.function`` from ``code_uri`` as Lambda would (the CodeUri is the root)."""
-    module_name, _, attribute = handler.rpartition(".")
+def load_module(logical_id: str, code_uri: Path, handler: str) -> ModuleType:
+    """Import a handler's module from ``code_uri`` as Lambda would (the CodeUri is the root)."""
+    module_name = handler.rpartition(".")[0]
     path = code_uri / (module_name.replace(".", "/") + ".py")
     if not path.is_file():
         raise FileNotFoundError(f"{logical_id}: handler module {path} does not exist")
     unique = f"_lambda_{logical_id}_{module_name.replace('.', '_')}"
+    if unique in sys.modules:
+        return sys.modules[unique]
     spec = importlib.util.spec_from_file_location(unique, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"{logical_id}: cannot load {path}")
     module: ModuleType = importlib.util.module_from_spec(spec)
     sys.modules[unique] = module
-    spec.loader.exec_module(module)
-    function = getattr(module, attribute, None)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[unique]
+        raise
+    return module
+
+
+def load_handler(logical_id: str, code_uri: Path, handler: str) -> Callable[[dict[str, Any], Any], Any]:
+    """The ``module.function`` a template's Handler names, loaded from its CodeUri."""
+    attribute = handler.rpartition(".")[2]
+    function = getattr(load_module(logical_id, code_uri, handler), attribute, None)
     if not callable(function):
-        raise AttributeError(f"{logical_id}: {handler} is not a function in {path}")
+        raise AttributeError(f"{logical_id}: {handler} is not a function in {code_uri}")
     return function  # type: ignore[no-any-return]
 
 

@@ -53,6 +53,15 @@ INVALID_CODE: dict[CodeKind, str] = {
 }
 
 
+class _Utf8Json(json.JSONEncoder):
+    """JSON for token payloads: UTF-8 text as is (a Chinese venue name is 3 bytes a character,
+    not a 6-byte ``\\uXXXX`` escape), so venue codes and their QR symbols stay small."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["ensure_ascii"] = False
+        super().__init__(**kwargs)
+
+
 def _b64url_uint(value: int, length: int) -> str:
     return base64.urlsafe_b64encode(value.to_bytes(length, "big")).rstrip(b"=").decode("ascii")
 
@@ -239,7 +248,11 @@ def sign_code(
         "jti": secrets.token_urlsafe(9),
     }
     token = jwt.encode(
-        payload, key.private_key(), algorithm=ALGORITHM, headers={"kid": key.kid, "typ": TYP_HEADER[kind]}
+        payload,
+        key.private_key(),
+        algorithm=ALGORITHM,
+        headers={"kid": key.kid, "typ": TYP_HEADER[kind]},
+        json_encoder=_Utf8Json,
     )
     return token, expires
 

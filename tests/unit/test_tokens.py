@@ -229,3 +229,18 @@ def test_key_set_round_trips_through_json() -> None:
 
 def test_new_key_kid_names_its_use() -> None:
     assert new_key("venue", now=NOW).kid.startswith("v20220518-")
+
+
+def test_chinese_claims_are_carried_as_utf8_not_escapes(keys: KeySet) -> None:
+    token, _ = sign_code(
+        keys,
+        kind="venue",
+        issuer=ISSUER,
+        subject="v-1",
+        claims={"name": "贵阳火车站"},
+        lifetime=timedelta(days=1),
+        now=NOW,
+    )
+    payload = base64.urlsafe_b64decode(token.split(".")[1] + "==")
+    assert "贵阳火车站".encode() in payload and b"\\u" not in payload
+    assert verify(keys, token, kinds=("venue",)).claims["name"] == "贵阳火车站"
