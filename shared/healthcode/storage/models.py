@@ -95,6 +95,12 @@ class Person(Model):
     next_change_at = UnicodeAttribute(null=True)
     change_bucket = UnicodeAttribute(null=True)
     paper_code_id = UnicodeAttribute(null=True)  # jti of the only valid paper code
+    paper_code = UnicodeAttribute(null=True)  # that paper code itself (no personal data), to reprint it
+    paper_expires_at = InstantAttribute(null=True)
+    # an open guardian link (another account may take over this code with the one-time link code)
+    link_hash = UnicodeAttribute(null=True)  # keyed hash of the link code, never the code
+    link_expires_at = InstantAttribute(null=True)
+    link_failures = NumberAttribute(null=True)  # wrong codes tried against this link
     created_at = InstantAttribute()
     updated_at = InstantAttribute()
     version = VersionAttribute()
@@ -216,6 +222,9 @@ class Venue(Model):
     root_venue_id = UnicodeAttribute(null=True)
     shards = NumberAttribute(default=1)
     code_id = UnicodeAttribute(null=True)  # jti of the current venue code
+    code = UnicodeAttribute(null=True)  # the current venue code (a signed JWT, printed on posters)
+    code_expires_at = InstantAttribute(null=True)
+    guards_venue_id = UnicodeAttribute(null=True)  # "phone#<hash>" guard items: the venue holding the phone
     created_at = InstantAttribute(null=True)
     version = VersionAttribute()
 
@@ -257,6 +266,7 @@ class Scan(Model):
     temperature = NumberAttribute(null=True)
     name_masked = UnicodeAttribute(null=True)
     id_masked = UnicodeAttribute(null=True)
+    presented = UnicodeAttribute(null=True)  # checkpoints: code | paper | id_number (manual registration)
     expires_ttl = EpochAttribute()
 
     by_person = ScansByPerson()
@@ -271,7 +281,7 @@ class StatsByRegionDay(GlobalSecondaryIndex["Stat"]):
         projection = AllProjection()
 
     region_day = UnicodeAttribute(hash_key=True)
-    venue_id = UnicodeAttribute(range_key=True)
+    region_key = UnicodeAttribute(range_key=True)
 
 
 class Stat(Model):
@@ -284,15 +294,19 @@ class Stat(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     venue_id = UnicodeAttribute(null=True)
+    # by_region_day (see storage/stats.py): "<province>#<day>#<n>" / "alerts#<province>#<day>#<n>"
     region_day = UnicodeAttribute(null=True)
+    region_key = UnicodeAttribute(null=True)  # "<region_code>#<venue_id>" / "<region_code>#<instant>#<scan_id>"
     name = UnicodeAttribute(null=True)
     scans = NumberAttribute(default=0)
     abnormal = NumberAttribute(default=0)
     by_colour = MapAttribute[str, int](default=dict)
-    applied = MapAttribute[str, str](default=dict)  # stream shard → last applied sequence number
+    applied = MapAttribute[str, str](default=dict)  # scan partition → last applied stream sequence number
     total = NumberAttribute(default=0)  # coverage: venues of this type in the region
     details = JSONAttribute(null=True)
     expires_ttl = EpochAttribute(null=True)
+
+    by_region_day = StatsByRegionDay()
 
 
 # --- cases ---------------------------------------------------------------------------------
@@ -321,6 +335,11 @@ class CaseItem(Model):
     created_by = UnicodeAttribute(null=True)
     created_at = InstantAttribute(null=True)
     done_tasks = UnicodeSetAttribute(null=True)
+    # contact rows: the strongest exposure's sortable rank and id (storage/cases.py keeps the
+    # strongest with a conditional write); CASE: when tracing finished
+    rank = UnicodeAttribute(null=True)
+    exposure_id = UnicodeAttribute(null=True)
+    traced_at = InstantAttribute(null=True)
 
 
 # --- requests: overrides and appeals ---------------------------------------------------------
@@ -357,6 +376,8 @@ class Request(Model):
     answer = UnicodeAttribute(null=True)
     history = ListAttribute[str](default=list)
     version = VersionAttribute()
+
+    by_queue = RequestsByQueue()
 
 
 # --- risk areas ----------------------------------------------------------------------------

@@ -5,20 +5,28 @@ Key design: ``venue_shard = "<venue_id>#<n>"`` with ``n = hash(scan_id) mod shar
 (a railway station gets 32 from its policy), so no partition takes more than its share; "who
 was at venue V between t1 and t2" is ``shards`` Queries with ``at_scan BETWEEN``; "where was
 person P" is one Query on ``by_person``. ``expires_ttl`` = scan time + retention days.
+
+A checkpoint reads what it needs before writing a scan in one BatchGetItem over two or three
+tables (``lookup``: the person, the checkpoint venue, and the idempotency record when the request
+carries a key), so a verification is that read plus one write.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import PutError
 from pynamodb.models import BatchWrite
 
-from healthcode.storage.base import instant_key, ttl_after
-from healthcode.storage.models import Scan
+from healthcode import aws
+from healthcode.errors import Throttled
+from healthcode.storage.base import instant_key, table_name, ttl_after
+from healthcode.storage.models import Person, Scan, Venue
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class ScanRecord:
     temperature: float | None = None
     name_masked: str | None = None
     id_masked: str | None = None
+    presented: str | None = None  # checkpoints: code | paper | id_number
 
 
 def shard_of(scan_id: str, shards: int) -> int:
@@ -69,6 +78,7 @@ def item_for(record: ScanRecord, *, shards: int, retention_days: int) -> Scan:
         temperature=record.temperature,
         name_masked=record.name_masked,
         id_masked=record.id_masked,
+        presented=record.presented,
         expires_ttl=ttl_after(record.at, retention_days),
     )
 
@@ -107,3 +117,65 @@ def of_person(person_id: str, start: datetime, end: datetime) -> Iterator[Scan]:
     """Where ``person_id`` was with scan time in ``[start, end]``: one Query on ``by_person``."""
     low, high = f"{instant_key(start)}#", f"{instant_key(end)}#\uffff"
     return iter(Scan.by_person.query(person_id, Scan.at_scan.between(low, high)))
+
+
+# -- what a checkpoint reads before it writes ------------------------------------------------------
+
+#: BatchGetItem rounds for keys DynamoDB leaves unprocessed (throttling) before giving up.
+LOOKUP_ATTEMPTS = 4
+
+
+def checkpoint(venue_id: str) -> Venue | None:
+    """The venue a checkpoint stands at (a manual registration reads it before anything else)."""
+    try:
+        return Venue.get(venue_id)
+    except Venue.DoesNotExist:
+        return None
+
+
+@dataclass(frozen=True)
+class CheckpointLookup:
+    """The person whose code was scanned, the checkpoint venue, and the idempotency record
+    (wire form) for the request's key; each None when it does not exist (or was not asked for)."""
+
+    person: Person | None
+    venue: Venue | None
+    idempotency_item: Mapping[str, Any] | None
+
+
+def lookup(
+    person_id: str, venue_id: str, *, idempotency_key: Mapping[str, Any] | None = None
+) -> CheckpointLookup:
+    """Read the person (strongly consistent: a colour changed a moment ago counts), the venue and
+    optionally an idempotency record (its wire-form key, see ``storage.idempotency.record_key``)
+    in one BatchGetItem; unprocessed keys are asked for again with a short backoff."""
+    if not person_id or "#" in person_id:  # other items share the persons table; they are not persons
+        raise ValueError("not a person id")
+    persons, venues = table_name("PersonsTable"), table_name("VenuesTable")
+    idempotency = table_name("IdempotencyTable")
+    request: dict[str, Any] = {
+        persons: {"Keys": [{"person_id": {"S": person_id}}], "ConsistentRead": True},
+        venues: {"Keys": [{"venue_id": {"S": venue_id}}]},
+    }
+    if idempotency_key is not None:
+        request[idempotency] = {"Keys": [dict(idempotency_key)], "ConsistentRead": True}
+    found: dict[str, list[dict[str, Any]]] = {}
+    client = aws.client("dynamodb")
+    for attempt in range(LOOKUP_ATTEMPTS):
+        answer = client.batch_get_item(RequestItems=request)
+        for table, items in answer.get("Responses", {}).items():
+            found.setdefault(table, []).extend(items)
+        request = answer.get("UnprocessedKeys") or {}
+        if not request:
+            break
+        time.sleep(0.05 * 2**attempt)
+    else:
+        raise Throttled("the checkpoint is busy; try again in a moment", code="throttled")
+    person = found.get(persons, [])
+    venue = found.get(venues, [])
+    prior = found.get(idempotency, [])
+    return CheckpointLookup(
+        person=Person.from_raw_data(person[0]) if person else None,
+        venue=Venue.from_raw_data(venue[0]) if venue else None,
+        idempotency_item=prior[0] if prior else None,
+    )
