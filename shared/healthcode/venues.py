@@ -1,0 +1,656 @@
+"""Venues (场所码): what a registration must hold, how complexes chain, what a venue code says,
+who may see whom, and how reports are written. Plain Python: no storage, no clock, no AWS.
+
+Registration (``check_registration``)
+    Every field the Jiangxi and Henan guides require, each checked on its own and refused with
+    ``InvalidInput`` naming the field: ``name`` (场所名称), ``type`` (one of API.md's venue
+    types), ``subject_name`` (主体名称), ``credential_type`` + ``credential_number`` (统一社会信用
+    代码 with its GB 32100 and GB 11714 checks, 工商注册号, 身份证号, or a licence plate; a
+    vehicle registers under its plate and only a vehicle does), ``region_code`` (a current
+    GB/T 2260 code inside the stack's province, at county level wherever the prefecture has
+    counties: the guides ask for 地市、区县), ``location`` (required, WGS 84 in range, not the
+    0,0 a device reports without a fix), ``address`` (详细地址), ``manager_phone`` and an
+    optional ``parent_venue_id``. Unknown fields are refused, so a misspelt optional field
+    is never silently dropped.
+
+Complexes (``complex_root``)
+    One door one code, one store one code: a venue may sit under a parent (a mall and its
+    stores, a station and its gates). The root of the chain is the complex; contact tracing
+    treats presences anywhere under one root as the same complex. A parent must exist (404),
+    lie in the same province, and be managed by the registering account (403): attaching a
+    venue to someone else's complex would make its visitors secondary contacts of the
+    complex's visitors, so only the complex's own manager may add doors and stores. Parents
+    never change, so a chain has no cycles and a child's root is its parent's root.
+
+The venue code (``VenueCode``)
+    A long-lived signed JWT (``typ`` venue, signed by a *venue* key) whose claims hold what a
+    check-in needs, so a check-in reads no venue item: the venue's name, type, province,
+    region, complex root, location, write shards and address. No personal data: the subject
+    name, credential and manager phone are never in a code.
+
+Reports
+    ``csv_document`` writes RFC 4180 CSV for spreadsheets and neutralises every text cell that a
+    spreadsheet would read as a formula (OWASP "CSV injection"; the Luca export incident): a cell
+    starting with ``=`` ``+`` ``-`` ``@``, a tab, a carriage return or a line feed, or with spaces
+    and then one of the formula characters, gets a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+from healthcode import regions
+from healthcode.clock import CHINA
+from healthcode.credentials import CredentialType, check_credential
+from healthcode.errors import Forbidden, InvalidInput, NotFound
+from healthcode.geo import Location, check_location, distance_m
+from healthcode.idcard import check_mobile
+from healthcode.policy import VENUE_TYPES, Policy, RiskLevel
+
+# --------------------------------------------------------------------------------------------
+# Venue types
+# --------------------------------------------------------------------------------------------
+
+#: The poster's and reports' Chinese label of each venue type (every character in GB 2312).
+VENUE_TYPE_LABELS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "residential": "居民小区",
+        "village": "行政村",
+        "school": "学校",
+        "kindergarten": "托幼机构",
+        "enterprise": "企业",
+        "office": "写字楼/办公场所",
+        "factory": "工厂",
+        "construction_site": "建筑工地",
+        "government_service": "政务服务场所",
+        "farmers_market": "农贸市场",
+        "mall": "商场",
+        "supermarket": "超市",
+        "restaurant": "餐饮门店",
+        "hotel": "宾馆酒店",
+        "hospital": "医院",
+        "clinic": "诊所",
+        "pharmacy": "药店",
+        "elderly_care": "养老机构",
+        "park": "公园",
+        "scenic_spot": "旅游景区",
+        "sports": "体育场馆",
+        "library_museum": "图书馆/博物馆",
+        "cinema_entertainment": "影剧院/娱乐场所",
+        "internet_cafe": "网吧",
+        "transit_hub": "交通场站",
+        "vehicle": "交通工具",
+        "public_toilet": "公共厕所",
+        "express_point": "快递网点",
+        "other": "其他场所",
+    }
+)
+
+# --------------------------------------------------------------------------------------------
+# Registration
+# --------------------------------------------------------------------------------------------
+
+MAX_NAME_CHARS: Final = 50
+MAX_SUBJECT_NAME_CHARS: Final = 100
+MIN_ADDRESS_CHARS: Final = 4
+MAX_ADDRESS_CHARS: Final = 120
+#: Shape of a venue id (``storage.venues.new_venue_id``); anything else cannot name a venue.
+VENUE_ID: Final = re.compile(r"v-[0-9a-f]{32}")
+
+REGISTRATION_FIELDS: Final = (
+    "name",
+    "type",
+    "subject_name",
+    "credential_type",
+    "credential_number",
+    "region_code",
+    "location",
+    "address",
+    "manager_phone",
+    "parent_venue_id",
+)
+_OPTIONAL_FIELDS: Final = frozenset({"parent_venue_id"})
+#: Unicode categories never accepted in a venue's text: controls, format characters, surrogates,
+#: private use, unassigned, line and paragraph separators.
+_REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+@dataclass(frozen=True, slots=True)
+class VenueRegistration:
+    """A registration that passed every check, fields in canonical form.
+
+    ``credential_number`` may be an ID number and ``manager_phone`` is personal: both are kept
+    out of ``repr``; storage encrypts them.
+    """
+
+    name: str
+    venue_type: str
+    subject_name: str
+    credential_type: CredentialType
+    credential_number: str = field(repr=False)
+    region_code: str
+    location: Location
+    address: str
+    manager_phone: str = field(repr=False)
+    parent_venue_id: str | None = None
+
+
+def check_registration(body: Mapping[str, Any], *, province: str) -> VenueRegistration:
+    """The registration in a ``POST /v1/venues`` body, or ``InvalidInput`` naming the first bad
+    field (in API.md's order; unknown fields first)."""
+    unknown = sorted(str(key) for key in body if key not in REGISTRATION_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}", field=unknown[0], code="unknown_field")
+    for name in REGISTRATION_FIELDS:
+        if name not in _OPTIONAL_FIELDS and body.get(name) is None:
+            raise InvalidInput(f"{name} is required", field=name, code="missing_field")
+    venue_name = check_text(body["name"], field="name", max_chars=MAX_NAME_CHARS)
+    venue_type = check_venue_type(body["type"])
+    subject_name = check_text(body["subject_name"], field="subject_name", max_chars=MAX_SUBJECT_NAME_CHARS)
+    credential_type, credential_number = _check_credential(
+        body["credential_type"], body["credential_number"], venue_type
+    )
+    region_code = check_venue_region(body["region_code"], province=province)
+    location = check_venue_location(body["location"])
+    address = check_text(
+        body["address"], field="address", max_chars=MAX_ADDRESS_CHARS, min_chars=MIN_ADDRESS_CHARS
+    )
+    manager_phone = check_mobile(body["manager_phone"], field="manager_phone")
+    parent = body.get("parent_venue_id")
+    if parent is not None and not isinstance(parent, str):
+        raise InvalidInput(
+            "parent_venue_id must be a venue id", field="parent_venue_id", code="invalid_venue_id"
+        )
+    return VenueRegistration(
+        name=venue_name,
+        venue_type=venue_type,
+        subject_name=subject_name,
+        credential_type=credential_type,
+        credential_number=credential_number,
+        region_code=region_code,
+        location=location,
+        address=address,
+        manager_phone=manager_phone,
+        parent_venue_id=parent,
+    )
+
+
+def check_text(value: object, *, field: str, max_chars: int, min_chars: int = 1) -> str:
+    """A name or address: a string, NFC-normalised, surrounding whitespace and runs of inner
+    whitespace reduced, no control or invisible format characters, within the length bounds."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be a string", field=field, code=f"invalid_{field}")
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    if any(unicodedata.category(character) in _REFUSED_CATEGORIES for character in text):
+        raise InvalidInput(
+            f"{field} contains control or invisible characters", field=field, code=f"invalid_{field}"
+        )
+    if not min_chars <= len(text) <= max_chars:
+        raise InvalidInput(
+            f"{field} must be {min_chars} to {max_chars} characters", field=field, code=f"invalid_{field}"
+        )
+    return text
+
+
+def check_venue_type(value: object, *, field: str = "type") -> str:
+    if not isinstance(value, str) or value not in VENUE_TYPES:
+        raise InvalidInput(
+            f"{field} must be one of " + ", ".join(sorted(VENUE_TYPES)),
+            field=field,
+            code="invalid_venue_type",
+        )
+    return value
+
+
+def _check_credential(credential_type: object, number: object, venue_type: str) -> tuple[CredentialType, str]:
+    if not isinstance(credential_type, str) or credential_type not in set(CredentialType):
+        raise InvalidInput(
+            "credential_type must be one of " + ", ".join(sorted(CredentialType)),
+            field="credential_type",
+            code="invalid_credential_type",
+        )
+    if not isinstance(number, str):
+        raise InvalidInput(
+            "credential_number must be a string", field="credential_number", code="invalid_credential"
+        )
+    canonical = check_credential(credential_type, number)
+    kind = CredentialType(credential_type)
+    if (venue_type == "vehicle") != (kind == CredentialType.LICENCE_PLATE):
+        message = (
+            "a vehicle registers under its licence plate (credential_type licence_plate)"
+            if venue_type == "vehicle"
+            else "only a vehicle registers under a licence plate; use uscc, business_licence or id_number"
+        )
+        raise InvalidInput(message, field="credential_type", code="credential_type_mismatch")
+    return kind, canonical
+
+
+def check_venue_region(value: object, *, province: str, field: str = "region_code") -> str:
+    """A current GB/T 2260 code inside ``province``, as specific as the area allows: a county
+    (区县), or a prefecture-level city that has no counties (e.g. 东莞市 441900)."""
+    code = regions.check_region_code(value, field=field)
+    if not regions.in_province(code, province):
+        raise InvalidInput(
+            f"{field} {code} is not inside this province ({province})",
+            field=field,
+            code="region_outside_province",
+        )
+    if code == province or has_counties(code):
+        raise InvalidInput(
+            f"{field} {code} is a {'province' if code == province else 'prefecture'}: "
+            "choose the county (区县)",
+            field=field,
+            code="region_too_coarse",
+        )
+    return code
+
+
+def has_counties(code: str) -> bool:
+    """Whether a prefecture-level code (``xxxx00``) has current county-level codes under it."""
+    if not code.endswith("00") or code.endswith("0000"):
+        return False
+    return any(regions.is_region(f"{code[:4]}{n:02d}") for n in range(1, 100))
+
+
+def check_venue_location(value: object, *, field: str = "location") -> Location:
+    """The venue's position: valid WGS 84, and not exactly 0,0 (what a device without a fix
+    reports; the guides require an on-site fix)."""
+    location = check_location(value, field=field)
+    if location.lat == 0 and location.lng == 0:
+        raise InvalidInput("location is 0,0: take the position on site", field=field, code="invalid_location")
+    return location
+
+
+def check_venue_id(value: object, *, field: str = "venue_id", what: str = "venue") -> str:
+    """A well-formed venue id; anything else names no venue (404)."""
+    if not isinstance(value, str) or not VENUE_ID.fullmatch(value):
+        raise NotFound(f"{what} not found", field=field, code=f"{what.replace(' ', '_')}_not_found")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Applicants (Jiangxi: only a green-code holder may apply)
+# --------------------------------------------------------------------------------------------
+
+
+def check_applicant(policy: Policy, own_levels: Sequence[RiskLevel]) -> None:
+    """Under ``venue_applicant_must_be_green`` the applying account must hold a code of its own
+    (not a dependant's) and every such code must be green now; otherwise 403."""
+    if not policy.venue_applicant_must_be_green:
+        return
+    if not own_levels:
+        raise Forbidden(
+            "only a holder of a green health code may apply for a venue code: apply for your own code first",
+            code="applicant_code_required",
+        )
+    if any(level != RiskLevel.GREEN for level in own_levels):
+        raise Forbidden(
+            "only a holder of a green health code may apply for a venue code", code="applicant_not_green"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Complexes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParentVenue:
+    """What the complex rule needs to know about a registered parent venue."""
+
+    venue_id: str
+    root_venue_id: str
+    region_code: str
+    manager_sub: str
+
+
+def complex_root(
+    registration: VenueRegistration,
+    parent: ParentVenue | None,
+    *,
+    venue_id: str,
+    manager_sub: str,
+    province: str,
+) -> str:
+    """The complex root of a new venue: itself without a parent, else its parent's root.
+
+    ``parent`` is the registered venue ``registration.parent_venue_id`` names (None when there
+    is no such venue). Refused: an unknown parent (404 ``parent_not_found``), a parent in
+    another province (422 ``parent_outside_province``), a parent managed by another account
+    (403 ``not_parent_manager``).
+    """
+    if registration.parent_venue_id is None:
+        return venue_id
+    if parent is None or parent.venue_id != registration.parent_venue_id:
+        raise NotFound("parent venue not found", field="parent_venue_id", code="parent_not_found")
+    if not regions.in_province(parent.region_code, province):
+        raise InvalidInput(
+            "the parent venue is in another province", field="parent_venue_id", code="parent_outside_province"
+        )
+    if parent.manager_sub != manager_sub:
+        raise Forbidden(
+            "only the parent venue's manager may register doors and stores under it",
+            field="parent_venue_id",
+            code="not_parent_manager",
+        )
+    return parent.root_venue_id or parent.venue_id
+
+
+# --------------------------------------------------------------------------------------------
+# The venue code
+# --------------------------------------------------------------------------------------------
+
+#: Digits kept of a coordinate in a code: 6 decimals is ~0.1 m, more than any fix is worth.
+COORDINATE_DIGITS: Final = 6
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCode:
+    """What a venue code says: everything a check-in needs about the venue."""
+
+    venue_id: str
+    name: str
+    venue_type: str
+    province: str
+    region_code: str
+    root_venue_id: str
+    location: Location
+    shards: int
+    address: str
+
+    def claims(self) -> dict[str, Any]:
+        """The JWT claims (the venue id is the code's ``sub``)."""
+        return {
+            "name": self.name,
+            "vtype": self.venue_type,
+            "prv": self.province,
+            "rgn": self.region_code,
+            "root": self.root_venue_id,
+            "lat": round(self.location.lat, COORDINATE_DIGITS),
+            "lng": round(self.location.lng, COORDINATE_DIGITS),
+            "shd": self.shards,
+            "addr": self.address,
+        }
+
+    @classmethod
+    def from_claims(cls, subject: str, claims: Mapping[str, Any]) -> VenueCode:
+        """Read a verified code's claims back; a code missing any is refused as invalid."""
+
+        def refuse(why: str) -> InvalidInput:
+            return InvalidInput(f"venue code refused: {why}", field="venue_code", code="invalid_venue_code")
+
+        texts = {}
+        for key in ("name", "vtype", "prv", "rgn", "root", "addr"):
+            value = claims.get(key)
+            if not isinstance(value, str) or not value:
+                raise refuse(f"claim {key} missing")
+            texts[key] = value
+        shards = claims.get("shd")
+        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+            raise refuse("claim shd missing")
+        coordinates = []
+        for key in ("lat", "lng"):
+            value = claims.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise refuse(f"claim {key} missing")
+            coordinates.append(float(value))
+        if not VENUE_ID.fullmatch(subject) or not VENUE_ID.fullmatch(texts["root"]):
+            raise refuse("not a venue id")
+        return cls(
+            venue_id=subject,
+            name=texts["name"],
+            venue_type=texts["vtype"],
+            province=texts["prv"],
+            region_code=texts["rgn"],
+            root_venue_id=texts["root"],
+            location=Location(lat=coordinates[0], lng=coordinates[1]),
+            shards=shards,
+            address=texts["addr"],
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Check-ins
+# --------------------------------------------------------------------------------------------
+
+#: Companions one check-in may bring (family members without phones); a bigger group scans one by one.
+MAX_COMPANIONS: Final = 9
+CHECKIN_FIELDS: Final = frozenset({"venue_code", "person_id", "companions", "location"})
+#: Shape of a person id (``storage.persons.new_person_id``): letters, digits, ``-`` and ``_``.
+PERSON_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinRequest:
+    """A validated ``POST /v1/checkins`` body. ``people`` pairs each person id with the request
+    field that named it (``person_id`` or ``companions[i]``), the scanning person first."""
+
+    venue_code: str
+    people: tuple[tuple[str, str], ...]
+    location: Location
+
+    @property
+    def person_ids(self) -> tuple[str, ...]:
+        return tuple(person_id for person_id, _ in self.people)
+
+
+def check_checkin(body: Mapping[str, Any]) -> CheckinRequest:
+    """The check-in in a request body, or ``InvalidInput`` naming the field. Each person is
+    one presence ("no one scan, many enter"): companions are listed one by one, never twice."""
+    unknown = sorted(str(key) for key in body if key not in CHECKIN_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}", field=unknown[0], code="unknown_field")
+    code = body.get("venue_code")
+    if not isinstance(code, str) or not code:
+        raise InvalidInput(
+            "venue_code must be the scanned venue code", field="venue_code", code="missing_field"
+        )
+    people = [(_check_person_id(body.get("person_id"), "person_id"), "person_id")]
+    companions = body.get("companions")
+    if companions is None:
+        companions = []
+    if not isinstance(companions, list):
+        raise InvalidInput(
+            "companions must be a list of person ids", field="companions", code="invalid_companions"
+        )
+    if len(companions) > MAX_COMPANIONS:
+        raise InvalidInput(
+            f"at most {MAX_COMPANIONS} companions check in with one scan; the others scan themselves",
+            field="companions",
+            code="too_many_companions",
+        )
+    seen = {people[0][0]}
+    for index, value in enumerate(companions):
+        where = f"companions[{index}]"
+        person_id = _check_person_id(value, where)
+        if person_id in seen:
+            raise InvalidInput("each person checks in once per scan", field=where, code="duplicate_person")
+        seen.add(person_id)
+        people.append((person_id, where))
+    if body.get("location") is None:
+        raise InvalidInput("location is required", field="location", code="missing_field")
+    return CheckinRequest(venue_code=code, people=tuple(people), location=check_location(body["location"]))
+
+
+def _check_person_id(value: object, field: str) -> str:
+    if not isinstance(value, str) or not PERSON_ID.fullmatch(value):
+        raise InvalidInput(f"{field} must be a person id", field=field, code="invalid_person_id")
+    return value
+
+
+def check_distance(device: Location, venue: VenueCode, *, max_distance_m: int) -> float:
+    """The device's distance from the venue, metres; ``location_mismatch`` when farther than
+    ``max_distance_m`` (a forwarded photo of a poster scanned elsewhere)."""
+    distance = distance_m(device, venue.location)
+    if distance > max_distance_m:
+        raise InvalidInput(
+            f"this device is more than {max_distance_m} m from the venue: scan the poster at the venue",
+            field="location",
+            code="location_mismatch",
+        )
+    return distance
+
+
+# --------------------------------------------------------------------------------------------
+# Managers' views
+# --------------------------------------------------------------------------------------------
+
+
+def manager_sees_identity(policy: Policy, level: RiskLevel | int) -> bool:
+    """Whether a venue's manager may see who a visitor at ``level`` is (``manager_sees_identities``:
+    Jiangxi never, Fujian's management side for non-green visitors)."""
+    seen = policy.manager_sees_identities
+    return seen == "always" or (seen == "non_green" and int(level) != RiskLevel.GREEN)
+
+
+def china_day(instant: datetime) -> str:
+    """The China-local calendar day (``YYYY-MM-DD``) of an instant: what stats are kept by."""
+    return instant.astimezone(CHINA).date().isoformat()
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def report_day(value: object, *, now: datetime, field: str = "date") -> str:
+    """The ``?date=`` of a stats or report request: ``YYYY-MM-DD``, a real day, not after today
+    (China time); absent means today."""
+    today = china_day(now)
+    if value is None or value == "":
+        return today
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
+        raise InvalidInput(f"{field} must be a day written YYYY-MM-DD", field=field, code="invalid_date")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{field} is not a real calendar day", field=field, code="invalid_date") from None
+    if day.isoformat() > today:
+        raise InvalidInput(f"{field} is in the future", field=field, code="invalid_date")
+    return day.isoformat()
+
+
+# --------------------------------------------------------------------------------------------
+# Coverage
+# --------------------------------------------------------------------------------------------
+
+
+def coverage_levels(region_code: str) -> tuple[str, ...]:
+    """The regions a venue counts in, most specific first: its county, its prefecture, its
+    province (a prefecture-level city without counties is its own county)."""
+    prefecture = region_code[:4] + "00"
+    province = region_code[:2] + "0000"
+    levels: list[str] = []
+    for code in (region_code, prefecture, province):
+        if code not in levels:
+            levels.append(code)
+    return tuple(levels)
+
+
+def child_region(parent: str, region_code: str) -> str | None:
+    """The region one level below ``parent`` that ``region_code`` lies in, or None."""
+    levels = coverage_levels(region_code)
+    if parent not in levels:
+        return None
+    index = levels.index(parent)
+    return levels[index - 1] if index > 0 else None
+
+
+Requirement = Literal["mandatory", "encouraged", "none"]
+
+
+def requirement(policy: Policy, venue_type: str) -> Requirement:
+    if venue_type in policy.mandatory_venue_types:
+        return "mandatory"
+    if venue_type in policy.encouraged_venue_types:
+        return "encouraged"
+    return "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Venue codes in a region by type, against the province's mandatory list (Fujian's 强制)."""
+
+    region_code: str
+    venues: int
+    by_type: Mapping[str, int]
+    by_region: Mapping[str, int]
+    mandatory_types: tuple[str, ...]
+    mandatory_covered: tuple[str, ...]
+
+    @property
+    def mandatory_missing(self) -> tuple[str, ...]:
+        covered = set(self.mandatory_covered)
+        return tuple(t for t in self.mandatory_types if t not in covered)
+
+
+def coverage(
+    region_code: str, by_type: Mapping[str, int], by_region: Mapping[str, int], policy: Policy
+) -> Coverage:
+    """Totals from the coverage counters; a type counts as covered with at least one venue."""
+    counts = {t: int(n) for t, n in by_type.items() if t in VENUE_TYPES and int(n) > 0}
+    mandatory = tuple(sorted(policy.mandatory_venue_types))
+    return Coverage(
+        region_code=region_code,
+        venues=sum(counts.values()),
+        by_type=dict(sorted(counts.items())),
+        by_region={code: int(n) for code, n in sorted(by_region.items()) if int(n) > 0},
+        mandatory_types=mandatory,
+        mandatory_covered=tuple(t for t in mandatory if counts.get(t, 0) > 0),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# CSV for spreadsheets
+# --------------------------------------------------------------------------------------------
+
+#: A text cell starting with one of these is read as a formula (or breaks the row) by spreadsheets.
+FORMULA_TRIGGERS: Final = frozenset("=+-@\t\r\n")
+#: After leading spaces, these still start a formula in some spreadsheets.
+_FORMULA_AFTER_SPACES: Final = frozenset("=+-@")
+_SPACES: Final = " \u3000\u00a0"
+NEUTRALISER: Final = "'"
+
+
+def neutralise(cell: str) -> str:
+    """``cell`` safe to open in a spreadsheet: an apostrophe is put before a cell that starts with
+    ``= + - @``, a tab, CR or LF, or with spaces and then ``= + - @``. Other cells are unchanged."""
+    if not cell:
+        return cell
+    after_spaces = cell.lstrip(_SPACES)
+    if cell[0] in FORMULA_TRIGGERS or (after_spaces and after_spaces[0] in _FORMULA_AFTER_SPACES):
+        return NEUTRALISER + cell
+    return cell
+
+
+def csv_cell(value: object) -> str:
+    """A value as a CSV cell: numbers as written, None empty, text neutralised."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    return neutralise(str(value))
+
+
+#: A byte order mark first: spreadsheets then read the file as UTF-8 (Chinese names).
+BOM: Final = "\ufeff"
+
+
+def csv_document(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """RFC 4180 CSV (CRLF line ends, quoted where needed) with a BOM, every cell neutralised."""
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow([csv_cell(name) for name in header])
+    for row in rows:
+        writer.writerow([csv_cell(value) for value in row])
+    return out.getvalue()
