@@ -236,7 +236,7 @@ def verify() -> Response[str]:
     now = clock.now()
 
     try:
-        code = keystore.verify(token, kinds=CODE_KINDS)
+        code = keystore.verify(token, kinds=CODE_KINDS, foreign=True)
     except InvalidInput:
         # A retry of a request that succeeded may carry a code that has expired since.
         first = idempotency.recall(who.sub, key, fingerprint=fingerprint) if key else None
@@ -245,6 +245,16 @@ def verify() -> Response[str]:
         raise
     if "#" in code.subject:
         raise InvalidInput("code refused: it names no person", field="code", code="invalid_code")
+    if code.issuer != settings().code_issuer:
+        return _foreign(
+            code,
+            who=who,
+            checkpoint_id=checkpoint_id,
+            temperature=temperature,
+            key=key,
+            fingerprint=fingerprint,
+            now=now,
+        )
     found = scans.lookup(
         code.subject,
         checkpoint_id,
@@ -282,6 +292,66 @@ def verify() -> Response[str]:
         "verification",
         extra={"venue_id": venue.venue_id, "verdict": answer["verdict"], "abnormal": answer["abnormal"]},
     )
+    return json_response(200, answer)
+
+
+def _foreign(
+    code: VerifiedCode,
+    *,
+    who: Caller,
+    checkpoint_id: str,
+    temperature: float | None,
+    key: str | None,
+    fingerprint: str | None,
+    now: datetime,
+) -> Response[str]:
+    """A dynamic code from a province on the trust list (national mutual recognition).
+
+    Its holder is not a person of this stack: the level is the one the issuing province signed
+    minutes ago (the code lives no longer than that), judged under this province's policy. The
+    presence is still stored, under a pseudonymous foreign id, so tracing here can find it."""
+    first = idempotency.recall(who.sub, key, fingerprint=fingerprint) if key else None
+    if first is not None:
+        return json_response(200, first)
+    level = code.claims.get("lvl")
+    if isinstance(level, bool) or level not in (0, 1, 2):
+        raise InvalidInput("code refused: it carries no risk level", field="code", code="invalid_code")
+    venue = _checkpoint(scans.checkpoint(checkpoint_id))
+    judged = verdict.judge(level, temperature, policy())
+    province = code.issuer.rsplit(":", 1)[-1]
+    record = scans.ScanRecord(
+        scan_id=f"s-{uuid.uuid4().hex}",
+        person_id=f"foreign-{province}-{code.subject}",
+        venue_id=venue.venue_id,
+        root_venue_id=venue.root_venue_id or venue.venue_id,
+        venue_type=venue.type or "other",
+        region_code=str(venue.region_code),
+        kind="verification",
+        actor=who.sub,
+        at=now,
+        level=int(judged.level),
+        colour=judged.colour,
+        verdict=judged.verdict,
+        abnormal=judged.abnormal,
+        temperature=temperature,
+        presented="foreign_code",
+    )
+    answer = {
+        "scan_id": record.scan_id,
+        "verdict": judged.verdict,
+        "colour": judged.colour,
+        "risk_level": int(judged.level),
+        "abnormal": judged.abnormal,
+        "fever": judged.fever,
+        "temperature": temperature,
+        "scanned_at": clock.show(now),
+        "checkpoint_id": venue.venue_id,
+        "issuer_province": province,
+        "issuer_colour": code.claims.get("col"),
+        "person": {"name_masked": None, "id_masked": None},
+    }
+    answer = _store(record, venue, answer, who=who, key=key, fingerprint=fingerprint)
+    logger.info("foreign verification", extra={"venue_id": venue.venue_id, "issuer": province})
     return json_response(200, answer)
 
 
