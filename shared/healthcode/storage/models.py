@@ -296,7 +296,8 @@ class Stat(Model):
     venue_id = UnicodeAttribute(null=True)
     # by_region_day (see storage/stats.py): "<province>#<day>#<n>" / "alerts#<province>#<day>#<n>"
     region_day = UnicodeAttribute(null=True)
-    region_key = UnicodeAttribute(null=True)  # "<region_code>#<venue_id>" / "<region_code>#<instant>#<scan_id>"
+    # "<region_code>#<venue_id>" (counters) / "<region_code>#<instant>#<scan_id>" (alerts)
+    region_key = UnicodeAttribute(null=True)
     name = UnicodeAttribute(null=True)
     scans = NumberAttribute(default=0)
     abnormal = NumberAttribute(default=0)

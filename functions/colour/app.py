@@ -1,0 +1,84 @@
+"""The colour consumer: the FactsTable stream keeps every stored colour in step with its facts.
+
+Each batch is read first for the people it touches and what touched them; then each person's
+colour is recomputed once (``recolour.recompute``), however many of their facts the batch holds.
+A person whose recomputation fails has all their records reported as failures (the event source
+retries from the earliest, then sends the batch to the failure queue); the others are done.
+Records of facts removed by TTL (``userIdentity`` the DynamoDB service) recompute too, with the
+cause ``expiry``. Recomputing is idempotent, so redelivered records change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from healthcode import recolour
+from healthcode.logs import get_logger
+
+logger = get_logger("colour")
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+#: ``userIdentity`` of the records DynamoDB writes when TTL deletes an item.
+TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+
+
+class RecomputeFailed(RuntimeError):
+    """An earlier record of the same person in this batch failed to recompute their colour."""
+
+
+def person_of(record: DynamoDBRecord) -> str:
+    keys = record.dynamodb.keys if record.dynamodb else {}
+    return str(keys["person_id"])
+
+
+def cause_of(record: DynamoDBRecord) -> str:
+    """Why the person's colour is recomputed: the kind of fact written, ``declaration`` for what
+    an application wrote, ``expiry`` for a TTL deletion, ``fact_removed`` for any other removal."""
+    if record.event_name == DynamoDBRecordEventName.REMOVE:
+        identity = record.user_identity
+        by_ttl = identity.get("type") == "Service" and identity.get("principalId") == TTL_PRINCIPAL
+        return "expiry" if by_ttl else "fact_removed"
+    image: Mapping[str, Any] = record.dynamodb.new_image if record.dynamodb else {}
+    kind, fact_id = str(image.get("kind", "fact")), str(image.get("fact_id", ""))
+    if kind == "travel" or fact_id.startswith("decl#"):
+        return "declaration"
+    return kind
+
+
+def causes_by_person(records: Iterable[DynamoDBRecord]) -> dict[str, str]:
+    found: dict[str, set[str]] = {}
+    for record in records:
+        found.setdefault(person_of(record), set()).add(cause_of(record))
+    return {person_id: ",".join(sorted(causes)) for person_id, causes in found.items()}
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    causes = causes_by_person(DynamoDBRecord(raw) for raw in event.get("Records", []))
+    settled: dict[str, bool] = {}  # person_id -> recomputed (True) or failed (False)
+
+    def recompute(record: DynamoDBRecord) -> None:
+        person_id = person_of(record)
+        if person_id in settled:
+            if not settled[person_id]:
+                raise RecomputeFailed(f"colour of {person_id} could not be recomputed")
+            return
+        settled[person_id] = False
+        recolour.recompute(person_id, cause=causes[person_id])
+        settled[person_id] = True
+
+    answer = process_partial_response(
+        event=event, record_handler=recompute, processor=processor, context=context
+    )
+    logger.info(
+        "colours recomputed",
+        extra={"people": len(settled), "failed": sum(not ok for ok in settled.values())},
+    )
+    return dict(answer)

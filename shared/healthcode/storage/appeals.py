@@ -1,0 +1,109 @@
+"""Appeals: a citizen contests the current colour of a code they manage; officials answer.
+
+An appeal is a ``Request`` item of kind ``appeal``: ``queue = "appeal#open"`` while it waits
+(officials page through index ``by_queue`` oldest first), ``status = "open"``, the person, the
+account that filed it (``requested_by``), the level and colour it contests (``level``,
+``colour``) and the citizen's reason (``note``). The officials' side closes it on the same model
+(status, ``decided_by``/``decided_at``/``answer``, ``queue`` removed so the index stays sparse).
+
+Each appeal also puts an ``appeal_filed`` entry on the person's audit trail, at the appeal's own
+creation instant and with its id, so retrying the same appeal neither files nor logs it twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from pynamodb.exceptions import PutError
+
+from healthcode import clock
+from healthcode.errors import Conflict
+from healthcode.storage import audit
+from healthcode.storage.base import instant_key
+from healthcode.storage.models import Request
+
+KIND: Final = "appeal"
+OPEN_QUEUE: Final = "appeal#open"
+AUDIT_KIND: Final = "appeal_filed"
+
+
+def new_appeal_id() -> str:
+    return f"ap-{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class Filed:
+    appeal: Request
+    created: bool  # False: a retry found the appeal it had filed before
+
+
+def get(appeal_id: str) -> Request | None:
+    try:
+        request = Request.get(appeal_id, consistent_read=True)
+    except Request.DoesNotExist:
+        return None
+    return request if request.kind == KIND else None
+
+
+def file(
+    *,
+    appeal_id: str,
+    person_id: str,
+    requested_by: str,
+    level: int,
+    colour: str,
+    reason: str,
+    now: datetime,
+) -> Filed:
+    """Store an open appeal under ``appeal_id`` (conditional: never overwrites). A retry with the
+    same id by the same account for the same person finds the first one; any other reuse is 409."""
+    appeal = Request(
+        appeal_id,
+        kind=KIND,
+        queue=OPEN_QUEUE,
+        created_at=instant_key(now),
+        person_id=person_id,
+        requested_by=requested_by,
+        status="open",
+        level=level,
+        colour=colour,
+        note=reason,
+    )
+    try:
+        appeal.save(condition=Request.request_id.does_not_exist())
+        created = True
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        earlier = get(appeal_id)
+        if earlier is None or earlier.person_id != person_id or earlier.requested_by != requested_by:
+            raise Conflict(
+                "this Idempotency-Key was used for another request", code="idempotency_key_reused"
+            ) from error
+        appeal, created = earlier, False
+    _log(appeal)
+    return Filed(appeal=appeal, created=created)
+
+
+def _log(appeal: Request) -> None:
+    """The audit entry of a filed appeal (idempotent: same instant, same id)."""
+    try:
+        audit.append(
+            audit.person_subject(appeal.person_id),
+            AUDIT_KIND,
+            actor=appeal.requested_by,
+            details={"appeal_id": appeal.request_id, "level": appeal.level, "colour": appeal.colour},
+            at=clock.parse_instant(appeal.created_at),
+            entry_id=appeal.request_id,
+        )
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def filed_since(requested_by: str, since: datetime) -> int:
+    """How many appeals an account filed since ``since`` (one Query on the audit actor index)."""
+    return audit.count_by_actor_since(requested_by, AUDIT_KIND, since)
