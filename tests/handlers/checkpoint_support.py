@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,18 +15,15 @@ from typing import Any
 
 import jwt
 import pytest
-from healthcode import aws, clock, colour, keystore, pii, recolour, settings, verdict
+from healthcode import aws, clock, colour, keystore, recolour, settings, verdict
 from healthcode.idcard import check_character
 from healthcode.policy import FactKind, RiskLevel
 from healthcode.settings import policy
 from healthcode.storage import facts, idempotency, persons, scans
 from healthcode.storage.models import ALL_MODELS, Location, Person, Venue
-from moto import mock_aws
 
 from infra.local.events import stream_record
-from infra.local.resources import create_resources
-from infra.local.template import ROOT_TEMPLATE, Template
-from tests.handlers.harness import SERVICES, InProcessStack
+from tests.handlers.harness import InProcessStack, in_process_stack
 
 SCANNER = ("scanner-1", ["scanner"])
 
@@ -38,28 +34,8 @@ def module_stack() -> Iterator[InProcessStack]:
     per test module (import ``module_stack`` and ``per_test_stack`` into a test module to use it): creating
     every resource in moto takes about a second, and these tests use fresh ids for everything
     they write, so they can share one. The clock and the province are reset after each test."""
-    with mock_aws():
-        aws.reset()
-        clients = {service: aws.client(service) for service in SERVICES}
-        template = Template(
-            ROOT_TEMPLATE, "test", {"Province": os.environ["PROVINCE"]}, os.environ["AWS_REGION"]
-        )
-        create_resources(template, clients)
-        for fn in template.functions().values():
-            for name, value in fn.environment.items():
-                if not name.startswith("POWERTOOLS_"):
-                    os.environ[name] = value
-        settings.reset()
-        pii.reset_caches()
-        keystore.invalidate()
-        keystore.ensure_bootstrapped()
-        try:
-            yield InProcessStack(template, clients)
-        finally:
-            clock.reset()
-            pii.reset_caches()
-            keystore.invalidate()
-            aws.reset()
+    with in_process_stack() as stack:
+        yield stack
 
 
 @pytest.fixture(name="moto_stack")

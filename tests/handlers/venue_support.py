@@ -5,7 +5,6 @@ consumers these routes depend on, and DynamoDB calls counted with botocore event
 from __future__ import annotations
 
 import itertools
-import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,18 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from healthcode import aws, clock, credentials, idcard, keystore, pii, settings
+from healthcode import aws, clock, credentials, idcard, settings
 from healthcode.policy import RiskLevel
 from healthcode.settings import policy
 from healthcode.storage import idempotency, persons
 from healthcode.storage.models import Person
-from moto import mock_aws
 from pynamodb.models import Model
 
-from infra.local.resources import create_resources
 from infra.local.streams import StreamPump
-from infra.local.template import ROOT_TEMPLATE, Template
-from tests.handlers.harness import SERVICES, Answer, InProcessStack
+from tests.handlers.harness import Answer, InProcessStack, in_process_stack
 
 
 @pytest.fixture(scope="module")
@@ -32,28 +28,8 @@ def venue_stack() -> Iterator[InProcessStack]:
     """The harness's in-process stack (``aws_stack``) built once per test module: creating every
     resource in moto takes a second or more, and these tests write under fresh ids (accounts,
     venues, persons), so they share it. Clock and province are put back after each test."""
-    with mock_aws():
-        aws.reset()
-        clients = {service: aws.client(service) for service in SERVICES}
-        template = Template(
-            ROOT_TEMPLATE, "test", {"Province": os.environ["PROVINCE"]}, os.environ["AWS_REGION"]
-        )
-        create_resources(template, clients)
-        for fn in template.functions().values():
-            for name, value in fn.environment.items():
-                if not name.startswith("POWERTOOLS_"):
-                    os.environ[name] = value
-        settings.reset()
-        pii.reset_caches()
-        keystore.invalidate()
-        keystore.ensure_bootstrapped()
-        try:
-            yield InProcessStack(template, clients)
-        finally:
-            clock.reset()
-            pii.reset_caches()
-            keystore.invalidate()
-            aws.reset()
+    with in_process_stack() as stack:
+        yield stack
 
 
 @pytest.fixture
