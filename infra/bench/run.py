@@ -1,0 +1,502 @@
+"""The measurements behind ``make bench`` (imported after ``__main__`` set the environment).
+
+Everything is measured, nothing assumed, except what the cost model states it assumes:
+
+* DynamoDB calls are counted with botocore event hooks attached to every client created while
+  measuring (boto3's and pynamodb's), and their capacity is computed from the items on the wire
+  (``infra.bench.capacity``) because moto's ConsumedCapacity is fixed.
+* Handler time is the median wall time of the handler minus the time spent inside botocore
+  calls (moto answers in-process, so that time is not DynamoDB's anyway).
+* The cost model adds 4 ms of DynamoDB latency per call to the handler time (the assumption the
+  issue states), bills Lambda per millisecond at the function's configured memory, and prices
+  requests and capacity at the list prices in ``PRICES``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+from healthcode import clock
+from healthcode.idcard import check_character
+from healthcode.storage import scans
+
+from infra.bench import coldstart
+from infra.bench.capacity import CallCounter
+from infra.local.inprocess import InProcessStack, in_process_stack
+from infra.local.streams import StreamPump
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / ".bench" / "results.json"
+PRICES = {
+    "http_api_per_million": 1.00,
+    "lambda_request_per_million": 0.20,
+    "lambda_gb_second_arm64": 0.0000133334,
+    "write_unit_per_million": 0.625,
+    "read_unit_per_million": 0.125,
+}
+ASSUMED_DYNAMODB_MS_PER_CALL = 4.0
+GOALS = {
+    "checkin.dynamodb_calls": ("<=", 2),
+    "checkin.write_units": ("<=", 1),
+    "checkin.read_units": ("<=", 0.5),
+    "verification.dynamodb_calls": ("<=", 2),
+    "codes_refresh.dynamodb_calls": ("<=", 1),
+    "counters.updates_per_100_scans": ("<=", 2),
+    "trace.items_read_ratio_10x_table": ("<=", 1.1),
+    "handler_ms.checkin": ("<=", 2.0),
+    "cost.usd_per_million_checkins": ("<=", 1.95),
+    "hot_venue.partitions": (">=", 4),
+}
+
+MANAGER = ("bench-manager", ["venue_manager"])
+SCANNER = ("bench-scanner", ["scanner"])
+OFFICIAL = ("bench-official", ["official"])
+
+
+# -- counting ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def counting(stack: InProcessStack) -> Iterator[CallCounter]:
+    """Attach a counter to every DynamoDB client created from now on (boto3's and pynamodb's)."""
+    indexes: dict[str, list[set[str]]] = {}
+    for logical_id, props in stack.template.tables().items():
+        name = stack.template.physical_name(logical_id)
+        indexes[name] = [
+            {k["AttributeName"] for k in g["KeySchema"]} for g in props.get("GlobalSecondaryIndexes", [])
+        ]
+    counter = CallCounter(indexes=indexes)
+    original = botocore.session.Session.create_client
+
+    def create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, service_name, *args, **kwargs)
+        if service_name == "dynamodb":
+            counter.provide_params(client)
+            counter.attach(client)
+        return client
+
+    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+    _forget_clients()
+    try:
+        yield counter
+    finally:
+        botocore.session.Session.create_client = original  # type: ignore[method-assign]
+        _forget_clients()
+
+
+def _forget_clients() -> None:
+    from healthcode import aws
+    from healthcode.storage import models
+
+    aws.reset()
+    for model in models.ALL_MODELS.values():
+        model._connection = None
+    try:
+        from healthcode.storage import idempotency
+
+        idempotency.IdempotencyRecord._connection = None
+    except (ImportError, AttributeError):
+        pass
+
+
+def measured(counter: CallCounter, action: Callable[[], Any], repeats: int) -> tuple[dict[str, float], float]:
+    """Totals of one call of ``action`` (the first), and the median handler ms over ``repeats``."""
+    counter.reset()
+    action()
+    first = counter.totals()
+    samples = []
+    for _ in range(repeats):
+        counter.reset()
+        started = time.perf_counter()
+        action()
+        wall = time.perf_counter() - started
+        samples.append((wall - counter.totals()["seconds"]) * 1000)
+    return first, statistics.median(samples)
+
+
+# -- fixtures of the scenario ---------------------------------------------------------------------
+
+_sequence = iter(range(100, 10**6))
+
+
+def id_number(region: str = "520102") -> str:
+    """A valid ID number, different on every call (birth dates through 1990, serials 100-999)."""
+    n = next(_sequence)
+    day = 1 + (n // 900) % 28
+    first17 = f"{region}199003{day:02d}{n % 900 + 100:03d}"
+    return first17 + check_character(first17)
+
+
+def venue(stack: InProcessStack, venue_type: str = "mall") -> dict[str, Any]:
+    body = {
+        "name": "贵阳市测试商场",
+        "type": venue_type,
+        "subject_name": "贵阳测试商贸有限公司",
+        "credential_type": "uscc",
+        "credential_number": "91440300708461136T",
+        "region_code": "520102",
+        "location": {"lat": 26.5783, "lng": 106.7135},
+        "address": "贵州省贵阳市南明区中华南路1号",
+        "manager_phone": f"139{uuid.uuid4().int % 10**8:08d}",
+    }
+    answer = stack.call("POST", "/v1/venues", as_=MANAGER, json_body=body)
+    if answer.status != 201:
+        raise RuntimeError(f"venue registration failed: {answer.status} {answer.body[:300]!r}")
+    return dict(answer.json())
+
+
+def citizen(stack: InProcessStack) -> tuple[tuple[str, list[str]], str]:
+    who = (f"bench-{uuid.uuid4().hex[:10]}", ["citizen"])
+    body = {
+        "name": "张三",
+        "id_number": id_number(),
+        "phone": "13800000000",
+        "address": "贵州省贵阳市南明区",
+        "region_code": "520102",
+        "declaration": {"symptoms": [], "temperature": 36.5, "travel": [], "contact_with_case": False},
+    }
+    answer = stack.call("POST", "/v1/codes", as_=who, json_body=body)
+    if answer.status != 201:
+        raise RuntimeError(f"application failed: {answer.status} {answer.body[:300]!r}")
+    return who, str(answer.json()["person_id"])
+
+
+# -- scenarios -------------------------------------------------------------------------------------
+
+
+def hot_paths(stack: InProcessStack, counter: CallCounter, repeats: int) -> dict[str, float]:
+    results: dict[str, float] = {}
+    place = venue(stack)
+    who, person_id = citizen(stack)
+    checkin = {
+        "venue_code": place["code"],
+        "person_id": person_id,
+        "location": {"lat": 26.5784, "lng": 106.7136},
+    }
+
+    def check_in() -> None:
+        answer = stack.call("POST", "/v1/checkins", as_=who, json_body=checkin)
+        assert answer.status == 201, answer.body
+
+    totals, ms = measured(counter, check_in, repeats)
+    results.update(
+        {
+            "checkin.dynamodb_calls": totals["calls"],
+            "checkin.write_units": totals["write_units"],
+            "checkin.gsi_write_units": totals["gsi_write_units"],
+            "checkin.read_units": totals["read_units"],
+            "handler_ms.checkin": ms,
+        }
+    )
+
+    def refresh() -> None:
+        answer = stack.call("GET", f"/v1/codes/{person_id}", as_=who)
+        assert answer.status == 200, answer.body
+
+    totals, ms = measured(counter, refresh, repeats)
+    results.update({"codes_refresh.dynamodb_calls": totals["calls"], "handler_ms.codes_refresh": ms})
+
+    token = stack.call("GET", f"/v1/codes/{person_id}", as_=who).json()["token"]
+
+    def verify() -> None:
+        answer = stack.call(
+            "POST",
+            "/v1/verifications",
+            as_=SCANNER,
+            json_body={"code": token, "checkpoint_id": place["venue_id"]},
+        )
+        assert answer.status == 200, answer.body
+
+    totals, ms = measured(counter, verify, repeats)
+    results.update(
+        {
+            "verification.dynamodb_calls": totals["calls"],
+            "verification.write_units": totals["write_units"],
+            "verification.read_units": totals["read_units"],
+            "handler_ms.verification": ms,
+        }
+    )
+    return results
+
+
+def _stream_batches(stack: InProcessStack, table_logical_id: str) -> list[dict[str, Any]]:
+    """Every record on a table's stream so far, shaped as Lambda delivers them."""
+    from infra.local.events import stream_record
+
+    dynamodb, streams = stack.clients["dynamodb"], stack.clients["dynamodbstreams"]
+    arn = dynamodb.describe_table(TableName=stack.template.physical_name(table_logical_id))["Table"][
+        "LatestStreamArn"
+    ]
+    records = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records += [
+                stream_record(r, stream_arn=arn, region=stack.template.region, ttl_delete=False)
+                for r in page["Records"]
+            ]
+            if not page["Records"]:
+                break
+            iterator = page.get("NextShardIterator")
+    return records
+
+
+def counters(stack: InProcessStack, counter: CallCounter) -> dict[str, float]:
+    place = venue(stack)
+    shards = int(
+        stack.clients["dynamodb"]
+        .get_item(
+            TableName=stack.template.physical_name("VenuesTable"), Key={"venue_id": {"S": place["venue_id"]}}
+        )["Item"]
+        .get("shards", {"N": "1"})["N"]
+    )
+    already = len(_stream_batches(stack, "ScansTable"))
+    now = clock.now()
+    records = [
+        scans.ScanRecord(
+            scan_id=f"s-{uuid.uuid4().hex}",
+            person_id=f"p-{uuid.uuid4().hex}",
+            venue_id=place["venue_id"],
+            root_venue_id=place["venue_id"],
+            venue_type="mall",
+            region_code="520102",
+            kind="checkin",
+            actor="bench",
+            at=now + timedelta(seconds=i),
+            level=0,
+            colour="green",
+            verdict="pass",
+            abnormal=False,
+        )
+        for i in range(100)
+    ]
+    scans.put_many(records, shards=shards, retention_days=28)
+    batch = _stream_batches(stack, "ScansTable")[already:]
+    stats = stack.template.physical_name("StatsTable")
+    counter.reset()
+    stack.invoke("CountersFunction", {"Records": batch})
+    writes = [c for c in counter.calls if c.operation in ("UpdateItem", "PutItem", "TransactWriteItems")]
+    return {
+        "counters.updates_per_100_scans": float(len(writes)),
+        "counters.records_in_batch": float(len(batch)),
+        "counters.stats_table": float(bool(stats)),
+    }
+
+
+def hot_venue(stack: InProcessStack) -> dict[str, float]:
+    place = venue(stack, "transit_hub")
+    item = stack.clients["dynamodb"].get_item(
+        TableName=stack.template.physical_name("VenuesTable"), Key={"venue_id": {"S": place["venue_id"]}}
+    )["Item"]
+    shards = int(item.get("shards", {"N": "1"})["N"])
+    start = clock.now()
+    records = [
+        scans.ScanRecord(
+            scan_id=f"s-{uuid.uuid4().hex}",
+            person_id=f"p-{i}",
+            venue_id=place["venue_id"],
+            root_venue_id=place["venue_id"],
+            venue_type="transit_hub",
+            region_code="520102",
+            kind="checkin",
+            actor="bench",
+            at=start + timedelta(milliseconds=6 * i),
+            level=0,
+            colour="green",
+            verdict="pass",
+            abnormal=False,
+        )
+        for i in range(10_000)
+    ]
+    scans.put_many(records, shards=shards, retention_days=28)
+    found = list(scans.at_venue(place["venue_id"], shards, start, start + timedelta(minutes=1)))
+    partitions = {s.venue_shard for s in found}
+    per_partition = [sum(1 for s in found if s.venue_shard == p) for p in partitions]
+    return {
+        "hot_venue.partitions": float(len(partitions)),
+        "hot_venue.scans_found": float(len(found)),
+        "hot_venue.max_per_partition": float(max(per_partition)),
+        "hot_venue.queries_for_window": float(shards),
+    }
+
+
+def tracing_ratio(stack: InProcessStack, counter: CallCounter, co_visitors: int = 40) -> dict[str, float]:
+    """Items read tracing one case, before and after adding 10x unrelated presences."""
+    pump = StreamPump(stack.template, stack.clients, stack.invoke)
+    pump.drain()
+
+    def one_case() -> float:
+        place = venue(stack)
+        shards = 4
+        start = clock.now() - timedelta(days=2)
+        _, case_person = citizen(stack)
+        everyone = [case_person] + [f"p-{uuid.uuid4().hex}" for _ in range(co_visitors)]
+        records = [
+            scans.ScanRecord(
+                scan_id=f"s-{uuid.uuid4().hex}",
+                person_id=pid,
+                venue_id=place["venue_id"],
+                root_venue_id=place["venue_id"],
+                venue_type="mall",
+                region_code="520102",
+                kind="checkin",
+                actor="bench",
+                at=start + timedelta(minutes=i % 30),
+                level=0,
+                colour="green",
+                verdict="pass",
+                abnormal=False,
+            )
+            for i, pid in enumerate(everyone)
+        ]
+        item = stack.clients["dynamodb"].get_item(
+            TableName=stack.template.physical_name("VenuesTable"), Key={"venue_id": {"S": place["venue_id"]}}
+        )["Item"]
+        shards = int(item.get("shards", {"N": str(shards)})["N"])
+        scans.put_many(records, shards=shards, retention_days=28)
+        pump.drain()
+        reads: list[float] = []
+
+        def invoke(logical_id: str, event: dict[str, Any]) -> Any:
+            counter.reset()
+            answer = stack.invoke(logical_id, event)
+            if logical_id == "TracingFunction":
+                reads.append(counter.totals()["items_read"])
+            return answer
+
+        pump.invoke = invoke
+        answer = stack.call(
+            "POST",
+            "/v1/cases",
+            as_=OFFICIAL,
+            json_body={
+                "person_id": case_person,
+                "status": "confirmed",
+                "diagnosed_at": clock.show(clock.now()),
+            },
+        )
+        assert answer.status == 202, answer.body
+        pump.drain()
+        pump.invoke = stack.invoke
+        return sum(reads)
+
+    before = one_case()
+    unrelated = [
+        scans.ScanRecord(
+            scan_id=f"s-{uuid.uuid4().hex}",
+            person_id=f"p-{uuid.uuid4().hex}",
+            venue_id=f"v-other-{i % 50}",
+            root_venue_id=f"v-other-{i % 50}",
+            venue_type="mall",
+            region_code="520102",
+            kind="checkin",
+            actor="bench",
+            at=clock.now() - timedelta(days=2, minutes=i % 600),
+            level=0,
+            colour="green",
+            verdict="pass",
+            abnormal=False,
+        )
+        for i in range(10 * (co_visitors + 1) * 2)
+    ]
+    scans.put_many(unrelated, shards=4, retention_days=28)
+    pump.drain()
+    after = one_case()
+    return {
+        "trace.items_read_before": before,
+        "trace.items_read_after": after,
+        "trace.items_read_ratio_10x_table": after / before if before else float("nan"),
+    }
+
+
+def cost(results: dict[str, float], stack: InProcessStack) -> dict[str, float]:
+    props = stack.template.function_properties("CheckinsFunction")
+    memory_gb = int(props.get("MemorySize", 128)) / 1024
+    duration_ms = (
+        results["handler_ms.checkin"] + ASSUMED_DYNAMODB_MS_PER_CALL * results["checkin.dynamodb_calls"]
+    )
+    billed_ms = max(1.0, float(int(duration_ms) + (duration_ms % 1 > 0)))
+    per_million = {
+        "api": PRICES["http_api_per_million"],
+        "lambda_requests": PRICES["lambda_request_per_million"],
+        "lambda_compute": memory_gb * billed_ms / 1000 * PRICES["lambda_gb_second_arm64"] * 1e6,
+        "writes": results["checkin.write_units"] * PRICES["write_unit_per_million"],
+        "index_writes": results.get("checkin.gsi_write_units", 0.0) * PRICES["write_unit_per_million"],
+        "reads": results["checkin.read_units"] * PRICES["read_unit_per_million"],
+    }
+    answer = {f"cost.per_million.{k}": v for k, v in per_million.items()}
+    answer["cost.usd_per_million_checkins"] = sum(per_million.values())
+    answer["cost.usd_per_million_checkins_without_index"] = (
+        answer["cost.usd_per_million_checkins"] - per_million["index_writes"]
+    )
+    answer["cost.memory_mb"] = memory_gb * 1024
+    answer["cost.billed_ms"] = billed_ms
+    return answer
+
+
+def timeliness(contacts: int, province: str) -> dict[str, float]:
+    """The local-stack run of infra/bench_tracing.py (case confirmed → last contact recoloured)."""
+    script = ROOT / "infra" / "bench_tracing.py"
+    if not script.exists():
+        return {}
+    answer = subprocess.run(
+        [sys.executable, "-m", "infra.bench_tracing", "--contacts", str(contacts), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    )
+    figures = json.loads(answer.stdout.strip().splitlines()[-1])
+    return {f"trace.{k}": float(v) for k, v in figures.items() if isinstance(v, int | float)}
+
+
+def run(*, repeats: int, contacts: int, local_stack: bool, province: str) -> int:
+    results: dict[str, float] = {}
+    started = time.perf_counter()
+    with in_process_stack() as stack, counting(stack) as counter:
+        results.update(hot_paths(stack, counter, repeats))
+        results.update(counters(stack, counter))
+        results.update(tracing_ratio(stack, counter))
+        results.update(hot_venue(stack))
+        results.update(cost(results, stack))
+    for function, ms in coldstart.measure(5).items():
+        results[f"cold_start_ms.{function}"] = ms
+    floor = results["cold_start_ms.floor"]
+    for key in [k for k in results if k.startswith("cold_start_ms.") and k != "cold_start_ms.floor"]:
+        results[key.replace("cold_start_ms.", "cold_start_ratio.")] = results[key] / floor
+    if local_stack:
+        results.update(timeliness(contacts, province))
+    results["bench.seconds"] = time.perf_counter() - started
+    OUTPUT.parent.mkdir(exist_ok=True)
+    OUTPUT.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
+    print(table(results))
+    print(f"\nwritten to {OUTPUT.relative_to(ROOT)}")
+    return 0
+
+
+def table(results: dict[str, float]) -> str:
+    lines = [f"{'key':48} {'value':>12}  goal"]
+    for key, value in sorted(results.items()):
+        goal = GOALS.get(key)
+        mark = ""
+        if goal:
+            op, limit = goal
+            ok = value <= limit if op == "<=" else value >= limit
+            mark = f"{op} {limit}  {'ok' if ok else 'MISSED'}"
+        lines.append(f"{key:48} {value:12.3f}  {mark}")
+    return "\n".join(lines)
