@@ -17,7 +17,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 help:
 	@echo "make run    serve the whole API locally on moto (PORT=$(PORT) PROVINCE=$(PROVINCE))"
 	@echo "make test   ruff, mypy, template checks and the whole suite"
-	@echo "make install | openapi | unit | handlers | e2e | clean"
+	@echo "make install | openapi | unit | handlers | e2e | bench | build | rehearse | clean"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,3 +61,44 @@ openapi: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# -- operations: build, deploy one province, rehearse the deploy, rotate keys, replay failures ----
+# make build | make deploy ENV=fujian | make rehearse [ENV=henan] | make rotate-keys ENV=fujian
+# [USE=venue] [VERIFY=1] | make replay-dlq ENV=fujian   (LOCAL=http://127.0.0.1:3000: a `make run`)
+ENV ?=
+USE ?= code
+BUILD_DIR ?= .aws-sam/build
+ENVS := $(shell sed -n 's/^\[\([a-z0-9_-]*\)\.deploy\.parameters\]$$/\1/p' samconfig.toml)
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+# sam build resolves the function runtime (python3.12) from PATH: put the 3.12 interpreter first.
+PYTHON312_DIR = $(shell "$(PYTHON)" -c 'import sys, os; sys.version_info[:2] == (3, 12) and print(os.path.dirname(os.path.realpath(sys.executable)))' 2>/dev/null)
+define need-env
+	@test -n "$(filter $(ENV),$(ENVS))" -a -n "$(ENV)" || { echo "ENV must be one of: $(ENVS)" >&2; exit 2; }
+endef
+
+.PHONY: build deploy rehearse rotate-keys replay-dlq
+
+build: $(SAM_STAMP)
+	@test -n "$(PYTHON312_DIR)" || { echo "sam build needs Python 3.12 (the Lambda runtime); PYTHON=$(PYTHON) is not" >&2; exit 2; }
+	PATH="$(PYTHON312_DIR):$$PATH" $(SAM) build --template template.yaml --build-dir $(BUILD_DIR)
+
+deploy: $(SAM_STAMP)
+	$(need-env)
+	@$(MAKE) --no-print-directory build
+	PATH="$(PYTHON312_DIR):$$PATH" $(SAM) deploy --config-env $(ENV) --template-file $(BUILD_DIR)/template.yaml
+
+rehearse: $(STAMP)
+	$(PY) -m infra.rehearse $(if $(ENV),--env $(ENV))
+
+rotate-keys: $(STAMP)
+	$(if $(LOCAL),,$(need-env))
+	$(PY) -m infra.rotate_keys $(if $(LOCAL),--local $(LOCAL),--env $(ENV)) --use $(USE) $(if $(VERIFY),--verify)
+
+replay-dlq: $(STAMP)
+	$(if $(LOCAL),,$(need-env))
+	$(PY) -m infra.replay_dlq $(if $(LOCAL),--local $(LOCAL),--env $(ENV))
+
+# -- performance: figures for cost, calls, capacity, cold starts, hot partitions ------------------
+.PHONY: bench
+bench: $(STAMP)
+	$(PY) -m infra.bench

@@ -165,7 +165,7 @@ def _pairs(value: Any) -> dict[str, str]:
     pairs = {}
     for item in items:
         if item.startswith("ParameterKey="):
-            found = re.fullmatch(r"ParameterKey=([^,]+),ParameterValue=(.*)", item)
+            found = re.fullmatch(r"ParameterKey=([^,]+),ParameterValue=(.*)", item, re.DOTALL)
             if not found:
                 raise ValueError(f"cannot read {item!r}")
             name, text = found.groups()
@@ -482,6 +482,9 @@ def _offline_environment() -> Iterator[None]:
 
 class Rehearsal:
     def __init__(self, environment: Environment, template: Path) -> None:
+        from infra.local.template import load_yaml
+
+        self.source = load_yaml(template)
         self.env = environment
         self.template_path = template
         self.report = Report(environment.name, environment.stack_name, environment.region)
@@ -501,13 +504,16 @@ class Rehearsal:
     def client(self, service: str) -> Any:
         if service not in self.clients:
             import boto3
+            from botocore.config import Config
 
             session: Any = boto3.session.Session(
                 aws_access_key_id="rehearsal",
                 aws_secret_access_key="rehearsal",
                 region_name=self.env.region,
             )
-            self.clients[service] = session.client(service)
+            # no account-based endpoints: moto (and the rehearsal) need the service's own URL
+            config = Config(account_id_endpoint_mode="disabled")
+            self.clients[service] = session.client(service, config=config)
         return self.clients[service]
 
     def parameter_values(self) -> dict[str, Any]:
@@ -591,10 +597,7 @@ class Rehearsal:
     def run(self) -> Report:
         from moto import mock_aws
 
-        from infra.local.template import load_yaml
-
         started = time.monotonic()
-        self.source = load_yaml(self.template_path)
         try:
             self.check_parameters()
             with _offline_environment(), mock_aws():
@@ -670,14 +673,13 @@ class Rehearsal:
         except PolicyError as error:
             self.check("parameters", "policy", False, str(error))
             return
-        retention = int(
-            env.parameters.get("RetentionDays", declared.get("RetentionDays", {}).get("Default", 0))
-        )
+        text = str(env.parameters.get("RetentionDays", declared.get("RetentionDays", {}).get("Default", "")))
+        retention = int(text) if text.isdigit() else -1
         self.check(
             "parameters",
             "RetentionDays vs policy",
             retention == policy.retention_days and retention >= policy.tracing.lookback_days,
-            f"{retention} days; policy retention {policy.retention_days}, "
+            f"{text} days; policy retention {policy.retention_days}, "
             f"tracing lookback {policy.tracing.lookback_days}",
         )
 
@@ -1023,9 +1025,7 @@ class Rehearsal:
         for spec in declared.values():
             function = spec["Properties"]["FunctionName"]["Ref"]
             by_function.setdefault(function, []).append(spec["Properties"])
-        queue_arn = (
-            self.attribute("StreamFailureQueue", "Arn") if "StreamFailureQueue" in self.physical else None
-        )
+        queues = {self.attribute(k, "Arn") for k, v in self.types.items() if v == "AWS::SQS::Queue"}
         for function, sources in by_function.items():
             made = lambda_.list_event_source_mappings(FunctionName=self.physical[function])[
                 "EventSourceMappings"
@@ -1046,7 +1046,7 @@ class Rehearsal:
                     problems.append("no bisect")
                 if not 0 <= int(retries) <= 10:
                     problems.append(f"MaximumRetryAttempts {retries} (unbounded or above 10)")
-                if destination is None or destination != queue_arn:
+                if destination not in queues:
                     problems.append(f"on-failure destination {destination}")
                 if arn not in {
                     self.attribute(t, "StreamArn")
@@ -1060,7 +1060,7 @@ class Rehearsal:
                     not problems,
                     "; ".join(problems)
                     or f"batch {mapping.get('BatchSize')}, retries {retries}, bisect, "
-                    "ReportBatchItemFailures, on-failure queue",
+                    "ReportBatchItemFailures, on-failure queue of the stack",
                 )
 
     def check_roles(self) -> None:

@@ -18,6 +18,7 @@ The consumers are idempotent, so replaying records that partly succeeded before 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 import urllib.error
@@ -175,8 +176,9 @@ def replay_local(url: str, *, queue: str = "StreamFailureQueue") -> Outcome:
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return json.loads(response.read())["result"]
-        except urllib.error.HTTPError as error:
-            raise InvocationFailed(f"{logical}: HTTP {error.code}") from None
+        except (urllib.error.URLError, http.client.HTTPException, ConnectionError) as error:
+            # the local stack answers a failed invocation by dropping the connection
+            raise InvocationFailed(f"{logical}: {type(error).__name__}") from None
 
     endpoint = info["moto_endpoint"]
     return replay(
