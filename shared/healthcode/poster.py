@@ -385,6 +385,9 @@ def wrap(text: str, measure: Callable[[str], int], width: int) -> list[str]:
         if measure(current + token) <= width:
             current += token
             continue
+        if token[0] in _NO_LINE_START and current.strip() and measure(current.rstrip() + token) <= width:
+            current = current.rstrip() + token  # a space before closing punctuation is dropped, not wrapped
+            continue
         if current.strip():
             head, carried = _kinsoku(current.rstrip(), token)
             lines.append(head)
