@@ -1,0 +1,644 @@
+"""Epidemiology rules on the official side: cases, lab-result batches, manual colour overrides,
+risk-area reach, tracing task plans and expiry buckets. Plain functions; no storage, no clock.
+
+Cases
+    A case is one person diagnosed at one instant. Its id is derived from both
+    (:func:`case_id_for`), so confirming the same person with the same ``diagnosed_at`` again —
+    a retried request, a re-imported positive lab row — names the same case and never starts a
+    second tracing run. A diagnosis may not lie in the future (beyond :data:`CLOCK_SKEW`).
+
+Lab results
+    :func:`check_lab_rows` validates a batch (at most :data:`MAX_LAB_ROWS` rows) row by row: a
+    bad row is rejected with ``{index, error}`` (a snake_case code) and never spoils the others.
+    Two rows for the same ID number and sampling instant with different results contradict each
+    other; both are rejected. Identical rows are accepted once.
+
+Overrides
+    :func:`check_override` turns an official's request into an :class:`OverrideRequest`: the
+    colour must be one of the province palette's names (a name shared by two levels, Fujian's
+    ``orange``, needs ``risk_level`` to say which); the reason is a snake_case code; the evidence
+    reference and note are short free text that must not carry an ID or mobile number (they are
+    kept in the audit trail, which holds no personal data in clear).
+
+Tracing tasks
+    Contact tracing runs as small tasks (``functions/tracing``): one per case presence and venue
+    to search (the presence's own venue, then every other venue of its complex). A task carries
+    where its co-visitor Query should resume (shard and DynamoDB ``LastEvaluatedKey``), so a task
+    that runs short of time hands the rest to a *continuation* (:meth:`TracingTask.continuation`)
+    instead of failing. Task keys are deterministic, so planning twice writes the same tasks.
+
+Risk areas
+    A level set on a prefecture (``xxyy00``) or province (``xx0000``) covers every trip to a code
+    under it (``colour.travel_facts``). Trips are indexed by the exact code visited, so
+    :func:`covered_trip_regions` lists the codes whose trips a change may affect: the area itself
+    and every GB/T 2260 code (current or abolished) under it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from healthcode import idcard, regions
+from healthcode.clock import CHINA
+from healthcode.colour import AreaRisk
+from healthcode.errors import InvalidInput
+from healthcode.policy import Policy, RiskLevel
+from healthcode.tracing import ContactKind, Presence
+
+__all__ = [
+    "CLOCK_SKEW",
+    "MAX_LAB_ROWS",
+    "CaseReport",
+    "CaseStatus",
+    "LabRow",
+    "OverrideRequest",
+    "RejectedRow",
+    "TracingTask",
+    "VenueToSearch",
+    "case_id_for",
+    "change_buckets",
+    "check_area_level",
+    "check_case_report",
+    "check_decision_note",
+    "check_diagnosed_at",
+    "check_instant",
+    "check_lab_rows",
+    "check_override",
+    "check_override_body",
+    "check_person_id",
+    "contact_rank",
+    "covered_trip_regions",
+    "free_text",
+    "level_of_colour",
+    "over_rate_limit",
+    "plan_tasks",
+    "travel_cutoff",
+]
+
+#: How far ahead of the server clock a submitted instant may be (clocks of clients differ).
+CLOCK_SKEW = timedelta(minutes=5)
+#: Most rows one lab-result import may carry.
+MAX_LAB_ROWS = 1000
+#: Longest a manual override may be set for (longer ones must be renewed, and audited again).
+MAX_OVERRIDE_DAYS = 366
+MAX_EVIDENCE_REF = 200
+MAX_NOTE = 500
+
+_REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+#: An ID number (GB 11643) or a mainland mobile number inside free text.
+_PERSONAL_NUMBER = re.compile(r"(?<!\d)(?:\d{17}[\dXx]|1[3-9]\d{9})(?!\d)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LAB_FIELDS = frozenset({"id_number", "sampled_at", "result"})
+_PERSON_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+class CaseStatus(StrEnum):
+    """API.md's case statuses; every one of them turns the person red at once."""
+
+    CONFIRMED = "confirmed"
+    ASYMPTOMATIC = "asymptomatic"
+    SUSPECTED = "suspected"
+
+
+def _aware_utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def _digest(*parts: str, length: int = 24) -> str:
+    key = json.dumps(list(parts), ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(key.encode("ascii")).hexdigest()[:length]
+
+
+def _instant_text(value: datetime) -> str:
+    """Fixed-width UTC text of an instant: sorts as time (same form as the storage keys)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# -- cases -------------------------------------------------------------------------------------
+
+
+def case_id_for(person_id: str, diagnosed_at: datetime) -> str:
+    """The case of ``person_id`` diagnosed at ``diagnosed_at``: the same inputs, the same id."""
+    if not person_id:
+        raise ValueError("person_id must not be empty")
+    return f"case-{_digest(person_id, _instant_text(_aware_utc(diagnosed_at, 'diagnosed_at')))}"
+
+
+def check_diagnosed_at(diagnosed_at: datetime, *, now: datetime, field: str = "diagnosed_at") -> datetime:
+    """A diagnosis instant in UTC; refused (``422 diagnosed_in_future``) if it lies ahead of ``now``."""
+    value = _aware_utc(diagnosed_at, field)
+    if value > _aware_utc(now, "now") + CLOCK_SKEW:
+        raise InvalidInput(f"{field} cannot be in the future", field=field, code="diagnosed_in_future")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CaseReport:
+    """A validated ``POST /v1/cases`` body: the person by id or by ID number (not both)."""
+
+    person_id: str | None
+    id_number: str | None = field(repr=False)
+    status: CaseStatus
+    diagnosed_at: datetime
+
+
+def _refuse_unknown(body: Mapping[str, object], known: frozenset[str]) -> None:
+    unknown = sorted(str(key) for key in body if key not in known)
+    if unknown:
+        raise InvalidInput(f"unexpected field {unknown[0]}", field=unknown[0], code="unexpected_field")
+
+
+def check_person_id(value: object, *, field: str = "person_id") -> str:
+    """A person id as the API hands them out (``p-…``): opaque, short, no ``#``."""
+    if not isinstance(value, str) or not _PERSON_ID.fullmatch(value):
+        raise InvalidInput(f"{field} is not a person id", field=field, code="invalid_person_id")
+    return value
+
+
+def check_instant(value: object, *, field: str) -> datetime:
+    """An ISO 8601 instant with an offset, in UTC (422 ``invalid_<field>`` otherwise)."""
+    parsed = _parse_instant(value)
+    if parsed is None:
+        raise InvalidInput(
+            f"{field} must be ISO 8601 with an offset, e.g. 2022-05-18T10:00:00+08:00",
+            field=field,
+            code=f"invalid_{field}",
+        )
+    return parsed
+
+
+def check_case_report(body: Mapping[str, object], *, now: datetime) -> CaseReport:
+    """Validate ``{person_id or id_number, status, diagnosed_at}``."""
+    _refuse_unknown(body, frozenset({"person_id", "id_number", "status", "diagnosed_at"}))
+    has_person, has_number = body.get("person_id") is not None, body.get("id_number") is not None
+    if has_person == has_number:
+        raise InvalidInput("give either person_id or id_number", field="person_id", code="person_required")
+    person_id = check_person_id(body["person_id"]) if has_person else None
+    id_number = None
+    if has_number:
+        raw = body["id_number"]
+        if not isinstance(raw, str):
+            raise InvalidInput("id_number must be a string", field="id_number", code="invalid_id_number")
+        id_number = idcard.check_id_number(raw, today=_aware_utc(now, "now").astimezone(CHINA).date()).number
+    status = body.get("status")
+    if status not in CaseStatus.__members__.values():
+        raise InvalidInput(
+            f"status must be one of {[s.value for s in CaseStatus]}", field="status", code="invalid_status"
+        )
+    diagnosed_at = check_diagnosed_at(check_instant(body.get("diagnosed_at"), field="diagnosed_at"), now=now)
+    return CaseReport(
+        person_id=person_id, id_number=id_number, status=CaseStatus(str(status)), diagnosed_at=diagnosed_at
+    )
+
+
+def check_area_level(body: Mapping[str, object]) -> AreaRisk:
+    """Validate ``{level: high/medium/low}`` of ``PUT /v1/risk-areas/{region_code}``."""
+    _refuse_unknown(body, frozenset({"level"}))
+    level = body.get("level")
+    if level == "high" or level == "medium" or level == "low":
+        return level
+    raise InvalidInput("level must be high, medium or low", field="level", code="invalid_level")
+
+
+# -- lab results -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LabRow:
+    """One valid row of a lab-result import. ``repr`` leaves the ID number out."""
+
+    index: int
+    id_number: str = field(repr=False)
+    sampled_at: datetime
+    positive: bool
+
+    @property
+    def lab_id(self) -> str:
+        """Deterministic per (ID number, sampling instant, result): a re-import rewrites it."""
+        return _digest(
+            self.id_number, _instant_text(self.sampled_at), "positive" if self.positive else "negative"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """``{index, error, field}`` of a row that was not accepted; ``error`` is a snake_case code."""
+
+    index: int
+    error: str
+    field: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "error": self.error, "field": self.field}
+
+
+def _parse_instant(value: object) -> datetime | None:
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        return None
+    return parsed.astimezone(UTC)
+
+
+def _check_lab_row(index: int, row: object, *, now: datetime, today: date) -> LabRow | RejectedRow:
+    if not isinstance(row, Mapping):
+        return RejectedRow(index, "not_an_object")
+    unknown = sorted(str(key) for key in row if key not in _LAB_FIELDS)
+    if unknown:
+        return RejectedRow(index, "unexpected_field", unknown[0])
+    raw_id = row.get("id_number")
+    if not isinstance(raw_id, str):
+        return RejectedRow(index, "invalid_id_number", "id_number")
+    try:
+        id_number = idcard.check_id_number(raw_id, today=today).number
+    except InvalidInput:
+        return RejectedRow(index, "invalid_id_number", "id_number")
+    sampled_at = _parse_instant(row.get("sampled_at"))
+    if sampled_at is None:
+        return RejectedRow(index, "invalid_sampled_at", "sampled_at")
+    if sampled_at > now + CLOCK_SKEW:
+        return RejectedRow(index, "sampled_in_future", "sampled_at")
+    result = row.get("result")
+    if result not in ("negative", "positive"):
+        return RejectedRow(index, "invalid_result", "result")
+    return LabRow(index=index, id_number=id_number, sampled_at=sampled_at, positive=result == "positive")
+
+
+def check_lab_rows(rows: object, *, now: datetime) -> tuple[list[LabRow], list[RejectedRow]]:
+    """Valid rows (first occurrence of each) and rejected rows, each in index order.
+
+    The batch as a whole must be a list of 1 to :data:`MAX_LAB_ROWS` rows (``422
+    invalid_results`` / ``too_many_results``, field ``results``); everything else is per row:
+    ``not_an_object``, ``unexpected_field``, ``invalid_id_number``, ``invalid_sampled_at``,
+    ``sampled_in_future``, ``invalid_result`` and ``conflicting_result`` (two rows for the same
+    person and sampling instant disagree: both are rejected, neither can be trusted).
+    """
+    now = _aware_utc(now, "now")
+    if not isinstance(rows, list) or not rows:
+        raise InvalidInput("results must be a non-empty list", field="results", code="invalid_results")
+    if len(rows) > MAX_LAB_ROWS:
+        raise InvalidInput(
+            f"at most {MAX_LAB_ROWS} results per request", field="results", code="too_many_results"
+        )
+    today = now.astimezone(CHINA).date()
+    checked = [_check_lab_row(index, row, now=now, today=today) for index, row in enumerate(rows)]
+    results: dict[tuple[str, datetime], set[bool]] = {}
+    for row in checked:
+        if isinstance(row, LabRow):
+            results.setdefault((row.id_number, row.sampled_at), set()).add(row.positive)
+    accepted: list[LabRow] = []
+    rejected: list[RejectedRow] = []
+    seen: set[tuple[str, datetime]] = set()
+    for row in checked:
+        if isinstance(row, RejectedRow):
+            rejected.append(row)
+            continue
+        key = (row.id_number, row.sampled_at)
+        if len(results[key]) > 1:
+            rejected.append(RejectedRow(row.index, "conflicting_result", "result"))
+        elif key not in seen:
+            seen.add(key)
+            accepted.append(row)
+    return accepted, rejected
+
+
+# -- overrides ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideRequest:
+    """A validated manual colour change, not yet approved."""
+
+    level: RiskLevel
+    colour: str
+    reason_code: str
+    evidence_ref: str
+    note: str | None
+    until: datetime | None
+
+
+def free_text(value: object, *, field: str, limit: int) -> str:
+    """Short free text from an official: trimmed, bounded, printable, and without an ID or
+    mobile number (it goes to the audit trail, which holds no personal data in clear)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field} must be a non-empty string", field=field, code=f"invalid_{field}")
+    text = value.strip()
+    if len(text) > limit:
+        raise InvalidInput(
+            f"{field} must be at most {limit} characters", field=field, code=f"invalid_{field}"
+        )
+    if _CONTROL.search(text):
+        raise InvalidInput(
+            f"{field} must not contain control characters", field=field, code=f"invalid_{field}"
+        )
+    if _PERSONAL_NUMBER.search(text):
+        raise InvalidInput(
+            f"{field} must not contain an ID or phone number (it is kept in the audit trail)",
+            field=field,
+            code="personal_data_in_text",
+        )
+    return text
+
+
+def level_of_colour(colour: object, risk_level: object, policy: Policy) -> RiskLevel:
+    """The level an official means by a palette colour name (and ``risk_level`` if ambiguous)."""
+    if not isinstance(colour, str) or not colour:
+        raise InvalidInput("colour must be a colour name", field="colour", code="invalid_colour")
+    levels = sorted(level for level, name in policy.palette.items() if name == colour)
+    if not levels:
+        names = sorted(set(policy.palette.values()))
+        raise InvalidInput(f"colour must be one of {names}", field="colour", code="invalid_colour")
+    if risk_level is None:
+        if len(levels) > 1:
+            raise InvalidInput(
+                f"{colour} stands for levels {[int(level) for level in levels]}: give risk_level",
+                field="risk_level",
+                code="ambiguous_colour",
+            )
+        return RiskLevel(levels[0])
+    if isinstance(risk_level, bool) or not isinstance(risk_level, int) or risk_level not in levels:
+        raise InvalidInput(
+            f"risk_level must be one of {[int(level) for level in levels]} for {colour}",
+            field="risk_level",
+            code="invalid_risk_level",
+        )
+    return RiskLevel(risk_level)
+
+
+def check_override(
+    *,
+    colour: object,
+    reason_code: object,
+    evidence_ref: object,
+    note: object = None,
+    until: datetime | None = None,
+    risk_level: object = None,
+    policy: Policy,
+    now: datetime,
+) -> OverrideRequest:
+    """Validate an override request (``PUT /v1/persons/{id}/colour``); ``until`` already parsed."""
+    level = level_of_colour(colour, risk_level, policy)
+    if not isinstance(reason_code, str) or not _REASON_CODE.fullmatch(reason_code):
+        raise InvalidInput(
+            "reason_code must be a snake_case code such as recovered or released_from_quarantine",
+            field="reason_code",
+            code="invalid_reason_code",
+        )
+    evidence = free_text(evidence_ref, field="evidence_ref", limit=MAX_EVIDENCE_REF)
+    text = None if note is None else free_text(note, field="note", limit=MAX_NOTE)
+    if until is not None:
+        until = _aware_utc(until, "until")
+        now = _aware_utc(now, "now")
+        if until <= now:
+            raise InvalidInput("until must be in the future", field="until", code="invalid_until")
+        if until > now + timedelta(days=MAX_OVERRIDE_DAYS):
+            raise InvalidInput(
+                f"until must be within {MAX_OVERRIDE_DAYS} days", field="until", code="invalid_until"
+            )
+    return OverrideRequest(
+        level=level,
+        colour=policy.colour(level),
+        reason_code=reason_code,
+        evidence_ref=evidence,
+        note=text,
+        until=until,
+    )
+
+
+def check_override_body(body: Mapping[str, object], *, policy: Policy, now: datetime) -> OverrideRequest:
+    """Validate ``{colour, reason_code, evidence_ref, note?, until?, risk_level?}``."""
+    _refuse_unknown(body, frozenset({"colour", "reason_code", "evidence_ref", "note", "until", "risk_level"}))
+    until = body.get("until")
+    return check_override(
+        colour=body.get("colour"),
+        reason_code=body.get("reason_code"),
+        evidence_ref=body.get("evidence_ref"),
+        note=body.get("note"),
+        until=None if until is None else check_instant(until, field="until"),
+        risk_level=body.get("risk_level"),
+        policy=policy,
+        now=now,
+    )
+
+
+def check_decision_note(body: Mapping[str, object], *, field: str) -> str | None:
+    """An official's optional words on a decision (the ``reason`` of a rejection)."""
+    value = body.get(field)
+    return None if value is None else free_text(value, field=field, limit=MAX_NOTE)
+
+
+def over_rate_limit(requests_in_last_hour: int, policy: Policy) -> bool:
+    """Whether one more override request would exceed the official's hourly limit."""
+    return requests_in_last_hour >= policy.override_requests_per_hour_limit
+
+
+# -- tracing tasks -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VenueToSearch:
+    """A venue whose presences a task reads: its type (dwell) and its write shards."""
+
+    venue_id: str
+    venue_type: str
+    shards: int
+
+    def __post_init__(self) -> None:
+        if not self.venue_id:
+            raise ValueError("venue_id must not be empty")
+        if not 1 <= self.shards <= 64:
+            raise ValueError(f"venue {self.venue_id}: shards must be 1..64")
+
+
+@dataclass(frozen=True, slots=True)
+class TracingTask:
+    """Search one venue for co-visitors of one case presence, from ``(shard, after)`` on.
+
+    ``after`` is the DynamoDB ``LastEvaluatedKey`` of the previous page in ``shard`` (None: from
+    the beginning of that shard). ``part`` counts continuations (0 for the planned task).
+    """
+
+    case_id: str
+    case_person_id: str
+    presence: Presence
+    venue: VenueToSearch
+    part: int = 0
+    shard: int = 0
+    after: Mapping[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        """The task's sort key under its case: stable across re-planning, unique per part."""
+        return f"TASK#{_digest(self.presence.presence_id, self.venue.venue_id, length=20)}#{self.part:05d}"
+
+    def continuation(self, shard: int, after: Mapping[str, Any] | None) -> TracingTask:
+        """The task that carries on from ``(shard, after)``."""
+        if not 0 <= shard < self.venue.shards:
+            raise ValueError(f"shard {shard} outside 0..{self.venue.shards - 1}")
+        return TracingTask(
+            case_id=self.case_id,
+            case_person_id=self.case_person_id,
+            presence=self.presence,
+            venue=self.venue,
+            part=self.part + 1,
+            shard=shard,
+            after=dict(after) if after is not None else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.presence
+        return {
+            "v": 1,
+            "case_id": self.case_id,
+            "case_person_id": self.case_person_id,
+            "presence": {
+                "presence_id": p.presence_id,
+                "person_id": p.person_id,
+                "venue_id": p.venue_id,
+                "complex_id": p.complex_id,
+                "venue_type": p.venue_type,
+                "start": _instant_text(p.start),
+            },
+            "venue": {
+                "venue_id": self.venue.venue_id,
+                "venue_type": self.venue.venue_type,
+                "shards": self.venue.shards,
+            },
+            "part": self.part,
+            "shard": self.shard,
+            "after": dict(self.after) if self.after is not None else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> TracingTask:
+        """Read a stored task; ``ValueError`` for anything malformed (a poison record)."""
+        try:
+            if not isinstance(data, Mapping) or data.get("v") != 1:
+                raise ValueError("not a version-1 tracing task")
+            p, v = data["presence"], data["venue"]
+            start = _parse_instant(p["start"])
+            if start is None:
+                raise ValueError("presence.start is not an instant")
+            after = data.get("after")
+            if after is not None and not isinstance(after, Mapping):
+                raise ValueError("after must be a key or null")
+            task = cls(
+                case_id=_text(data["case_id"]),
+                case_person_id=_text(data["case_person_id"]),
+                presence=Presence(
+                    presence_id=_text(p["presence_id"]),
+                    person_id=_text(p["person_id"]),
+                    venue_id=_text(p["venue_id"]),
+                    complex_id=_text(p["complex_id"]),
+                    venue_type=_text(p["venue_type"]),
+                    start=start,
+                ),
+                venue=VenueToSearch(_text(v["venue_id"]), _text(v["venue_type"]), _whole(v["shards"])),
+                part=_whole(data["part"]),
+                shard=_whole(data["shard"]),
+                after=after,
+            )
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"malformed tracing task: {error!r}") from error
+        if task.part < 0 or not 0 <= task.shard < task.venue.shards:
+            raise ValueError("malformed tracing task: part or shard out of range")
+        return task
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError("expected a non-empty string")
+    return value
+
+
+def _whole(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise TypeError("expected a whole number")
+    return int(value)
+
+
+def plan_tasks(
+    case_id: str,
+    case_person_id: str,
+    presences: Sequence[Presence],
+    venues_by_complex: Mapping[str, Sequence[VenueToSearch]],
+) -> list[TracingTask]:
+    """One task per (case presence, venue to search): the presence's own venue first, then the
+    other venues of its complex (``venues_by_complex[presence.complex_id]``, which must hold
+    the presence's own venue). Duplicated presences or venues give one task each."""
+    tasks: dict[str, TracingTask] = {}
+    for presence in sorted(presences, key=lambda p: (p.start, p.presence_id)):
+        if presence.person_id != case_person_id:
+            raise ValueError(f"case {case_id}: presence {presence.presence_id} is another person's")
+        venues = {v.venue_id: v for v in venues_by_complex.get(presence.complex_id, ())}
+        own = venues.pop(presence.venue_id, None)
+        if own is None:
+            raise ValueError(f"venue {presence.venue_id} is missing from its complex {presence.complex_id}")
+        for venue in [own, *sorted(venues.values(), key=lambda v: v.venue_id)]:
+            task = TracingTask(case_id=case_id, case_person_id=case_person_id, presence=presence, venue=venue)
+            tasks.setdefault(task.key, task)
+    return list(tasks.values())
+
+
+#: Rank of a contact kind in :func:`contact_rank` (higher is stronger).
+_KIND_RANK = {ContactKind.CLOSE: 2, ContactKind.SECONDARY: 1}
+
+
+def contact_rank(kind: ContactKind, overlap: timedelta, exposure_end: datetime) -> str:
+    """A text that sorts as ``tracing.strongest_per_person`` ranks exposures: kind, then overlap,
+    then end (ties: the smaller exposure id wins, compared separately). Stored on a contact row
+    so a conditional write keeps the strongest exposure whatever order tasks finish in."""
+    micros = overlap // timedelta(microseconds=1)
+    if micros < 0 or micros >= 10**16:
+        raise ValueError("overlap out of range")
+    return f"{_KIND_RANK[ContactKind(kind)]}#{micros:016d}#{_instant_text(exposure_end)}"
+
+
+# -- risk areas --------------------------------------------------------------------------------
+
+
+def covered_trip_regions(region_code: str) -> list[str]:
+    """Codes of trips a risk level on ``region_code`` covers: the code itself and, for a
+    prefecture (``xxyy00``) or province (``xx0000``), every GB/T 2260 code ever listed under it.
+    Sorted; the area first."""
+    if not re.fullmatch(r"[1-9]\d{5}", region_code):
+        raise ValueError("region_code must be a six-digit GB/T 2260 code")
+    if region_code.endswith("0000"):
+        prefix = region_code[:2]
+        candidates = (f"{prefix}{n:04d}" for n in range(1, 10000))
+    elif region_code.endswith("00"):
+        prefix = region_code[:4]
+        candidates = (f"{prefix}{n:02d}" for n in range(1, 100))
+    else:
+        return [region_code]
+    return [region_code, *sorted(code for code in candidates if regions.was_region(code))]
+
+
+def travel_cutoff(now: datetime, policy: Policy) -> datetime:
+    """Trips left before this instant no longer count (``policy.risk_travel_window_days``)."""
+    return _aware_utc(now, "now") - timedelta(days=policy.risk_travel_window_days)
+
+
+# -- expiry ------------------------------------------------------------------------------------
+
+
+def change_buckets(now: datetime, lookback_hours: int) -> list[str]:
+    """The hour buckets (UTC ``YYYY-MM-DDTHH``) of ``by_next_change`` from ``lookback_hours``
+    before ``now`` up to ``now``'s own, oldest first: a run that was missed catches up."""
+    if lookback_hours < 0:
+        raise ValueError("lookback_hours must not be negative")
+    hour = _aware_utc(now, "now").replace(minute=0, second=0, microsecond=0)
+    return [(hour - timedelta(hours=h)).strftime("%Y-%m-%dT%H") for h in range(lookback_hours, -1, -1)]
