@@ -169,23 +169,43 @@ def qr_svg(person_id: str) -> Response[bytes]:
     return _image("image/svg+xml", qr.qr_svg(token), expires_at)
 
 
-@app.get("/v1/codes/<person_id>/history", summary="Every colour change: {changes: [{at, from, to, reason}]}")
+#: Governed steps shown to the citizen beside the colour changes (API.md: every step of a manual
+#: override is audited and shown in the person's history), with what each may show.
+_STEP_FIELDS: dict[str, tuple[str, ...]] = {
+    "override_requested": ("override_id", "colour", "reason_code", "until"),
+    "override_approved": ("override_id", "colour", "reason_code", "until"),
+    "override_rejected": ("override_id", "colour", "reason_code"),
+    "appeal_answered": ("appeal_id", "outcome"),
+}
+
+
+@app.get(
+    "/v1/codes/<person_id>/history",
+    summary="Every colour change: {changes: [{at, from, to, reason}]}, and override and appeal steps",
+)
 def history(person_id: str) -> Response[str]:
-    """Every colour change, oldest first, with its reason and what caused it."""
+    """Every colour change, oldest first, with its reason and what caused it; and every step of a
+    manual override or an appeal about this person (never the officials' evidence or notes)."""
     _managed(person_id, caller(app).require("citizen"))
-    entries = audit.entries(audit.person_subject(person_id), kinds=frozenset({recolour.HISTORY_KIND}))
-    changes = [
-        {
-            "at": entry.at,
-            "from": entry.details.get("from"),
-            "to": entry.details.get("to"),
-            "risk_level": entry.details.get("level"),
-            "reason": entry.details.get("reason"),
-            "cause": entry.details.get("cause"),
-        }
-        for entry in entries
-    ]
-    return json_response(200, {"person_id": person_id, "changes": changes}, _NO_STORE)
+    kinds = frozenset({recolour.HISTORY_KIND, *_STEP_FIELDS})
+    changes: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
+    for entry in audit.entries(audit.person_subject(person_id), kinds=kinds):
+        if entry.kind == recolour.HISTORY_KIND:
+            changes.append(
+                {
+                    "at": entry.at,
+                    "from": entry.details.get("from"),
+                    "to": entry.details.get("to"),
+                    "risk_level": entry.details.get("level"),
+                    "reason": entry.details.get("reason"),
+                    "cause": entry.details.get("cause"),
+                }
+            )
+        else:
+            shown = {name: entry.details.get(name) for name in _STEP_FIELDS[entry.kind]}
+            steps.append({"at": entry.at, "kind": entry.kind, **shown})
+    return json_response(200, {"person_id": person_id, "changes": changes, "steps": steps}, _NO_STORE)
 
 
 # -- appeals ---------------------------------------------------------------------------------------
