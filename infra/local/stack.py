@@ -53,6 +53,43 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _serial_moto_server_class() -> type[Any]:
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class SerialMotoServer(ThreadedMotoServer):  # type: ignore[misc]
+        """moto's server, answering one request at a time.
+
+        moto's backends are not thread-safe (a TransactWriteItems racing another write can fail
+        with a 500), while every DynamoDB request is atomic in AWS; serialising the requests
+        restores that. Connections are still accepted concurrently."""
+
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def serial(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+                with lock:
+                    return [b"".join(app(environ, start_response))]
+
+            self._server = make_server(
+                self._ip_address, self._port, serial, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerialMotoServer
+
+
+def serial_moto_server(**kwargs: Any) -> Any:
+    return _serial_moto_server_class()(**kwargs)
+
+
 class LambdaContext:
     """What a handler may read from its context object."""
 
@@ -186,10 +223,8 @@ class LocalStack:
     # -- start and stop ----------------------------------------------------------------------
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         self.moto_port = free_port()
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto = serial_moto_server(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         self.moto_endpoint = f"http://127.0.0.1:{self.moto_port}"
         os.environ.update(
