@@ -404,7 +404,12 @@ class LocalStack:
             paused = body.get("paused")
             if not isinstance(paused, bool):
                 return 400, _local_error("need {paused: bool}", "paused")
-            (self.pump_paused.set if paused else self.pump_paused.clear)()
+            if paused:
+                self.pump_paused.set()
+                with self.pump.lock:  # a step already under way finishes before the pause answers
+                    pass
+            else:
+                self.pump_paused.clear()
             return 200, {"paused": paused}
         if method == "POST" and path == "/_local/ttl":
             return 200, {"deleted": self.ttl.sweep()}
