@@ -361,9 +361,10 @@ class LocalStack:
         last_ttl = time.monotonic()
         while not self._stop.is_set():
             try:
-                if not self.pump_paused.is_set():
-                    self.run_due_schedules()
-                    self.pump.step()
+                with self.pump.lock:  # the pause flag is read under the lock a pause waits on
+                    if not self.pump_paused.is_set():
+                        self.run_due_schedules()
+                        self.pump.step()
                 if self.ttl_interval_s and time.monotonic() - last_ttl >= self.ttl_interval_s:
                     self.ttl.sweep()
                     last_ttl = time.monotonic()
