@@ -51,7 +51,7 @@ template-check: $(STAMP) $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=cn-north-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region cn-north-1
 
 test: lint typecheck template-check
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n 2
 
 unit handlers e2e: $(STAMP)
 	$(PY) -m pytest -q tests/$@
