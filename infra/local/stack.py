@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 
 from healthcode import aws, clock, settings
 
-from infra.local.authorizer import AuthorizerRejection, LocalIdentityProvider
+from infra.local import moto_patches
+from infra.local.authorizer import CALLER_KEY_ENV, AuthorizerRejection, LocalIdentityProvider
 from infra.local.events import http_api_event
 from infra.local.resources import create_resources
 from infra.local.streams import StreamPump, TtlSweeper
@@ -209,7 +210,7 @@ class LocalStack:
         }
         self.ttl_interval_s = ttl_interval_s
         self.pump_interval_s = pump_interval_s
-        self.identity = LocalIdentityProvider(LOCAL_ISSUER, LOCAL_AUDIENCE)
+        self.identity = LocalIdentityProvider(LOCAL_ISSUER, LOCAL_AUDIENCE, os.environ.get(CALLER_KEY_ENV))
         self.functions: dict[str, LoadedFunction] = {}
         self.api_id = f"local{province}"
         self._stop = threading.Event()
@@ -223,6 +224,7 @@ class LocalStack:
     # -- start and stop ----------------------------------------------------------------------
 
     def start(self) -> None:
+        moto_patches.apply()
         self.moto_port = free_port()
         self._moto = serial_moto_server(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()

@@ -1,0 +1,87 @@
+"""The local stack's copy-free moto transactions keep DynamoDB's all-or-nothing semantics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from healthcode import aws
+from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
+
+from infra.local import moto_patches
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", DynamoDBBackend.transact_write_items)
+    monkeypatch.setattr(moto_patches, "_applied", False)
+    moto_patches.apply()
+    with mock_aws():
+        aws.reset()
+        client = aws.client("dynamodb")
+        client.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
+        yield client
+        aws.reset()
+
+
+def put(item_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": "t",
+            "Item": {"id": {"S": item_id}, **extra},
+            "ConditionExpression": "attribute_not_exists(id)",
+        }
+    }
+
+
+def ids(client: Any) -> set[str]:
+    found = set()
+    for name in ("a", "b", "c"):
+        if "Item" in client.get_item(TableName="t", Key={"id": {"S": name}}):
+            found.add(name)
+    return found
+
+
+def test_all_conditions_hold_so_everything_is_written(table: Any) -> None:
+    table.transact_write_items(TransactItems=[put("a"), put("b")])
+    assert ids(table) == {"a", "b"}
+
+
+def test_one_failed_condition_writes_nothing_and_names_the_reason(table: Any) -> None:
+    table.put_item(TableName="t", Item={"id": {"S": "b"}, "v": {"N": "1"}})
+    failing = dict(put("b"))
+    failing["Put"] = dict(failing["Put"], ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    with pytest.raises(ClientError) as caught:
+        table.transact_write_items(TransactItems=[put("a"), failing])
+    reasons = caught.value.response["CancellationReasons"]
+    assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
+    assert reasons[1]["Item"]["v"] == {"N": "1"}
+    assert ids(table) == {"b"}
+
+
+def test_an_invalid_update_undoes_the_writes_before_it(table: Any) -> None:
+    bad_update = {
+        "Update": {
+            "TableName": "t",
+            "Key": {"id": {"S": "c"}},
+            "UpdateExpression": "ADD v :text",
+            "ExpressionAttributeValues": {":text": {"S": "x"}},
+        }
+    }
+    with pytest.raises(ClientError):
+        table.transact_write_items(TransactItems=[put("a"), bad_update])
+    assert ids(table) == set()
+
+
+def test_two_operations_on_one_item_are_refused(table: Any) -> None:
+    with pytest.raises(ClientError):
+        table.transact_write_items(TransactItems=[put("a"), put("a")])
+    assert ids(table) == set()
