@@ -97,8 +97,10 @@ class CallCounter:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, client: Any) -> None:
+        """Time each call from its first event (before parameters are validated and serialised)
+        to its last (after the answer is parsed): the whole of botocore's work for the call."""
         events = client.meta.events
-        events.register("before-call.dynamodb", self._before)
+        events.register("provide-client-params.dynamodb", self._before)
         events.register("after-call.dynamodb", self._after)
 
     def reset(self) -> None:
@@ -107,7 +109,7 @@ class CallCounter:
 
     # -- botocore hooks ---------------------------------------------------------------------
 
-    def _before(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
+    def _before(self, **_: Any) -> None:
         self._started[threading.get_ident()] = time.perf_counter()
 
     def _after(self, http_response: Any, parsed: Mapping[str, Any], model: Any, **kwargs: Any) -> None:

@@ -46,6 +46,7 @@ class InProcessStack:
     template: Template
     clients: dict[str, Any]
     handlers: dict[str, Any] = field(default_factory=dict)
+    _router: Router | None = None
 
     def handler(self, logical_id: str) -> Any:
         if logical_id not in self.handlers:
@@ -56,7 +57,13 @@ class InProcessStack:
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         return self.handler(logical_id)(event, LambdaContext(logical_id, f"arn:{logical_id}", 512, 10))
 
-    def call(
+    @property
+    def router(self) -> Router:
+        if self._router is None:
+            self._router = Router(self.template.routes())
+        return self._router
+
+    def event(
         self,
         method: str,
         path: str,
@@ -66,9 +73,10 @@ class InProcessStack:
         raw_body: bytes | None = None,
         headers: dict[str, str] | None = None,
         query: str = "",
-    ) -> Answer:
-        """Call a route as API Gateway would (the authorizer's claims stand in for a token)."""
-        matched = Router(self.template.routes()).match(method, path)
+    ) -> tuple[str, dict[str, Any]]:
+        """The function a route runs and the event API Gateway would hand it (the authorizer's
+        claims stand in for a validated token)."""
+        matched = self.router.match(method, path)
         if matched is None:
             raise AssertionError(f"no route {method} {path} in template.yaml")
         route, params = matched
@@ -94,12 +102,31 @@ class InProcessStack:
             source_ip="127.0.0.1",
             api_id="test",
         )
-        answer = self.invoke(route.function, event)
-        raw = answer.get("body") or ""
-        data = base64.b64decode(raw) if answer.get("isBase64Encoded") else str(raw).encode()
-        return Answer(
-            int(answer["statusCode"]), {k.lower(): v for k, v in (answer.get("headers") or {}).items()}, data
+        return route.function, event
+
+    @staticmethod
+    def answer(raw_answer: dict[str, Any]) -> Answer:
+        raw = raw_answer.get("body") or ""
+        data = base64.b64decode(raw) if raw_answer.get("isBase64Encoded") else str(raw).encode()
+        headers = {k.lower(): v for k, v in (raw_answer.get("headers") or {}).items()}
+        return Answer(int(raw_answer["statusCode"]), headers, data)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        as_: tuple[str, Sequence[str]] | None = None,
+        json_body: Any = None,
+        raw_body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+    ) -> Answer:
+        """Call a route as API Gateway would."""
+        function, event = self.event(
+            method, path, as_=as_, json_body=json_body, raw_body=raw_body, headers=headers, query=query
         )
+        return self.answer(self.invoke(function, event))
 
 
 @contextmanager
