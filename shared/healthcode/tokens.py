@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 import jwt
@@ -66,6 +67,15 @@ def _b64url_uint(value: int, length: int) -> str:
     return base64.urlsafe_b64encode(value.to_bytes(length, "big")).rstrip(b"=").decode("ascii")
 
 
+@lru_cache(maxsize=64)
+def _private_key(kid: str, pem: str) -> ec.EllipticCurvePrivateKey:
+    """Parse a key once per container: PEM parsing costs more than the signature check itself."""
+    key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise ValueError(f"key {kid} is not a P-256 key")
+    return key
+
+
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
@@ -76,10 +86,7 @@ class SigningKey:
     retired_at: datetime | None = None
 
     def private_key(self) -> ec.EllipticCurvePrivateKey:
-        key = serialization.load_pem_private_key(self.private_pem.encode("ascii"), password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-            raise ValueError(f"key {self.kid} is not a P-256 key")
-        return key
+        return _private_key(self.kid, self.private_pem)
 
     def public_jwk(self) -> dict[str, str]:
         numbers = self.private_key().public_key().public_numbers()
@@ -344,8 +351,11 @@ def verify_code(
     exp, iat = claims["exp"], claims["iat"]
     if not isinstance(exp, int) or not isinstance(iat, int) or isinstance(exp, bool) or isinstance(iat, bool):
         raise refuse("bad time claims")
-    issued = datetime.fromtimestamp(iat, tz=current.tzinfo)
-    expires = datetime.fromtimestamp(exp, tz=current.tzinfo)
+    try:
+        issued = datetime.fromtimestamp(iat, tz=current.tzinfo)
+        expires = datetime.fromtimestamp(exp, tz=current.tzinfo)
+    except (OverflowError, OSError, ValueError) as exc:  # an instant outside any calendar
+        raise refuse("bad time claims") from exc
     if issued - IAT_LEEWAY > current or expires <= issued:
         raise refuse("issued in the future")
     if current >= expires:
