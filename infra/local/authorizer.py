@@ -16,11 +16,16 @@ from datetime import timedelta
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from healthcode import clock
 
 ALGORITHMS = ["ES256", "RS256"]
 TOKEN_LIFETIME = timedelta(hours=1)
+#: The provider's signing key (PEM, P-256) when set, else a fresh key per start: a test that
+#: forges caller tokens (wrong issuer or audience, expired, no ``exp``…) needs the genuine key, as
+#: an attacker holding a stolen key would, to show the authorizer checks more than the signature.
+CALLER_KEY_ENV = "LOCAL_CALLER_KEY_PEM"
 
 
 class AuthorizerRejection(Exception):
@@ -28,10 +33,10 @@ class AuthorizerRejection(Exception):
 
 
 class LocalIdentityProvider:
-    def __init__(self, issuer: str, audience: str) -> None:
+    def __init__(self, issuer: str, audience: str, private_pem: str | None = None) -> None:
         self.issuer = issuer
         self.audience = audience
-        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._key = _signing_key(private_pem) if private_pem else ec.generate_private_key(ec.SECP256R1())
         self.kid = f"local-{secrets.token_hex(4)}"
 
     def issue(self, sub: str, roles: Iterable[str], extra: Mapping[str, Any] | None = None) -> str:
@@ -82,6 +87,13 @@ class LocalIdentityProvider:
         if isinstance(claims.get("nbf"), int) and claims["nbf"] > now + 60:
             raise AuthorizerRejection("not yet valid")
         return flatten_claims(claims)
+
+
+def _signing_key(pem: str) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise ValueError(f"{CALLER_KEY_ENV} must be a P-256 private key")
+    return key
 
 
 def flatten_claims(claims: Mapping[str, Any]) -> dict[str, str]:

@@ -25,7 +25,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -110,16 +110,23 @@ class LambdaContext:
 
 @dataclass
 class LoadedFunction:
+    """A function's one execution environment: like a Lambda environment, it runs one invocation
+    at a time (the HTTP server's threads queue for it). Its module state is not thread-safe:
+    powertools' resolver keeps the current event on the module's ``app``, a stream consumer's
+    ``BatchProcessor`` its records."""
+
     logical_id: str
     handler: Callable[[dict[str, Any], Any], Any]
     name: str
     arn: str
     memory_mb: int
     timeout_s: int
+    busy: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, event: dict[str, Any]) -> Any:
-        context = LambdaContext(self.name, self.arn, self.memory_mb, self.timeout_s)
-        return self.handler(event, context)
+        with self.busy:
+            context = LambdaContext(self.name, self.arn, self.memory_mb, self.timeout_s)
+            return self.handler(event, context)
 
 
 def load_module(logical_id: str, code_uri: Path, handler: str) -> ModuleType:
@@ -456,6 +463,9 @@ def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "HealthCodeLocal/1"
+        #: Headers and body go out in two writes: with Nagle's algorithm the body waits for the
+        #: client's delayed ACK of the headers (40 ms per answer on a kept-alive connection).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s %s", self.address_string(), format % args)
