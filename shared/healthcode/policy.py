@@ -7,20 +7,25 @@ colour rules); a field it names replaces the default whole (a ``palette`` lists 
 file and fails fast with a message that names the offending field, so a bad policy stops a stack
 at start, never mid-request. Every field, its default and each province's choice, with the
 source sentence behind it: ``docs/policies.md``.
+
+A policy is a frozen dataclass whose construction validates it (each field's check sits next to
+the field, then the invariants between fields), the way per-tenant configuration is validated in
+Google's exposure-notifications verification server. Every Lambda function imports this module,
+so it uses the standard library only: no pydantic import or model build on a cold start.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import time
 from enum import IntEnum, StrEnum
 from functools import cache
 from importlib import resources
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import ErrorDetails
+from typing import Any, Literal, get_args
 
 from healthcode import regions
 
@@ -110,134 +115,410 @@ MAX_SCAN_SHARDS = 64
 #: Facts a negative lab result may never clear: a case ends by review, a close contact by quarantine.
 _ENDED_ONLY_BY_REVIEW = frozenset({FactKind.CASE, FactKind.CLOSE_CONTACT})
 
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-ShardCount = Annotated[int, Field(ge=1, le=MAX_SCAN_SHARDS)]
-#: A colour's name as the API shows it: lower-case letters (``green``, ``orange`` ...).
-ColourName = Annotated[str, Field(pattern=r"^[a-z]+(_[a-z]+)*$", max_length=20)]
-#: A time of day, ``HH:MM`` on the 24-hour clock, China Standard Time (+08:00).
-ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+_FeverVerdict = Literal["dissuade", "isolate", "register"]
+_IdentityVisibility = Literal["never", "non_green", "always"]
 
 
 class PolicyError(ValueError):
-    """A province policy file is missing or invalid."""
+    """A province policy file is missing or invalid.
+
+    ``problems`` lists each finding of a failed validation as ``field.path: message`` (empty when
+    the file itself is missing)."""
+
+    def __init__(self, message: str, problems: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _invalid(problems: list[str]) -> PolicyError:
+    return PolicyError("invalid policy: " + "; ".join(problems), problems)
 
 
-class Tracing(_Strict):
+# -- checks: one per field, next to it in the dataclasses below ------------------------------------
+#
+# A check takes a value found at ``path`` (from a JSON document or a Python caller) and returns it
+# normalised (JSON's string keys as RiskLevel / FactKind, lists as frozensets); a bad value is
+# returned as given and recorded in ``problems`` as ``path: message``, so every problem of a
+# document is reported at once.
+
+_Check = Callable[[object, str, list[str]], object]
+
+
+def _rule(check: _Check) -> dict[str, _Check]:
+    """A dataclass field's metadata: the check its values go through."""
+    return {"check": check}
+
+
+def _either(choices: Iterable[object]) -> str:
+    """``'a', 'b' or 'c'``."""
+    shown = [repr(choice) for choice in choices]
+    return f"{', '.join(shown[:-1])} or {shown[-1]}" if len(shown) > 1 else shown[0]
+
+
+def _integer(*, gt: int | None = None, ge: int | None = None, le: int | None = None) -> _Check:
+    """A whole number in range: a JSON integer, never a boolean or a number with a fraction."""
+
+    def check(value: object, path: str, problems: list[str]) -> object:
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{path}: Input should be a valid integer")
+        elif gt is not None and value <= gt:
+            problems.append(f"{path}: Input should be greater than {gt}")
+        elif ge is not None and value < ge:
+            problems.append(f"{path}: Input should be greater than or equal to {ge}")
+        elif le is not None and value > le:
+            problems.append(f"{path}: Input should be less than or equal to {le}")
+        else:
+            return int(value)
+        return value
+
+    return check
+
+
+def _number(*, ge: float, le: float) -> _Check:
+    """A finite number in range; integers are accepted and become floats."""
+
+    def check(value: object, path: str, problems: list[str]) -> object:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(f"{path}: Input should be a valid number")
+        elif not math.isfinite(value):
+            problems.append(f"{path}: Input should be a finite number")
+        elif value < ge:
+            problems.append(f"{path}: Input should be greater than or equal to {ge:g}")
+        elif value > le:
+            problems.append(f"{path}: Input should be less than or equal to {le:g}")
+        else:
+            return float(value)
+        return value
+
+    return check
+
+
+def _text(*, pattern: str | None = None, min_length: int = 0, max_length: int | None = None) -> _Check:
+    """A string of bounded length matching ``pattern`` (the whole string must match)."""
+    compiled = re.compile(pattern) if pattern is not None else None
+
+    def check(value: object, path: str, problems: list[str]) -> object:
+        if not isinstance(value, str):
+            problems.append(f"{path}: Input should be a valid string")
+        elif len(value) < min_length:
+            plural = "" if min_length == 1 else "s"
+            problems.append(f"{path}: String should have at least {min_length} character{plural}")
+        elif max_length is not None and len(value) > max_length:
+            problems.append(f"{path}: String should have at most {max_length} characters")
+        elif compiled is not None and not compiled.fullmatch(value):
+            problems.append(f"{path}: String should match pattern '{pattern}'")
+        else:
+            return str(value)
+        return value
+
+    return check
+
+
+def _one_of(choices: tuple[str, ...]) -> _Check:
+    """One of a Literal's strings."""
+    expected = _either(choices)
+
+    def check(value: object, path: str, problems: list[str]) -> object:
+        if isinstance(value, str) and value in choices:
+            return str(value)
+        problems.append(f"{path}: Input should be {expected}")
+        return value
+
+    return check
+
+
+def _boolean(value: object, path: str, problems: list[str]) -> object:
+    """JSON ``true`` or ``false``; not 1, 0 or a string."""
+    if not isinstance(value, bool):
+        problems.append(f"{path}: Input should be a valid boolean")
+    return value
+
+
+def _optional(check: _Check) -> _Check:
+    """``check``, or JSON ``null`` for None."""
+
+    def optional(value: object, path: str, problems: list[str]) -> object:
+        return None if value is None else check(value, path, problems)
+
+    return optional
+
+
+_LEVELS = {int(level): level for level in RiskLevel}
+_LEVEL_KEYS = {str(int(level)): level for level in RiskLevel}
+_KINDS = {kind.value: kind for kind in FactKind}
+
+
+def _level(value: object, path: str, problems: list[str]) -> object:
+    """A RiskLevel given as its number."""
+    if isinstance(value, int) and not isinstance(value, bool) and value in _LEVELS:
+        return _LEVELS[value]
+    problems.append(f"{path}: Input should be {_either(_LEVELS)}")
+    return value
+
+
+def _level_key(value: object, path: str, problems: list[str]) -> object:
+    """A RiskLevel as a table key: JSON's ``"0"``, ``"1"``, ``"2"``, or the level itself."""
+    if isinstance(value, str) and value in _LEVEL_KEYS:
+        return _LEVEL_KEYS[value]
+    return _level(value, path, problems)
+
+
+def _fact_kind(value: object, path: str, problems: list[str]) -> object:
+    """A FactKind given as its name."""
+    if isinstance(value, str) and value in _KINDS:
+        return _KINDS[value]
+    problems.append(f"{path}: Input should be {_either(_KINDS)}")
+    return value
+
+
+def _table(key: _Check, item: _Check) -> _Check:
+    """A JSON object whose keys and values pass ``key`` and ``item``; a key's own problem is
+    reported at ``path.<key>.[key]``, its value's at ``path.<key>``."""
+
+    def check(value: object, path: str, problems: list[str]) -> object:
+        if not isinstance(value, Mapping):
+            problems.append(f"{path}: Input should be a valid dictionary")
+            return value
+        return {
+            key(name, f"{path}.{name}.[key]", problems): item(entry, f"{path}.{name}", problems)
+            for name, entry in value.items()
+        }
+
+    return check
+
+
+def _set_of(item: _Check) -> _Check:
+    """A JSON list (a Python list, tuple or set) of items passing ``item``, as a frozenset."""
+
+    def check(value: object, path: str, problems: list[str]) -> object:
+        if not isinstance(value, list | tuple | set | frozenset):
+            problems.append(f"{path}: Input should be a valid list")
+            return value
+        found = len(problems)
+        items = [item(entry, f"{path}.{index}", problems) for index, entry in enumerate(value)]
+        return frozenset(items) if len(problems) == found else value
+
+    return check
+
+
+def _tracing(value: object, path: str, problems: list[str]) -> object:
+    """A Tracing, or a JSON object naming the tracing parameters that differ from the defaults."""
+    if isinstance(value, Tracing):
+        return value
+    if isinstance(value, Mapping):
+        found = len(problems)
+        values = _read(Tracing, value, f"{path}.", problems)
+        return Tracing(**values) if len(problems) == found else value
+    problems.append(f"{path}: Input should be a valid dictionary or instance of Tracing")
+    return value
+
+
+def _read(
+    kind: type[Tracing | Policy], document: Mapping[Any, object], prefix: str, problems: list[str]
+) -> dict[str, Any]:
+    """The fields a JSON object gives, checked; a missing required field or an unknown key is a problem."""
+    values: dict[str, Any] = {}
+    names: set[str] = set()
+    for spec in fields(kind):
+        names.add(spec.name)
+        if spec.name in document:
+            values[spec.name] = spec.metadata["check"](document[spec.name], prefix + spec.name, problems)
+        elif spec.default is MISSING and spec.default_factory is MISSING:
+            problems.append(f"{prefix}{spec.name}: Field required")
+    problems.extend(f"{prefix}{key}: Extra inputs are not permitted" for key in document if key not in names)
+    return values
+
+
+def _normalise(instance: Tracing | Policy, prefix: str) -> list[str]:
+    """Run every field's check on a new instance, keeping the normalised values; the problems found."""
+    problems: list[str] = []
+    for spec in fields(instance):
+        value = spec.metadata["check"](getattr(instance, spec.name), prefix + spec.name, problems)
+        object.__setattr__(instance, spec.name, value)  # frozen: set once, while being built
+    return problems
+
+
+#: Whole numbers greater than zero (days, hours, minutes, metres, requests).
+_POSITIVE = _integer(gt=0)
+#: Write shards of a scan partition, 1 to MAX_SCAN_SHARDS.
+_SHARD_COUNT = _integer(ge=1, le=MAX_SCAN_SHARDS)
+#: A colour's name as the API shows it: lower-case letters (``green``, ``orange`` ...).
+_COLOUR_NAME = _text(pattern=r"^[a-z]+(_[a-z]+)*$", max_length=20)
+#: A time of day, ``HH:MM`` on the 24-hour clock, China Standard Time (+08:00).
+_CLOCK_TIME = _text(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_VENUE_TYPE = _text()
+
+
+# -- the policy ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tracing:
     """The contact-tracing rule's parameters (API.md, defaults in brackets there)."""
 
-    lookback_days: PositiveInt = 14
-    close_contact_minutes: PositiveInt = 15
-    quarantine_days: PositiveInt = 14
-    observation_days: PositiveInt = 7
-    default_dwell_minutes: PositiveInt = 60
+    lookback_days: int = field(default=14, metadata=_rule(_POSITIVE))
+    close_contact_minutes: int = field(default=15, metadata=_rule(_POSITIVE))
+    quarantine_days: int = field(default=14, metadata=_rule(_POSITIVE))
+    observation_days: int = field(default=7, metadata=_rule(_POSITIVE))
+    default_dwell_minutes: int = field(default=60, metadata=_rule(_POSITIVE))
+
+    def __post_init__(self) -> None:
+        problems = _normalise(self, "tracing.")
+        if problems:
+            raise _invalid(problems)
 
 
-class Policy(_Strict):
-    """Everything a province decides. Defaults follow Guizhou/Shanxi and API.md."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """Everything a province decides. Defaults follow Guizhou/Shanxi and API.md.
+
+    Building one validates it (raising :class:`PolicyError` naming every bad field), from a JSON
+    document (:meth:`from_document`, :func:`parse_policy`) or in code (``Policy(province=..., name=...,
+    **choices)``, ``dataclasses.replace(policy, **changes)``)."""
 
     #: The province's GB/T 2260 code (``xx0000``), the file's name.
-    province: Annotated[str, Field(pattern=r"^[0-9]{2}0000$")]
-    name: Annotated[str, Field(min_length=1)]
+    province: str = field(metadata=_rule(_text(pattern=r"^[0-9]{2}0000$")))
+    name: str = field(metadata=_rule(_text(min_length=1)))
     #: Colour name shown for each canonical level, e.g. Fujian {0: green, 1: orange, 2: orange}.
-    palette: dict[RiskLevel, ColourName] = Field(default_factory=lambda: dict(DEFAULT_PALETTE))
+    palette: dict[RiskLevel, str] = field(
+        default_factory=lambda: dict(DEFAULT_PALETTE), metadata=_rule(_table(_level_key, _COLOUR_NAME))
+    )
     #: Checkpoint verdict for each level (Fujian's orange: "register").
-    verdicts: dict[RiskLevel, Verdict] = Field(default_factory=lambda: dict(DEFAULT_VERDICTS))
+    verdicts: dict[RiskLevel, Verdict] = field(
+        default_factory=lambda: dict(DEFAULT_VERDICTS),
+        metadata=_rule(_table(_level_key, _one_of(get_args(Verdict)))),
+    )
     #: Verdict when the temperature is at or above the threshold (never "pass").
-    fever_verdict: Literal["dissuade", "isolate", "register"] = "dissuade"
-    fever_threshold_c: Annotated[float, Field(ge=36.0, le=40.0)] = 37.3
+    fever_verdict: _FeverVerdict = field(default="dissuade", metadata=_rule(_one_of(get_args(_FeverVerdict))))
+    fever_threshold_c: float = field(default=37.3, metadata=_rule(_number(ge=36.0, le=40.0)))
     #: A fever reading at a checkpoint becomes a colour fact (Guizhou: yes) lasting this long.
-    fever_at_checkpoint_is_fact: bool = True
-    fever_fact_hours: PositiveInt = 24
+    fever_at_checkpoint_is_fact: bool = field(default=True, metadata=_rule(_boolean))
+    fever_fact_hours: int = field(default=24, metadata=_rule(_POSITIVE))
     #: Declared symptoms / fever on an application count for this long.
-    declaration_fact_days: PositiveInt = 14
+    declaration_fact_days: int = field(default=14, metadata=_rule(_POSITIVE))
     #: Level each kind of fact gives.
-    fact_levels: dict[FactKind, RiskLevel] = Field(default_factory=lambda: dict(DEFAULT_FACT_LEVELS))
+    fact_levels: dict[FactKind, RiskLevel] = field(
+        default_factory=lambda: dict(DEFAULT_FACT_LEVELS), metadata=_rule(_table(_fact_kind, _level))
+    )
     #: Kinds a negative lab result clears (from its sampling time on).
-    negative_lab_clears: frozenset[FactKind] = frozenset({FactKind.FEVER, FactKind.SYMPTOMS})
+    negative_lab_clears: frozenset[FactKind] = field(
+        default=frozenset({FactKind.FEVER, FactKind.SYMPTOMS}), metadata=_rule(_set_of(_fact_kind))
+    )
     #: Travel to a risk area counts if the person left it less than this many days ago.
-    risk_travel_window_days: PositiveInt = 14
+    risk_travel_window_days: int = field(default=14, metadata=_rule(_POSITIVE))
 
-    tracing: Tracing = Field(default_factory=Tracing)
+    tracing: Tracing = field(default_factory=Tracing, metadata=_rule(_tracing))
     #: Dwell minutes per venue type; types missing here use ``tracing.default_dwell_minutes``.
-    dwell_minutes: dict[str, PositiveInt] = Field(default_factory=lambda: dict(DEFAULT_DWELL_MINUTES))
+    dwell_minutes: dict[str, int] = field(
+        default_factory=lambda: dict(DEFAULT_DWELL_MINUTES),
+        metadata=_rule(_table(_VENUE_TYPE, _POSITIVE)),
+    )
     #: Venue types where the province makes code checking compulsory / only encourages it
     #: (Fujian's 强制 / 鼓励 list); a type in neither is one its documents say nothing specific about.
-    mandatory_venue_types: frozenset[str] = frozenset()
-    encouraged_venue_types: frozenset[str] = frozenset()
+    mandatory_venue_types: frozenset[str] = field(default=frozenset(), metadata=_rule(_set_of(_VENUE_TYPE)))
+    encouraged_venue_types: frozenset[str] = field(default=frozenset(), metadata=_rule(_set_of(_VENUE_TYPE)))
     #: Write shards of a venue's scan partition, per type (hot venues spread their writes).
-    scan_shards: dict[str, ShardCount] = Field(default_factory=lambda: dict(DEFAULT_SCAN_SHARDS))
-    default_scan_shards: ShardCount = 4
+    scan_shards: dict[str, int] = field(
+        default_factory=lambda: dict(DEFAULT_SCAN_SHARDS), metadata=_rule(_table(_VENUE_TYPE, _SHARD_COUNT))
+    )
+    default_scan_shards: int = field(default=4, metadata=_rule(_SHARD_COUNT))
 
     #: Personal (dynamic) code lifetime: short, so a screenshot goes stale.
-    code_lifetime_seconds: Annotated[int, Field(ge=30, le=3600)] = 300
+    code_lifetime_seconds: int = field(default=300, metadata=_rule(_integer(ge=30, le=3600)))
     #: Paper code lifetime (people without smartphones); verified online for the current colour.
-    paper_code_lifetime_days: PositiveInt = 365
+    paper_code_lifetime_days: int = field(default=365, metadata=_rule(_POSITIVE))
     #: Venue codes are printed on posters and live long.
-    venue_code_lifetime_days: PositiveInt = 3650
-    checkin_max_distance_m: PositiveInt = 2000
-    retention_days: PositiveInt = 28
+    venue_code_lifetime_days: int = field(default=3650, metadata=_rule(_POSITIVE))
+    checkin_max_distance_m: int = field(default=2000, metadata=_rule(_POSITIVE))
+    retention_days: int = field(default=28, metadata=_rule(_POSITIVE))
 
     #: What a venue manager sees of a visitor in alerts: nothing, only non-green ones, or all.
-    manager_sees_identities: Literal["never", "non_green", "always"] = "never"
+    manager_sees_identities: _IdentityVisibility = field(
+        default="never", metadata=_rule(_one_of(get_args(_IdentityVisibility)))
+    )
     #: Jiangxi: one venue code per phone number, only a green-code holder may apply.
-    one_venue_per_phone: bool = False
-    venue_applicant_must_be_green: bool = False
+    one_venue_per_phone: bool = field(default=False, metadata=_rule(_boolean))
+    venue_applicant_must_be_green: bool = field(default=False, metadata=_rule(_boolean))
 
-    override_requires_second_official: bool = True
-    override_requests_per_hour_limit: PositiveInt = 20
+    override_requires_second_official: bool = field(default=True, metadata=_rule(_boolean))
+    override_requests_per_hour_limit: int = field(default=20, metadata=_rule(_POSITIVE))
 
     #: Time of day (CST) by which units report the day's scan counts (Henan: 16:00); None: no deadline.
-    daily_report_due: ClockTime | None = None
+    daily_report_due: str | None = field(default=None, metadata=_rule(_optional(_CLOCK_TIME)))
 
-    @model_validator(mode="after")
-    def _invariants(self) -> Policy:
+    def __post_init__(self) -> None:
+        problems = _normalise(self, "")
+        if not problems:  # the invariants relate fields, so they need each field sound first
+            problems = self._invariants()
+        if problems:
+            raise _invalid(problems)
+
+    def _invariants(self) -> list[str]:
+        """What must hold between fields; each problem names the fields it concerns."""
+        problems: list[str] = []
         if not regions.is_region(self.province):
-            raise ValueError(f"province: {self.province} is not a current GB/T 2260 province code")
+            problems.append(f"province: {self.province} is not a current GB/T 2260 province code")
         missing = set(RiskLevel) - set(self.palette)
         if missing:
-            raise ValueError(f"palette: missing levels {sorted(int(m) for m in missing)}")
-        if self.palette[RiskLevel.GREEN] != "green":
-            raise ValueError("palette: level 0 must be named 'green'")
-        for level in (RiskLevel.YELLOW, RiskLevel.RED):
-            if self.palette[level] == "green":
-                raise ValueError(f"palette: level {int(level)} cannot be named 'green'")
+            problems.append(f"palette: missing levels {sorted(int(m) for m in missing)}")
+        else:
+            if self.palette[RiskLevel.GREEN] != "green":
+                problems.append("palette: level 0 must be named 'green'")
+            for level in (RiskLevel.YELLOW, RiskLevel.RED):
+                if self.palette[level] == "green":
+                    problems.append(f"palette: level {int(level)} cannot be named 'green'")
         missing = set(RiskLevel) - set(self.verdicts)
         if missing:
-            raise ValueError(f"verdicts: missing levels {sorted(int(m) for m in missing)}")
-        if self.verdicts[RiskLevel.GREEN] != "pass":
-            raise ValueError("verdicts: level 0 (green) must pass")
-        for level in (RiskLevel.YELLOW, RiskLevel.RED):
-            if self.verdicts[level] == "pass":
-                raise ValueError(f"verdicts: level {int(level)} cannot pass")
+            problems.append(f"verdicts: missing levels {sorted(int(m) for m in missing)}")
+        else:
+            if self.verdicts[RiskLevel.GREEN] != "pass":
+                problems.append("verdicts: level 0 (green) must pass")
+            for level in (RiskLevel.YELLOW, RiskLevel.RED):
+                if self.verdicts[level] == "pass":
+                    problems.append(f"verdicts: level {int(level)} cannot pass")
         missing_kinds = set(FactKind) - set(self.fact_levels)
         if missing_kinds:
-            raise ValueError(f"fact_levels: missing kinds {sorted(str(kind) for kind in missing_kinds)}")
-        if self.fact_levels[FactKind.CASE] != RiskLevel.RED:
-            raise ValueError("fact_levels: a case is always red")
+            problems.append(f"fact_levels: missing kinds {sorted(str(kind) for kind in missing_kinds)}")
+        elif self.fact_levels[FactKind.CASE] != RiskLevel.RED:
+            problems.append("fact_levels: a case is always red")
         uncleared = sorted(str(kind) for kind in self.negative_lab_clears & _ENDED_ONLY_BY_REVIEW)
         if uncleared:
-            raise ValueError(
+            problems.append(
                 f"negative_lab_clears: {uncleared} end by review or quarantine, not by a lab result"
             )
-        for field in ("dwell_minutes", "scan_shards", "mandatory_venue_types", "encouraged_venue_types"):
-            unknown = set(getattr(self, field)) - VENUE_TYPES
+        for name in ("dwell_minutes", "scan_shards", "mandatory_venue_types", "encouraged_venue_types"):
+            unknown = set(getattr(self, name)) - VENUE_TYPES
             if unknown:
-                raise ValueError(f"{field}: unknown venue types {sorted(unknown)}")
+                problems.append(f"{name}: unknown venue types {sorted(unknown)}")
         both = self.mandatory_venue_types & self.encouraged_venue_types
         if both:
-            raise ValueError(f"mandatory_venue_types / encouraged_venue_types: {sorted(both)} cannot be both")
+            problems.append(f"mandatory_venue_types / encouraged_venue_types: {sorted(both)} cannot be both")
         if self.tracing.observation_days > self.tracing.quarantine_days:
-            raise ValueError("tracing.observation_days cannot exceed tracing.quarantine_days")
+            problems.append("tracing.observation_days cannot exceed tracing.quarantine_days")
         if self.retention_days < self.tracing.lookback_days:
-            raise ValueError(
+            problems.append(
                 "retention_days cannot be shorter than tracing.lookback_days: tracing would miss presences"
             )
-        return self
+        return problems
+
+    # -- documents -------------------------------------------------------------------------
+
+    @classmethod
+    def from_document(cls, document: object) -> Policy:
+        """A policy from a parsed JSON document: unknown keys and missing ``province`` / ``name``
+        are refused, everything else not named keeps its default."""
+        if not isinstance(document, Mapping):
+            raise _invalid(["Input should be a valid dictionary or instance of Policy"])
+        problems: list[str] = []
+        values = _read(cls, document, "", problems)
+        if problems:
+            raise _invalid(problems)
+        return cls(**values)
+
+    def to_document(self) -> dict[str, object]:
+        """Every field as JSON data (level keys ``"0"``..., sets as sorted lists, ``tracing`` an
+        object), which :meth:`from_document` and :func:`parse_policy` read back to an equal policy."""
+        return {spec.name: _as_json(getattr(self, spec.name)) for spec in fields(self)}
 
     # -- derived answers -------------------------------------------------------------------
 
@@ -267,6 +548,23 @@ class Policy(_Strict):
         return max(self.code_lifetime_seconds, self.paper_code_lifetime_days * 86400)
 
 
+def _as_json(value: object) -> object:
+    """A field's value as JSON data."""
+    if isinstance(value, Tracing):
+        return {spec.name: getattr(value, spec.name) for spec in fields(value)}
+    if isinstance(value, dict):
+        return {_as_json_key(key): _as_json(item) for key, item in value.items()}
+    if isinstance(value, frozenset):
+        return sorted(str(item) for item in value)
+    if isinstance(value, IntEnum):
+        return int(value)
+    return value
+
+
+def _as_json_key(key: object) -> str:
+    return str(int(key)) if isinstance(key, IntEnum) else str(key)
+
+
 def _policy_text(province: str) -> str:
     if not re.fullmatch(r"[0-9]{6}", province):
         raise PolicyError(f"province must be a 6-digit GB/T 2260 code, got {province!r}")
@@ -280,21 +578,13 @@ def _policy_text(province: str) -> str:
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Validate a policy document; the error names the file and every bad field."""
     try:
-        raw = json.loads(text)
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PolicyError(f"{source}: not valid JSON: {exc}") from exc
     try:
-        return Policy.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(_problem(err) for err in exc.errors())
-        raise PolicyError(f"{source}: invalid policy: {problems}") from exc
-
-
-def _problem(err: ErrorDetails) -> str:
-    """One validation error as ``field.path: message``; the invariants name their own fields."""
-    where = ".".join(str(part) for part in err["loc"])
-    message = err["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
+        return Policy.from_document(document)
+    except PolicyError as exc:
+        raise PolicyError(f"{source}: {exc}", exc.problems) from exc
 
 
 @cache

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import os
 import re
+import subprocess
+import sys
 from datetime import time
 from importlib import resources
 from pathlib import Path
@@ -78,10 +83,10 @@ def test_a_file_states_only_what_differs_from_the_defaults(province: str) -> Non
 def test_docs_describe_every_field_and_every_province() -> None:
     # GIVEN docs/policies.md WHEN read THEN every field and every shipped province has its entry
     docs = (Path(__file__).parents[2] / "docs" / "policies.md").read_text(encoding="utf-8")
-    for field in Policy.model_fields:
-        assert f"`{field}`" in docs, field
-    for field in Tracing.model_fields:
-        assert f"`tracing.{field}`" in docs, field
+    for field in dataclasses.fields(Policy):
+        assert f"`{field.name}`" in docs, field.name
+    for field in dataclasses.fields(Tracing):
+        assert f"`tracing.{field.name}`" in docs, field.name
     for province in available_provinces():
         assert f"### {province} {regions.region_name(province)}" in docs
 
@@ -388,11 +393,11 @@ def test_valid_numeric_overrides_round_trip(overrides: dict[str, Any]) -> None:
                 assert getattr(parsed.tracing, key) == number
         else:
             assert getattr(parsed, field) == value
-    untouched = set(Policy.model_fields) - set(overrides) - {"province", "name"}
+    untouched = {field.name for field in dataclasses.fields(Policy)} - set(overrides) - {"province", "name"}
     defaults = Policy(**BASE)
     assert all(getattr(parsed, field) == getattr(defaults, field) for field in untouched)
     # AND the policy written back out parses to the same policy
-    assert parse_policy(parsed.model_dump_json()) == parsed
+    assert parse_policy(json.dumps(parsed.to_document())) == parsed
 
 
 NUMERIC_FIELDS = [
@@ -414,3 +419,240 @@ NUMERIC_FIELDS = [
 def test_non_positive_numbers_are_refused_naming_the_field(field: str, value: int) -> None:
     message = refused({**BASE, field: value})
     assert re.search(rf"(^|[ ;]){field}: ", message.removeprefix("test.json: invalid policy: "))
+
+
+# ----- JSON types are taken strictly -----------------------------------------------------------
+
+ALL_BUT_FEVER_RED = {kind.value: 2 for kind in FactKind if kind is not FactKind.FEVER}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "names"),
+    [
+        ({"one_venue_per_phone": 1}, "one_venue_per_phone: Input should be a valid boolean"),
+        ({"override_requires_second_official": "true"}, "override_requires_second_official: Input should"),
+        ({"code_lifetime_seconds": 300.0}, "code_lifetime_seconds: Input should be a valid integer"),
+        ({"code_lifetime_seconds": "300"}, "code_lifetime_seconds: Input should be a valid integer"),
+        ({"retention_days": True}, "retention_days: Input should be a valid integer"),
+        ({"tracing": {"lookback_days": True}}, "tracing.lookback_days: Input should be a valid integer"),
+        ({"scan_shards": {"mall": 8.5}}, "scan_shards.mall: Input should be a valid integer"),
+        ({"fever_threshold_c": True}, "fever_threshold_c: Input should be a valid number"),
+        ({"fever_threshold_c": math.nan}, "fever_threshold_c: Input should be a finite number"),
+        ({"fever_threshold_c": math.inf}, "fever_threshold_c: Input should be a finite number"),
+        (
+            {"fact_levels": {**ALL_BUT_FEVER_RED, "fever": 1.0}},
+            "fact_levels.fever: Input should be 0, 1 or 2",
+        ),
+        (
+            {"fact_levels": {**ALL_BUT_FEVER_RED, "fever": "1"}},
+            "fact_levels.fever: Input should be 0, 1 or 2",
+        ),
+        (
+            {"fact_levels": {**ALL_BUT_FEVER_RED, "fever": True}},
+            "fact_levels.fever: Input should be 0, 1 or 2",
+        ),
+        ({"fact_levels": {**ALL_BUT_FEVER_RED, "fever": 1, "plague": 2}}, "fact_levels.plague.[key]: Input"),
+        ({"palette": {"0": "green", "x": "red", "1": "yellow", "2": "red"}}, "palette.x.[key]: Input"),
+        ({"palette": ["green", "yellow", "red"]}, "palette: Input should be a valid dictionary"),
+        ({"palette": {"0": "green", "1": "a" * 21, "2": "red"}}, "palette.1: String should have at most 20"),
+        ({"tracing": 14}, "tracing: Input should be a valid dictionary"),
+        ({"negative_lab_clears": "fever"}, "negative_lab_clears: Input should be a valid list"),
+        ({"negative_lab_clears": ["fever", "plague"]}, "negative_lab_clears.1: Input should be 'case'"),
+        ({"mandatory_venue_types": ["park", 3]}, "mandatory_venue_types.1: Input should be a valid string"),
+        ({"daily_report_due": "16:00\n"}, "daily_report_due: String should match pattern"),
+        ({"province": "520000\n"}, "province: String should match pattern"),
+        ({"name": None}, "name: Input should be a valid string"),
+    ],
+)
+def test_json_types_are_taken_strictly(overrides: dict[str, Any], names: str) -> None:
+    # GIVEN a value of the wrong JSON type (or a key or item that is not one of the choices)
+    # WHEN parsed THEN it is refused at its path, never coerced
+    assert names in refused({**BASE, **overrides})
+
+
+def field_names(kind: type[Any], annotation: str) -> list[str]:
+    """Fields of a policy dataclass declared with ``annotation`` (annotations are strings here)."""
+    return [field.name for field in dataclasses.fields(kind) if field.type == annotation]
+
+
+INTEGER_PATHS = field_names(Policy, "int") + [f"tracing.{name}" for name in field_names(Tracing, "int")]
+BOOLEAN_FIELDS = field_names(Policy, "bool")
+
+
+def document_setting(path: str, value: object) -> dict[str, Any]:
+    head, _, tail = path.partition(".")
+    return {**BASE, head: {tail: value}} if tail else {**BASE, head: value}
+
+
+@SETTINGS
+@given(st.sampled_from(INTEGER_PATHS), st.booleans() | st.floats() | st.text(max_size=5) | st.none())
+def test_whole_number_fields_refuse_anything_but_json_integers(path: str, value: object) -> None:
+    # GIVEN a boolean, any float (even 300.0), a string or null where a whole number belongs
+    # WHEN parsed THEN refused, naming the field
+    assert f"{path}: Input should be a valid integer" in refused(document_setting(path, value))
+
+
+@SETTINGS
+@given(st.sampled_from(BOOLEAN_FIELDS), st.integers() | st.floats() | st.text(max_size=5) | st.none())
+def test_boolean_fields_refuse_anything_but_true_and_false(field: str, value: object) -> None:
+    assert f"{field}: Input should be a valid boolean" in refused({**BASE, field: value})
+
+
+def test_the_properties_above_cover_every_integer_and_boolean_field() -> None:
+    # GIVEN the all-defaults policy WHEN its values' types are read
+    defaults = Policy(**BASE)
+    names = [field.name for field in dataclasses.fields(Policy)]
+    tracing_names = [field.name for field in dataclasses.fields(Tracing)]
+    # THEN the fields the two properties draw from are exactly those holding whole numbers / booleans
+    assert BOOLEAN_FIELDS == [name for name in names if type(getattr(defaults, name)) is bool]
+    assert INTEGER_PATHS == [name for name in names if type(getattr(defaults, name)) is int] + [
+        f"tracing.{name}" for name in tracing_names if type(getattr(defaults.tracing, name)) is int
+    ]
+    assert BOOLEAN_FIELDS
+    assert "retention_days" in INTEGER_PATHS
+
+
+@SETTINGS
+@given(st.integers(min_value=36, max_value=40))
+def test_a_whole_number_is_a_valid_temperature(degrees: int) -> None:
+    # GIVEN a threshold written without a fraction WHEN parsed THEN it reads back as that float
+    threshold = parse_policy(json.dumps({**BASE, "fever_threshold_c": degrees})).fever_threshold_c
+    assert type(threshold) is float
+    assert threshold == degrees
+
+
+def test_json_keys_and_lists_become_levels_kinds_and_frozensets() -> None:
+    # GIVEN a document with string level keys, a level table, and lists (one with a repeat)
+    document = {
+        **BASE,
+        "palette": {"0": "green", "1": "orange", "2": "orange"},
+        "fact_levels": {kind.value: 2 for kind in FactKind},
+        "negative_lab_clears": ["fever", "fever", "symptoms"],
+        "mandatory_venue_types": ["park", "mall"],
+    }
+    # WHEN parsed
+    parsed = parse_policy(json.dumps(document))
+    # THEN the keys are RiskLevels / FactKinds, the levels RiskLevels and the lists frozensets
+    assert list(parsed.palette) == list(RiskLevel)
+    assert all(type(key) is RiskLevel for key in parsed.palette)
+    assert all(
+        type(key) is FactKind and type(level) is RiskLevel for key, level in parsed.fact_levels.items()
+    )
+    assert parsed.negative_lab_clears == frozenset({FactKind.FEVER, FactKind.SYMPTOMS})
+    assert all(type(kind) is FactKind for kind in parsed.negative_lab_clears)
+    assert parsed.mandatory_venue_types == frozenset({"park", "mall"})
+    assert type(parsed.mandatory_venue_types) is frozenset
+
+
+# ----- built in code: validated the same way, immutable ------------------------------------------
+
+
+def test_a_policy_built_in_code_is_validated_like_a_file() -> None:
+    # GIVEN the same bad choice made in code and in a file
+    with pytest.raises(PolicyError) as caught:
+        Policy(**BASE, retention_days=0, default_scan_shards=65)
+    # THEN both are refused with the same problems (the file's message also names the file)
+    assert str(caught.value) == (
+        "invalid policy: default_scan_shards: Input should be less than or equal to 64; "
+        "retention_days: Input should be greater than 0"
+    )
+    assert caught.value.problems == (
+        "default_scan_shards: Input should be less than or equal to 64",
+        "retention_days: Input should be greater than 0",
+    )
+    assert refused({**BASE, "retention_days": 0, "default_scan_shards": 65}) == f"test.json: {caught.value}"
+
+
+def test_levels_in_code_may_be_given_as_numbers_or_levels() -> None:
+    # GIVEN Fujian's palette with level keys as numbers WHEN built in code
+    built = Policy(**BASE, palette={0: "green", 1: "orange", 2: "orange"})  # type: ignore[dict-item]
+    # THEN it equals the one read from JSON's string keys
+    assert built == parse_policy(
+        json.dumps({**BASE, "palette": {"0": "green", "1": "orange", "2": "orange"}})
+    )
+    assert built.colour(RiskLevel.RED) == "orange"
+
+
+def test_a_changed_copy_is_validated() -> None:
+    guizhou = load_policy(GUIZHOU)
+    # GIVEN a valid change WHEN copied THEN only that field differs
+    stricter = dataclasses.replace(guizhou, override_requests_per_hour_limit=3)
+    assert stricter.override_requests_per_hour_limit == 3
+    assert dataclasses.replace(stricter, override_requests_per_hour_limit=20) == guizhou
+    # GIVEN a change breaking an invariant WHEN copied THEN refused, naming the field
+    with pytest.raises(PolicyError, match=r"negative_lab_clears: \['case'\]"):
+        dataclasses.replace(guizhou, negative_lab_clears=frozenset({FactKind.CASE}))
+    with pytest.raises(
+        PolicyError, match=r"^invalid policy: tracing\.lookback_days: Input should be greater"
+    ):
+        Tracing(lookback_days=0)
+
+
+def test_policies_are_immutable() -> None:
+    guizhou = load_policy(GUIZHOU)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        guizhou.retention_days = 1  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        guizhou.tracing.lookback_days = 1  # type: ignore[misc]
+
+
+def test_a_policy_does_not_share_the_tables_it_was_built_from() -> None:
+    # GIVEN a dwell table handed to a policy WHEN the caller changes it afterwards
+    table = {"mall": 30}
+    built = Policy(**BASE, dwell_minutes=table)
+    table["mall"] = 1
+    # THEN the policy keeps the value it validated, and the module's defaults are untouched
+    assert built.dwell("mall") == 30
+    assert Policy(**BASE).dwell_minutes is not Policy(**BASE).dwell_minutes
+
+
+def test_every_broken_invariant_is_reported_at_once() -> None:
+    message = refused(
+        {
+            **BASE,
+            "palette": {"0": "blue", "1": "yellow", "2": "red"},
+            "verdicts": {"0": "register", "1": "dissuade", "2": "isolate"},
+            "retention_days": 10,
+        }
+    )
+    assert "palette: level 0 must be named 'green'" in message
+    assert "verdicts: level 0 (green) must pass" in message
+    assert "retention_days cannot be shorter than tracing.lookback_days" in message
+
+
+def test_invariants_wait_until_every_field_is_sound() -> None:
+    # GIVEN a bad number and a broken invariant WHEN parsed THEN only the number is reported
+    message = refused({**BASE, "retention_days": 0, "palette": {"0": "blue", "1": "yellow", "2": "red"}})
+    assert message == "test.json: invalid policy: retention_days: Input should be greater than 0"
+
+
+# ----- documents and cold start ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("province", available_provinces())
+def test_a_policy_written_as_a_document_reads_back_equal(province: str) -> None:
+    loaded = load_policy(province)
+    document = loaded.to_document()
+    # THEN the document is plain JSON data, and reads back (as JSON text or as data) to the same policy
+    assert json.loads(json.dumps(document)) == document
+    assert parse_policy(json.dumps(document)) == loaded
+    assert Policy.from_document(document) == loaded
+    assert set(document) == {field.name for field in dataclasses.fields(Policy)}
+
+
+def test_importing_and_loading_a_policy_does_not_import_pydantic() -> None:
+    # GIVEN a fresh interpreter (as in a Lambda cold start) WHEN it loads a policy
+    shared = Path(__file__).parents[2] / "shared"
+    program = (
+        "import sys, healthcode.policy as p; p.load_policy('520000'); "
+        "print(sorted(m for m in sys.modules if m.partition('.')[0] in ('pydantic', 'pydantic_core')))"
+    )
+    answer = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(shared)},
+    )
+    # THEN no pydantic module was imported
+    assert answer.stdout.strip() == "[]"

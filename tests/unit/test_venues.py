@@ -3,6 +3,7 @@ validation (healthcode.venues): pure rules, real check characters, valid and inv
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -341,7 +342,7 @@ def test_identity_visibility_follows_the_province(province: str, green: bool, no
     assert manager_sees_identity(policy, RiskLevel.GREEN) is green
     assert manager_sees_identity(policy, RiskLevel.YELLOW) is non_green
     assert manager_sees_identity(policy, RiskLevel.RED) is non_green
-    always = policy.model_copy(update={"manager_sees_identities": "always"})
+    always = dataclasses.replace(policy, manager_sees_identities="always")
     assert manager_sees_identity(always, RiskLevel.GREEN)
 
 
