@@ -288,7 +288,6 @@ def counters(stack: InProcessStack, counter: CallCounter) -> dict[str, float]:
     ]
     scans.put_many(records, shards=shards, retention_days=28)
     batch = _stream_batches(stack, "ScansTable")[already:]
-    stats = stack.template.physical_name("StatsTable")
     counter.reset()
     stack.invoke("CountersFunction", {"Records": batch})
     writes = [c for c in counter.calls if c.operation in ("UpdateItem", "PutItem", "TransactWriteItems")]
