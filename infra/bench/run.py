@@ -294,7 +294,6 @@ def counters(stack: InProcessStack, counter: CallCounter) -> dict[str, float]:
     return {
         "counters.updates_per_100_scans": float(len(writes)),
         "counters.records_in_batch": float(len(batch)),
-        "counters.stats_table": float(bool(stats)),
     }
 
 
