@@ -1,10 +1,12 @@
 """Generate the served OpenAPI document from the routes.
 
 Paths, methods, path parameters and security come from ``template.yaml`` (the routes API
-Gateway serves); request and response schemas come from each function's resolver
-(powertools builds them from the pydantic models and type hints of its routes). The result is
-written to ``shared/healthcode/data/openapi.json`` and served by ``GET /v1/openapi.json``;
-``tests/unit/test_openapi.py`` fails when the file is stale (``make openapi`` rewrites it).
+Gateway serves); summaries and descriptions from each function's resolver (powertools); request
+bodies, query and header parameters and success answers from ``infra/api_schemas.py`` (the
+handlers parse bodies by hand, so powertools cannot see them); every route answers errors in
+the envelope. The result is written to ``shared/healthcode/data/openapi.json`` and served by
+``GET /v1/openapi.json``; ``tests/unit/test_template.py`` fails when the file is stale
+(``make openapi`` rewrites it) and a route has no entry in the registry.
 """
 
 from __future__ import annotations
@@ -35,13 +37,11 @@ ERROR_SCHEMA = {
 }
 
 
-def _answer(response: dict[str, Any]) -> dict[str, Any]:
-    """powertools types a ``Response[str]`` body as a string; the body is a JSON object."""
-    content = response.get("content", {})
-    schema = content.get("application/json", {}).get("schema", {})
-    if schema.get("type") == "string" and schema.get("title") == "Return":
-        return dict(response, content={"application/json": {"schema": {"type": "object"}}})
-    return response
+UNAUTHORIZED_SCHEMA = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string", "const": "Unauthorized"}},
+}
 
 
 def _function_schemas(template: Any) -> dict[str, dict[str, Any]]:
@@ -62,7 +62,15 @@ def _function_schemas(template: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
 def build() -> dict[str, Any]:
+    from infra.api_schemas import COMPONENTS, OPERATIONS, PATH_PARAMETERS
     from infra.local.template import Template
 
     os.environ.setdefault("PROVINCE", "520000")
@@ -72,9 +80,15 @@ def build() -> dict[str, Any]:
             os.environ.setdefault(name, value)
     schemas = _function_schemas(template)
     paths: dict[str, dict[str, Any]] = {}
-    components: dict[str, Any] = {"schemas": {"Error": ERROR_SCHEMA}}
+    components: dict[str, Any] = {
+        "schemas": {"Error": ERROR_SCHEMA, "Unauthorized": UNAUTHORIZED_SCHEMA, **COMPONENTS}
+    }
+    missing = sorted(r.key for r in template.routes() if r.key not in OPERATIONS)
+    if missing:
+        raise LookupError(f"routes without an entry in infra/api_schemas.py: {', '.join(missing)}")
     for route in sorted(template.routes(), key=lambda r: (r.path, r.method)):
         method = route.method.lower()
+        described = OPERATIONS[route.key]
         generated = schemas.get(route.function, {})
         operation = dict(generated.get("paths", {}).get(route.path, {}).get(method, {}))
         for name, schema in generated.get("components", {}).get("schemas", {}).items():
@@ -85,12 +99,17 @@ def build() -> dict[str, Any]:
         operation["tags"] = [route.function.removesuffix("Function").lower()]
         parameters = [p for p in operation.get("parameters", []) if p.get("in") != "path"]
         for name in re.findall(r"\{([^}+]+)\+?\}", route.path):
-            parameters.append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
+            schema = PATH_PARAMETERS.get(name, {"type": "string"})
+            parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+        parameters += [*described.query, *described.headers]
         if parameters:
             operation["parameters"] = parameters
-        responses = {k: _answer(v) for k, v in operation.get("responses", {}).items() if k != "422"}
-        if not any(k.startswith("2") for k in responses):
-            responses["200"] = {"description": "Success"}
+        if described.body is not None:
+            operation["requestBody"] = {
+                "required": described.body_required,
+                "content": {"application/json": {"schema": described.body}},
+            }
+        responses = dict(described.answers)
         for status, meaning in (
             ("400", "Malformed request"),
             ("404", "Unknown id"),
@@ -98,17 +117,16 @@ def build() -> dict[str, Any]:
             ("422", "Invalid input"),
             ("429", "Throttled"),
         ):
-            responses[status] = {
-                "description": meaning,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            }
+            responses[status] = _error(meaning)
+        if described.body is not None:
+            responses["413"] = _error("Request body over 256 KB (payload_too_large)")
         if route.authorized:
             operation["security"] = [{"CallerJwt": []}]
-            responses["401"] = {"description": "No or invalid caller token (API Gateway authorizer)"}
-            responses["403"] = {
-                "description": "Wrong role or not the caller's resource",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            responses["401"] = {
+                "description": "No or invalid caller token: the authorizer's own answer, not the envelope",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Unauthorized"}}},
             }
+            responses["403"] = _error("Wrong role or not the caller's resource")
         else:
             operation["security"] = []
         operation["responses"] = dict(sorted(responses.items()))

@@ -53,7 +53,8 @@ def _page_size() -> int:
     raw = _query("limit")
     if raw is None:
         return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # isascii: str.isdigit() is true for "²" and other digits int() cannot read
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidInput(
             f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit", code="invalid_limit"
         )

@@ -31,6 +31,8 @@ COMMUNITY_WORKERS = ("official", "scanner")
 APPEAL_REASON_MAX = 500
 APPEALS_PER_DAY = 5
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
+#: Control characters an appeal's text may not hold (tabs and line breaks of a text box may).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -221,6 +223,10 @@ def _appeal_reason(body: dict[str, Any]) -> str:
             f"reason must be text of at most {APPEAL_REASON_MAX} characters",
             field="reason",
             code="invalid_reason",
+        )
+    if _CONTROL.search(value):
+        raise InvalidInput(
+            "reason must not contain control characters", field="reason", code="invalid_reason"
         )
     return value.strip()
 

@@ -172,7 +172,13 @@ def check_address(value: Any, *, field: str = "address") -> str:
 
 
 def check_temperature(value: Any, *, field: str = "declaration.temperature") -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    # Only a float can be NaN or infinite; an int of any size is compared exactly below
+    # (math.isfinite would overflow converting a 400-digit one).
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
         raise InvalidInput(f"{field} must be a number of °C", field=field, code="invalid_type")
     if not TEMPERATURE_MIN <= value <= TEMPERATURE_MAX:
         raise InvalidInput(

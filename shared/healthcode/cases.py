@@ -45,7 +45,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from healthcode import idcard, regions
+from healthcode import clock, idcard, regions
 from healthcode.clock import CHINA
 from healthcode.colour import AreaRisk
 from healthcode.errors import InvalidInput
@@ -245,12 +245,9 @@ def _parse_instant(value: object) -> datetime | None:
     if not isinstance(value, str) or len(value) > 40:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        return clock.parse_instant(value)
     except ValueError:
         return None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        return None
-    return parsed.astimezone(UTC)
 
 
 def _check_lab_row(index: int, row: object, *, now: datetime, today: date) -> LabRow | RejectedRow:

@@ -61,12 +61,28 @@ def reset() -> None:
         _frozen = None
 
 
+#: The earliest instant the system reads (the Unix epoch). Older text is a typing error, and an
+#: instant near year 1 cannot be moved back by days, stored in the fixed-width keys (4-digit
+#: years) or given a TTL (epoch seconds).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def parse_instant(text: str) -> datetime:
-    """Parse ISO 8601 with an offset (``Z`` accepted); naive times are refused."""
+    """Parse ISO 8601 with an offset (``Z`` accepted) into UTC. ``ValueError`` for a naive time,
+    for text that is not printable ASCII (``fromisoformat`` stops reading at a NUL), and for an
+    instant before :data:`EARLIEST` or beyond what UTC can show (9999-12-31T23:59-08:00)."""
+    if not text.isascii() or not text.isprintable():
+        raise ValueError("time must be ISO 8601 text, e.g. 2022-05-18T10:00:00+08:00")
     value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     if value.tzinfo is None:
         raise ValueError("time must carry an offset, e.g. 2022-05-18T10:00:00+08:00")
-    return value.astimezone(UTC)
+    try:
+        instant = value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("time out of range") from error
+    if instant < EARLIEST:
+        raise ValueError("time before 1970")
+    return instant
 
 
 CHINA = __import__("datetime").timezone(timedelta(hours=8), "CST")

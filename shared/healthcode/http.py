@@ -97,7 +97,8 @@ def _reject_constant(name: str) -> Any:
 
 
 def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
-    """The request body as a JSON object; 400 for anything else (NaN and Infinity refused)."""
+    """The request body as a JSON object; 400 for anything else (NaN and Infinity refused, and
+    strings holding unpaired surrogates)."""
     data = raw_body(app.current_event.raw_event)
     if not data:
         raise BadRequest("a JSON body is required", code="invalid_json")
@@ -107,7 +108,32 @@ def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
         raise BadRequest("the body is not valid JSON", code="invalid_json") from exc
     if not isinstance(value, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_json")
+    if _unpaired_surrogate(value):
+        raise BadRequest(
+            "the body is not Unicode text: a string holds an unpaired surrogate escape (\\ud800-\\udfff)",
+            code="invalid_json",
+        )
     return value
+
+
+def _unpaired_surrogate(value: Any) -> bool:
+    """Whether a string in ``value`` (keys included) holds an unpaired surrogate: JSON's ``\\ud800``
+    escapes decode to one, which no UTF-8 text can hold (RFC 7493 I-JSON refuses them); it
+    would fail at the first encode, in a log line, a hash or a DynamoDB request."""
+    pending: list[Any] = [value]
+    while pending:  # iterative: the parser allows nesting deeper than a recursive walk could go
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def finite(value: float) -> bool:

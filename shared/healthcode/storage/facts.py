@@ -89,13 +89,14 @@ def travel_item(person_id: str, trip: colour.Travel, *, recorded_at: datetime, k
 
 def save(items: Iterable[Fact]) -> int:
     """Write facts in batches of 25 (pynamodb retries unprocessed items). Same id, same item:
-    re-delivery of the same fact rewrites it unchanged."""
-    written = 0
+    re-delivery of the same fact rewrites it unchanged, and a fact given twice (two trips to one
+    region declared at the same second) is written once, the last given: BatchWriteItem refuses
+    a batch that names one key twice."""
+    unique = {(item.person_id, item.fact_id): item for item in items}
     with BatchWrite(Fact) as batch:
-        for item in items:
+        for item in unique.values():
             batch.save(item)
-            written += 1
-    return written
+    return len(unique)
 
 
 def delete(person_id: str, fact_id: str) -> None:
