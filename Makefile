@@ -51,7 +51,7 @@ template-check: $(STAMP) $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=cn-north-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region cn-north-1
 
 test: lint typecheck template-check
-	$(PY) -m pytest -q -p no:cacheprovider -n 2
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 unit handlers e2e: $(STAMP)
 	$(PY) -m pytest -q tests/$@
@@ -102,3 +102,10 @@ replay-dlq: $(STAMP)
 .PHONY: bench
 bench: $(STAMP)
 	$(PY) -m infra.bench
+
+# -- fuzzing: schemathesis on the served OpenAPI document and hostile bodies, on a local stack ----
+# make test runs them small (15 examples per operation); FUZZ_EXAMPLES=2000 make fuzz for a long run
+.PHONY: fuzz
+FUZZ_EXAMPLES ?= 500
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -s -p no:cacheprovider tests/security/test_fuzz.py tests/security/test_hostile_input.py tests/security/test_fuzz_findings.py

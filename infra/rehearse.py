@@ -480,6 +480,11 @@ def _offline_environment() -> Iterator[None]:
         os.environ.update(saved)
 
 
+def _throttling(settings: dict[str, Any]) -> dict[str, Any]:
+    """A stage's throttling settings as the API takes them (rate a double, burst an integer)."""
+    return {k: float(v) if k == "ThrottlingRateLimit" else int(v) for k, v in settings.items()}
+
+
 class Rehearsal:
     def __init__(self, environment: Environment, template: Path) -> None:
         from infra.local.template import load_yaml
@@ -838,13 +843,13 @@ class Rehearsal:
                     ApiId=self.known[logical]["ApiId"], Body=json.dumps(props["Body"])
                 )
             elif kind == "AWS::ApiGatewayV2::Stage":
-                settings = props.get("DefaultRouteSettings", {})
                 self.client("apigatewayv2").create_stage(
                     ApiId=props["ApiId"],
                     StageName=props["StageName"],
                     AutoDeploy=bool(props.get("AutoDeploy", False)),
-                    DefaultRouteSettings={
-                        k: float(v) if k == "ThrottlingRateLimit" else int(v) for k, v in settings.items()
+                    DefaultRouteSettings=_throttling(props.get("DefaultRouteSettings", {})),
+                    RouteSettings={
+                        route: _throttling(limits) for route, limits in props.get("RouteSettings", {}).items()
                     },
                 )
 

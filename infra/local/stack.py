@@ -189,6 +189,15 @@ class Router:
         return None
 
 
+class ApiServer(ThreadingHTTPServer):
+    """The HTTP API's front door: a thread per connection, and a listen backlog for a crowd —
+    socketserver's default of 5 pending connections makes the kernel reset clients that connect
+    together (a load test's workers), which API Gateway never does."""
+
+    daemon_threads = True
+    request_queue_size = 1024
+
+
 class LocalStack:
     def __init__(
         self,
@@ -257,8 +266,7 @@ class LocalStack:
         self.router = Router(self.template.routes())
         self.pump = StreamPump(self.template, self.clients, self.invoke)
         self.ttl = TtlSweeper(self.template, self.clients["dynamodb"], self.pump)
-        self._server = ThreadingHTTPServer((self.host, self.port), _handler_class(self))
-        self._server.daemon_threads = True
+        self._server = ApiServer((self.host, self.port), _handler_class(self))
         self.port = int(self._server.server_address[1])
         self._spawn(self._server.serve_forever)
         self._run_custom_resources()

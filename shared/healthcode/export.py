@@ -211,6 +211,15 @@ def _scan(change: Change, hasher: Hasher) -> tuple[dict[str, Any], date]:
 # --- venues -----------------------------------------------------------------------------------
 
 
+def _subject_hash(image: Mapping[str, Any], subject: str | None, hasher: Hasher) -> str | None:
+    """A person subject's keyed hash: the one stored with the venue (whose ``subject_name`` is
+    then only a mask), or, for items stored before, the hash of the name in the item."""
+    stored = _optional_text(image, "subject_name_hash")
+    if stored is not None:
+        return stored
+    return hasher(SUBJECT_HASH, subject) if subject is not None else None
+
+
 def _venue(change: Change, hasher: Hasher) -> dict[str, Any] | None:
     venue_id = _text(change.keys, "venue_id")
     if venue_id.startswith(PHONE_GUARD_PREFIX):
@@ -229,9 +238,7 @@ def _venue(change: Change, hasher: Hasher) -> dict[str, Any] | None:
             "name": _optional_text(image, "name"),
             "type": _optional_text(image, "type"),
             "subject_name": subject if organisation else None,
-            "subject_hash": hasher(SUBJECT_HASH, subject)
-            if subject is not None and not organisation
-            else None,
+            "subject_hash": None if organisation else _subject_hash(image, subject, hasher),
             "credential_type": credential_type,
             "region_code": _optional_text(image, "region_code"),
             "location": _location(image.get("location")),

@@ -23,11 +23,12 @@ What is redacted, anywhere in a string (message, values, keys, exception text):
 * JWT-shaped strings (``eyJ….eyJ….sig``) and ``Bearer`` credentials;
 
 and, in any mapping at any depth, the whole value of a key named ``name``, ``id_number``,
-``phone``, ``token``, ``code``, ``authorization``, ``password``, ``secret``, ``manager_phone`` or
-``credential_number`` (compared ignoring case, ``_`` and ``-``: ``idNumber`` and ``ID-Number``
-count). A string that holds a JSON object or array (an API Gateway ``body``) is parsed and
-redacted the same way. Ordinary numbers (timestamps, 6-digit region codes, longer digit runs)
-are left alone. Names in free text cannot be recognised: never put one in a message.
+``phone``, ``token``, ``code``, ``authorization``, ``password``, ``secret``, ``manager_phone``,
+``credential_number`` or ``subject_name`` (a venue's subject may be a person) — compared ignoring
+case, ``_`` and ``-``: ``idNumber`` and ``ID-Number`` count. A string that holds a JSON object or
+array (an API Gateway ``body``) is parsed and redacted the same way. Ordinary numbers
+(timestamps, 6-digit region codes, longer digit runs) are left alone. Names in free text cannot
+be recognised: never put one in a message.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ SENSITIVE_KEYS: Final = frozenset(
         "secret",
         "manager_phone",
         "credential_number",
+        "subject_name",
     }
 )
 

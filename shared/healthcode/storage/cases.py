@@ -319,10 +319,25 @@ def _json(value: object) -> object:
     return value
 
 
+def _written_tasks(case_id: str) -> set[str]:
+    """Sort keys of the case's TASK items already written (one Query, keys only)."""
+    return {
+        str(item.sk)
+        for item in CaseItem.query(
+            case_id, CaseItem.sk.startswith(TASK_PREFIX), consistent_read=True, attributes_to_get=["pk", "sk"]
+        )
+    }
+
+
 def plan(case_id: str, *, policy: Policy, now: datetime) -> int | None:
     """Write the tracing tasks of a new case and set ``tasks_total``; None if already planned.
 
-    A case whose person has no presence in the case window is done at once (no contacts)."""
+    A case whose person has no presence in the case window is done at once (no contacts).
+
+    A plan that stopped after writing some tasks (its record is retried, or replayed from the
+    failure queue after the tasks ran) writes only the tasks not written yet: rewriting one would
+    set a task that ran back to pending, and its rewrite is no INSERT to run it again. If every
+    task is done by then, the case is finished here."""
     case = get_case(case_id, consistent=True)
     if case is None or case.tasks_total is not None or case.diagnosed_at is None or case.person_id is None:
         return None
@@ -330,7 +345,8 @@ def plan(case_id: str, *, policy: Policy, now: datetime) -> int | None:
     presences = [presence_of(scan) for scan in scans.of_person(case.person_id, first, last)]
     presences = [p for p in presences if p.person_id == case.person_id]
     tasks = cases.plan_tasks(case_id, case.person_id, presences, _venues_by_complex(presences, policy))
-    write_batches(CaseItem, (_task_item(task) for task in tasks))
+    written = _written_tasks(case_id) if tasks else set()
+    write_batches(CaseItem, (_task_item(task) for task in tasks if task.key not in written))
     actions = [CaseItem.tasks_total.set(len(tasks)), CaseItem.tasks_done.set(CaseItem.tasks_done | 0)]
     if not tasks:
         actions += [CaseItem.tracing.set(DONE), CaseItem.contacts_found.set(0), CaseItem.traced_at.set(now)]
@@ -340,6 +356,8 @@ def plan(case_id: str, *, policy: Policy, now: datetime) -> int | None:
         if not _condition_failed(error):
             raise
         return None
+    if written:
+        finish_if_complete(case_id, now=now)
     return len(tasks)
 
 

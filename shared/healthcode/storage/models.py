@@ -207,7 +207,9 @@ class Venue(Model):
     venue_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute(null=True)
     type = UnicodeAttribute(null=True)
-    subject_name = UnicodeAttribute(null=True)
+    subject_name = UnicodeAttribute(null=True)  # masked when the subject is a person (see storage.venues)
+    subject_name_enc = UnicodeAttribute(null=True)  # a person's name, encrypted
+    subject_name_hash = UnicodeAttribute(null=True)  # its keyed hash (kind "subject_name"), for the export
     credential_type = UnicodeAttribute(null=True)
     credential_enc = UnicodeAttribute(null=True)
     credential_masked = UnicodeAttribute(null=True)

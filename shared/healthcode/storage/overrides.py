@@ -211,13 +211,23 @@ def request_override(
     return request, True
 
 
-def _open_override(override_id: str) -> Request:
+def _override(override_id: str) -> Request:
     request = get(override_id)
     if request is None or request.kind != OVERRIDE:
         raise NotFound("no such override", code="override_not_found")
+    return request
+
+
+def _open(request: Request) -> Request:
     if request.status != PENDING_APPROVAL:
         raise Conflict(f"the override is already {request.status}", code="override_not_pending")
     return request
+
+
+def _closed_by(request: Request, *, status: str, official: str) -> bool:
+    """Whether ``official`` already closed ``request`` with ``status``: their retried decision
+    (the first answer lost on the way) answers as the first one did, instead of a 409."""
+    return request.status == status and request.decided_by == official
 
 
 def _decide(
@@ -249,6 +259,9 @@ def _decide(
                 transaction.save(fact)
     except TransactWriteError as error:
         if _first_condition_failed(error):
+            decided = _reread(request.request_id)
+            if _closed_by(decided, status=status, official=actor):
+                return decided  # the same decision, sent twice at once
             raise Conflict("the override was decided meanwhile", code="override_not_pending") from error
         raise
     return _reread(request.request_id)
@@ -263,16 +276,24 @@ def _reread(request_id: str) -> Request:
 
 def approve(override_id: str, *, approver: str, now: datetime) -> Request:
     """A second official applies a pending override (403 ``cannot_approve_own`` for the
-    requester; 409 ``override_not_pending`` if it is already decided)."""
-    request = _open_override(override_id)
+    requester; 409 ``override_not_pending`` if it is already decided — unless this official
+    applied it: a retry gets the override as applied)."""
+    request = _override(override_id)
+    if _closed_by(request, status=APPLIED, official=approver):
+        return request
+    _open(request)
     if request.requested_by == approver:
         raise Forbidden("an override needs a second official's approval", code="cannot_approve_own")
     return _decide(request, status=APPLIED, actor=approver, now=now, kind=OVERRIDE_APPROVED, answer=None)
 
 
 def reject(override_id: str, *, official: str, reason: str | None, now: datetime) -> Request:
-    """Close a pending override without effect (any official, the requester withdrawing it too)."""
-    request = _open_override(override_id)
+    """Close a pending override without effect (any official, the requester withdrawing it too);
+    a retry by the official who rejected it gets the override as rejected."""
+    request = _override(override_id)
+    if _closed_by(request, status=REJECTED, official=official):
+        return request
+    _open(request)
     return _decide(request, status=REJECTED, actor=official, now=now, kind=OVERRIDE_REJECTED, answer=reason)
 
 
@@ -334,6 +355,8 @@ def answer_appeal(appeal_id: str, *, official: str, outcome: str, answer: str, n
     request = get(appeal_id)
     if request is None or request.kind != APPEAL:
         raise NotFound("no such appeal", code="appeal_not_found")
+    if _closed_by(request, status=outcome, official=official):
+        return request  # a retried answer: the appeal as first answered
     if request.status != APPEAL_OPEN:
         raise Conflict(f"the appeal is already {request.status}", code="appeal_not_open")
     entry: AuditEntry = audit_entry(
@@ -358,6 +381,9 @@ def answer_appeal(appeal_id: str, *, official: str, outcome: str, answer: str, n
             transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
     except TransactWriteError as error:
         if _first_condition_failed(error):
+            answered = _reread(appeal_id)
+            if _closed_by(answered, status=outcome, official=official):
+                return answered  # the same answer, sent twice at once
             raise Conflict("the appeal was answered meanwhile", code="appeal_not_open") from error
         raise
     return _reread(appeal_id)

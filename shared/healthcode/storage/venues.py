@@ -36,8 +36,9 @@ from pynamodb.transactions import TransactWrite
 from healthcode import aws, pii
 from healthcode.credentials import CredentialType
 from healthcode.errors import Conflict, Throttled
+from healthcode.export import ORGANISATION_CREDENTIALS
 from healthcode.geo import Location
-from healthcode.masking import mask_id_number, mask_phone
+from healthcode.masking import mask_id_number, mask_name, mask_phone
 from healthcode.storage import idempotency
 from healthcode.storage.base import table_name
 from healthcode.storage.models import Location as LocationMap
@@ -68,6 +69,13 @@ def credential_masked(credential_type: CredentialType, number: str) -> str:
     return mask_id_number(number) if credential_type == CredentialType.ID_NUMBER else number
 
 
+def subject_is_a_person(credential_type: CredentialType) -> bool:
+    """Whether a venue's subject (主体) may be a person: registered by ID card or licence plate,
+    not by an organisation's credential. Its name is personal data then: stored encrypted, with a
+    keyed hash (what the export hands on) and a mask (what the venue's view shows)."""
+    return str(credential_type) not in ORGANISATION_CREDENTIALS
+
+
 def build(
     registration: VenueRegistration,
     *,
@@ -81,11 +89,15 @@ def build(
     now: datetime,
 ) -> Venue:
     """A new, unsaved venue item, personal fields encrypted and masked."""
+    person = subject_is_a_person(registration.credential_type)
+    subject = registration.subject_name
     return Venue(
         venue_id,
         name=registration.name,
         type=registration.venue_type,
-        subject_name=registration.subject_name,
+        subject_name=mask_name(subject) if person else subject,
+        subject_name_enc=pii.encrypt(subject, context=_context(venue_id, "subject_name")) if person else None,
+        subject_name_hash=pii.keyed_hash("subject_name", subject) if person else None,
         credential_type=str(registration.credential_type),
         credential_enc=pii.encrypt(
             registration.credential_number, context=_context(venue_id, "credential_number")
