@@ -179,6 +179,28 @@ def _scan(
     return record, judged
 
 
+def _answer(
+    record: scans.ScanRecord,
+    judged: verdict.CheckpointVerdict,
+    venue: Venue,
+    *,
+    person: dict[str, str | None],
+) -> dict[str, Any]:
+    """What staff see for a stored scan (the same for every way a person is checked)."""
+    return {
+        "scan_id": record.scan_id,
+        "verdict": judged.verdict,
+        "colour": judged.colour,
+        "risk_level": int(judged.level),
+        "abnormal": judged.abnormal,
+        "fever": judged.fever,
+        "temperature": record.temperature,
+        "scanned_at": clock.show(record.at),
+        "checkpoint_id": venue.venue_id,
+        "person": person,
+    }
+
+
 def _store(
     record: scans.ScanRecord,
     venue: Venue,
@@ -275,18 +297,9 @@ def verify() -> Response[str]:
         temperature=temperature,
         now=now,
     )
-    answer = {
-        "scan_id": record.scan_id,
-        "verdict": judged.verdict,
-        "colour": judged.colour,
-        "risk_level": int(judged.level),
-        "abnormal": judged.abnormal,
-        "fever": judged.fever,
-        "temperature": temperature,
-        "scanned_at": clock.show(now),
-        "checkpoint_id": venue.venue_id,
-        "person": {"name_masked": person.name_masked, "id_masked": person.id_masked},
-    }
+    answer = _answer(
+        record, judged, venue, person={"name_masked": person.name_masked, "id_masked": person.id_masked}
+    )
     answer = _store(record, venue, answer, who=who, key=key, fingerprint=fingerprint)
     logger.info(
         "verification",
@@ -337,18 +350,9 @@ def _foreign(
         presented="foreign_code",
     )
     answer = {
-        "scan_id": record.scan_id,
-        "verdict": judged.verdict,
-        "colour": judged.colour,
-        "risk_level": int(judged.level),
-        "abnormal": judged.abnormal,
-        "fever": judged.fever,
-        "temperature": temperature,
-        "scanned_at": clock.show(now),
-        "checkpoint_id": venue.venue_id,
+        **_answer(record, judged, venue, person={"name_masked": None, "id_masked": None}),
         "issuer_province": province,
         "issuer_colour": code.claims.get("col"),
-        "person": {"name_masked": None, "id_masked": None},
     }
     answer = _store(record, venue, answer, who=who, key=key, fingerprint=fingerprint)
     logger.info("foreign verification", extra={"venue_id": venue.venue_id, "issuer": province})
@@ -451,17 +455,10 @@ def register() -> Response[str]:
         now=now,
     )
     answer = {
-        "scan_id": record.scan_id,
-        "verdict": judged.verdict,
-        "colour": judged.colour,
-        "risk_level": int(judged.level),
-        "abnormal": judged.abnormal,
-        "fever": judged.fever,
-        "temperature": temperature,
-        "scanned_at": clock.show(now),
-        "checkpoint_id": venue.venue_id,
+        **_answer(
+            record, judged, venue, person={"name_masked": person.name_masked, "id_masked": person.id_masked}
+        ),
         "person_id": person.person_id,
-        "person": {"name_masked": person.name_masked, "id_masked": person.id_masked},
     }
     answer = _store(record, venue, answer, who=who, key=key, fingerprint=fingerprint)
     logger.info(
