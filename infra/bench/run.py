@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +189,25 @@ def citizen(stack: InProcessStack) -> tuple[tuple[str, list[str]], str]:
     return who, str(answer.json()["person_id"])
 
 
+def _presence(venue_id: str, person_id: str, at: datetime, *, venue_type: str = "mall") -> scans.ScanRecord:
+    """A green check-in at a standalone venue in Guiyang, as the scenarios seed them."""
+    return scans.ScanRecord(
+        scan_id=f"s-{uuid.uuid4().hex}",
+        person_id=person_id,
+        venue_id=venue_id,
+        root_venue_id=venue_id,
+        venue_type=venue_type,
+        region_code="520102",
+        kind="checkin",
+        actor="bench",
+        at=at,
+        level=0,
+        colour="green",
+        verdict="pass",
+        abnormal=False,
+    )
+
+
 # -- scenarios -------------------------------------------------------------------------------------
 
 
@@ -269,22 +288,7 @@ def counters(stack: InProcessStack, counter: CallCounter) -> dict[str, float]:
     already = len(_stream_batches(stack, "ScansTable"))
     now = clock.now()
     records = [
-        scans.ScanRecord(
-            scan_id=f"s-{uuid.uuid4().hex}",
-            person_id=f"p-{uuid.uuid4().hex}",
-            venue_id=place["venue_id"],
-            root_venue_id=place["venue_id"],
-            venue_type="mall",
-            region_code="520102",
-            kind="checkin",
-            actor="bench",
-            at=now + timedelta(seconds=i),
-            level=0,
-            colour="green",
-            verdict="pass",
-            abnormal=False,
-        )
-        for i in range(100)
+        _presence(place["venue_id"], f"p-{uuid.uuid4().hex}", now + timedelta(seconds=i)) for i in range(100)
     ]
     scans.put_many(records, shards=shards, retention_days=28)
     batch = _stream_batches(stack, "ScansTable")[already:]
@@ -305,20 +309,8 @@ def hot_venue(stack: InProcessStack) -> dict[str, float]:
     shards = int(item.get("shards", {"N": "1"})["N"])
     start = clock.now()
     records = [
-        scans.ScanRecord(
-            scan_id=f"s-{uuid.uuid4().hex}",
-            person_id=f"p-{i}",
-            venue_id=place["venue_id"],
-            root_venue_id=place["venue_id"],
-            venue_type="transit_hub",
-            region_code="520102",
-            kind="checkin",
-            actor="bench",
-            at=start + timedelta(milliseconds=6 * i),
-            level=0,
-            colour="green",
-            verdict="pass",
-            abnormal=False,
+        _presence(
+            place["venue_id"], f"p-{i}", start + timedelta(milliseconds=6 * i), venue_type="transit_hub"
         )
         for i in range(10_000)
     ]
@@ -346,21 +338,7 @@ def tracing_ratio(stack: InProcessStack, counter: CallCounter, co_visitors: int 
         _, case_person = citizen(stack)
         everyone = [case_person] + [f"p-{uuid.uuid4().hex}" for _ in range(co_visitors)]
         records = [
-            scans.ScanRecord(
-                scan_id=f"s-{uuid.uuid4().hex}",
-                person_id=pid,
-                venue_id=place["venue_id"],
-                root_venue_id=place["venue_id"],
-                venue_type="mall",
-                region_code="520102",
-                kind="checkin",
-                actor="bench",
-                at=start + timedelta(minutes=i % 30),
-                level=0,
-                colour="green",
-                verdict="pass",
-                abnormal=False,
-            )
+            _presence(place["venue_id"], pid, start + timedelta(minutes=i % 30))
             for i, pid in enumerate(everyone)
         ]
         item = stack.clients["dynamodb"].get_item(
@@ -396,20 +374,8 @@ def tracing_ratio(stack: InProcessStack, counter: CallCounter, co_visitors: int 
 
     before = one_case()
     unrelated = [
-        scans.ScanRecord(
-            scan_id=f"s-{uuid.uuid4().hex}",
-            person_id=f"p-{uuid.uuid4().hex}",
-            venue_id=f"v-other-{i % 50}",
-            root_venue_id=f"v-other-{i % 50}",
-            venue_type="mall",
-            region_code="520102",
-            kind="checkin",
-            actor="bench",
-            at=clock.now() - timedelta(days=2, minutes=i % 600),
-            level=0,
-            colour="green",
-            verdict="pass",
-            abnormal=False,
+        _presence(
+            f"v-other-{i % 50}", f"p-{uuid.uuid4().hex}", clock.now() - timedelta(days=2, minutes=i % 600)
         )
         for i in range(10 * (co_visitors + 1) * 2)
     ]
