@@ -250,7 +250,7 @@ def _models() -> list[type[Model]]:
 
 def cached_clients() -> list[Any]:
     """Every AWS client the package holds now: the ``healthcode.aws`` seam's, each model's
-    pynamodb connection's and each storage module's cached ``_connection()``'s."""
+    pynamodb connection's and each storage module's cached ``_connection()``/``connection()``'s."""
     from healthcode import aws
 
     found: list[Any] = list(aws._clients.values())
@@ -262,9 +262,10 @@ def cached_clients() -> list[Any]:
     for name, module in list(sys.modules.items()):
         if not name.startswith("healthcode.storage") or module is None:
             continue
-        cached: Any = getattr(module, "_connection", None)
-        if callable(getattr(cached, "cache_info", None)) and cached.cache_info().currsize:
-            found.append(cached().client)
+        for attribute in ("_connection", "connection"):  # storage.base.connection is shared
+            cached: Any = getattr(module, attribute, None)
+            if callable(getattr(cached, "cache_info", None)) and cached.cache_info().currsize:
+                found.append(cached().client)
     return list({id(client): client for client in found}.values())
 
 

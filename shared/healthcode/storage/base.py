@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from pynamodb.attributes import Attribute, NumberAttribute
+from pynamodb.connection import Connection
 from pynamodb.constants import STRING
 from pynamodb.models import Model
 
@@ -80,6 +82,18 @@ def ttl_after(instant: datetime, days: int) -> int:
 
 class EpochAttribute(NumberAttribute):
     """TTL attribute: whole epoch seconds (what DynamoDB TTL reads)."""
+
+
+@cache
+def connection() -> Connection:
+    """One low-level connection per container, for writes pynamodb models cannot express alone
+    (TransactWriteItems across tables), with the models' region, retries and timeouts."""
+    return Connection(
+        region=region(),
+        max_retry_attempts=BaseMeta.max_retry_attempts,
+        connect_timeout_seconds=BaseMeta.connect_timeout_seconds,
+        read_timeout_seconds=BaseMeta.read_timeout_seconds,
+    )
 
 
 def now() -> datetime:

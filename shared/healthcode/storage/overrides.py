@@ -22,10 +22,8 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from functools import cache
 from typing import Any, Final
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -35,7 +33,7 @@ from healthcode.cases import OverrideRequest
 from healthcode.errors import Conflict, Forbidden, InvalidInput, NotFound
 from healthcode.policy import RiskLevel
 from healthcode.storage import facts
-from healthcode.storage.base import BaseMeta, instant_key, region
+from healthcode.storage.base import connection, instant_key
 from healthcode.storage.models import AuditEntry, Fact, Request
 from healthcode.storage.persons import audit_entry
 
@@ -66,16 +64,6 @@ OVERRIDE_APPROVED: Final = "override_approved"
 OVERRIDE_REJECTED: Final = "override_rejected"
 APPEAL_ANSWERED: Final = "appeal_answered"
 APPEAL_OUTCOMES: Final = frozenset({"upheld", "dismissed"})
-
-
-@cache
-def _connection() -> Connection:
-    return Connection(
-        region=region(),
-        max_retry_attempts=BaseMeta.max_retry_attempts,
-        connect_timeout_seconds=BaseMeta.connect_timeout_seconds,
-        read_timeout_seconds=BaseMeta.read_timeout_seconds,
-    )
 
 
 def _first_condition_failed(error: TransactWriteError) -> bool:
@@ -169,7 +157,7 @@ def request_override(
         request.decided_at = now
         request.history = [*request.history, f"{instant_key(now)} {OVERRIDE_APPROVED} {actor}"]
     try:
-        with TransactWrite(connection=_connection()) as transaction:
+        with TransactWrite(connection=connection()) as transaction:
             transaction.save(request, condition=Request.request_id.does_not_exist())
             transaction.save(
                 audit_entry(
@@ -252,7 +240,7 @@ def _decide(
     if answer is not None:
         actions.append(Request.answer.set(answer))
     try:
-        with TransactWrite(connection=_connection()) as transaction:
+        with TransactWrite(connection=connection()) as transaction:
             transaction.update(request, actions=actions, condition=Request.status == PENDING_APPROVAL)
             transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
             if fact is not None:
@@ -376,7 +364,7 @@ def answer_appeal(appeal_id: str, *, official: str, outcome: str, answer: str, n
         Request.history.set(Request.history.append([f"{instant_key(now)} {APPEAL_ANSWERED} {official}"])),
     ]
     try:
-        with TransactWrite(connection=_connection()) as transaction:
+        with TransactWrite(connection=connection()) as transaction:
             transaction.update(request, actions=actions, condition=Request.status == APPEAL_OPEN)
             transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
     except TransactWriteError as error:

@@ -23,11 +23,9 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any, Final
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -36,7 +34,7 @@ from healthcode import pii
 from healthcode.errors import Conflict
 from healthcode.masking import mask_id_number, mask_name, mask_phone
 from healthcode.storage.audit import person_subject
-from healthcode.storage.base import BaseMeta, instant_key, region, table_name
+from healthcode.storage.base import BaseMeta, connection, instant_key, table_name
 from healthcode.storage.models import AuditEntry, Person
 
 #: Key prefix of the ID-number claim items (a person id never contains ``#``).
@@ -216,16 +214,6 @@ def audit_entry(
     )
 
 
-@cache
-def _connection() -> Connection:
-    return Connection(
-        region=region(),
-        max_retry_attempts=BaseMeta.max_retry_attempts,
-        connect_timeout_seconds=BaseMeta.connect_timeout_seconds,
-        read_timeout_seconds=BaseMeta.read_timeout_seconds,
-    )
-
-
 def _refused_by_a_condition(error: TransactWriteError) -> bool:
     """The transaction was cancelled by its conditions (or a concurrent transaction), nothing else."""
     if error.cause_response_code != "TransactionCanceledException":
@@ -239,7 +227,7 @@ def create(person: Person, *, entries: Sequence[AuditEntry] = ()) -> Person:
     409 ``person_exists`` if the id is taken or another person holds the ID number."""
     claim = IdNumberClaim(f"{CLAIM_PREFIX}{person.id_hash}", holder=person.person_id)
     try:
-        with TransactWrite(connection=_connection()) as transaction:
+        with TransactWrite(connection=connection()) as transaction:
             transaction.save(person, condition=Person.person_id.does_not_exist())
             transaction.save(claim, condition=IdNumberClaim.person_id.does_not_exist())
             for entry in entries:
@@ -258,7 +246,7 @@ def save(person: Person, *, entries: Sequence[AuditEntry] = ()) -> Person:
         if not entries:
             person.save()
             return person
-        with TransactWrite(connection=_connection()) as transaction:
+        with TransactWrite(connection=connection()) as transaction:
             transaction.save(person)
             for entry in entries:
                 transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
