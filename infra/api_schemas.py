@@ -1,6 +1,6 @@
 """What each route takes and answers, for the served OpenAPI document (``infra/openapi.py``).
 
-The handlers parse their bodies by hand (``healthcode.http.json_body`` and the domain's
+The handlers parse their bodies by hand (``healthcode.edge.http.json_body`` and the domain's
 ``check_*`` functions, which answer 422 naming the field), so powertools' resolvers cannot
 describe them. This registry does, route by route, written from API.md and from each
 handler's validation: the request body's JSON Schema, the query and header parameters the
@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from healthcode.colour import SYMPTOMS
-from healthcode.credentials import CredentialType
-from healthcode.policy import VENUE_TYPES
+from healthcode.rules.colour import SYMPTOMS
+from healthcode.rules.credentials import CredentialType
+from healthcode.rules.policy import VENUE_TYPES
 
 Schema = dict[str, Any]
 

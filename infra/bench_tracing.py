@@ -36,7 +36,8 @@ from typing import Any
 
 import boto3
 import requests
-from healthcode import clock, idcard
+from healthcode import clock
+from healthcode.rules import idcard
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILY = 10

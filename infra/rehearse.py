@@ -626,7 +626,7 @@ class Rehearsal:
         return self.report
 
     def check_parameters(self) -> None:
-        from healthcode.policy import PolicyError, load_policy
+        from healthcode.rules.policy import PolicyError, load_policy
 
         declared = self.source.get("Parameters", {})
         env = self.env

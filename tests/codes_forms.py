@@ -8,8 +8,8 @@ import itertools
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from healthcode import qr
-from healthcode.idcard import check_character
+from healthcode.codes import qr
+from healthcode.rules.idcard import check_character
 from PIL import Image
 
 from tests.unit.test_qr import decode, matrix_image, modules_from_path
@@ -64,7 +64,7 @@ def png_text(data: bytes) -> str:
 
 
 def svg_text(data: bytes) -> str:
-    """The text of the QR symbol an SVG from ``healthcode.qr`` draws (its path, rasterised)."""
+    """The text of the QR symbol an SVG from ``healthcode.codes.qr`` draws (its path, rasterised)."""
     root = ET.fromstring(data)
     path = root.find(f"{SVG}path")
     assert path is not None, "no path in the SVG"

@@ -16,11 +16,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from healthcode import cases, clock, recolour
+from healthcode import clock
+from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app
 from healthcode.errors import InvalidInput, NotFound, Throttled
-from healthcode.http import caller, json_body, json_response, lambda_handler_for, make_app
-from healthcode.logs import get_logger
-from healthcode.regions import check_region_code
+from healthcode.protection.logs import get_logger
+from healthcode.rules import cases
+from healthcode.rules.regions import check_region_code
+from healthcode.services import recolour
 from healthcode.settings import policy, settings
 from healthcode.storage import audit, facts, idempotency, overrides, persons
 from healthcode.storage import cases as store

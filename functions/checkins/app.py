@@ -17,15 +17,17 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from healthcode import clock, keystore, recolour
+from healthcode import clock
+from healthcode.codes import keystore
+from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app
 from healthcode.errors import Forbidden, InvalidInput, NotFound
-from healthcode.http import caller, json_body, json_response, lambda_handler_for, make_app
-from healthcode.logs import get_logger
+from healthcode.protection.logs import get_logger
+from healthcode.rules.venues import VenueCode, check_checkin, check_distance
+from healthcode.rules.verdict import judge
+from healthcode.services import recolour
 from healthcode.settings import policy, settings
 from healthcode.storage import idempotency, scans
 from healthcode.storage import venues as store
-from healthcode.venues import VenueCode, check_checkin, check_distance
-from healthcode.verdict import judge
 
 logger = get_logger("checkins")
 app = make_app()

@@ -13,12 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from healthcode import application, clock, keystore, qr, recolour
-from healthcode.auth import Caller
-from healthcode.colour import ColourDecision
+from healthcode import clock
+from healthcode.codes import keystore, qr
+from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app
 from healthcode.errors import BadRequest, Conflict, InvalidInput, NotFound, Throttled
-from healthcode.http import caller, json_body, json_response, lambda_handler_for, make_app
-from healthcode.logs import get_logger
+from healthcode.protection.auth import Caller
+from healthcode.protection.logs import get_logger
+from healthcode.rules.colour import ColourDecision
+from healthcode.services import applications as application
+from healthcode.services import recolour
 from healthcode.settings import policy, settings
 from healthcode.storage import appeals, audit, persons
 from healthcode.storage.models import AuditEntry, Person
@@ -283,7 +286,7 @@ def appeal(person_id: str) -> Response[str]:
 )
 def open_link(person_id: str) -> Response[str]:
     """Open a one-time link so that another account may take this code over (see
-    ``healthcode.application``): the managing account, or an official who checked the person's
+    ``healthcode.services.applications``): the managing account, or an official who checked the person's
     identity in person."""
     who = caller(app).require("citizen", "official")
     person = persons.get(person_id)

@@ -19,8 +19,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from healthcode import recolour
-from healthcode.logs import get_logger
+from healthcode.protection.logs import get_logger
+from healthcode.services import recolour
 
 logger = get_logger("colour")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)

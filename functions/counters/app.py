@@ -33,9 +33,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
-from healthcode import colour, verdict
-from healthcode.logs import get_logger
-from healthcode.policy import FactKind, Policy
+from healthcode.protection.logs import get_logger
+from healthcode.rules import colour, verdict
+from healthcode.rules.policy import FactKind, Policy
 from healthcode.settings import policy, settings
 from healthcode.storage import facts, stats
 from pynamodb.exceptions import PynamoDBException

@@ -18,7 +18,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecordEventName
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from healthcode.logs import get_logger
+from healthcode.protection.logs import get_logger
 from healthcode.storage import venues as store
 
 logger = get_logger("coverage")

@@ -15,9 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from healthcode import cases, clock, recolour
+from healthcode import clock
 from healthcode.errors import HealthCodeError
-from healthcode.logs import get_logger
+from healthcode.protection.logs import get_logger
+from healthcode.rules import cases
+from healthcode.services import recolour
 from healthcode.storage import cases as store
 from pynamodb.exceptions import PynamoDBException
 

@@ -2,7 +2,7 @@
 
 For each batch (one stream shard, in order):
 
-1. every record becomes an export line (``healthcode.export``; TTL expiry and phone guards give
+1. every record becomes an export line (``healthcode.services.export``; TTL expiry and phone guards give
    none; a record that is not an item of its table fails on its own and, after the retries,
    goes to the on-failure queue);
 2. the lines are grouped by table and day, and each group is one PutObject under a name made of
@@ -24,8 +24,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
-from healthcode import aws, export, pii
-from healthcode.logs import get_logger
+from healthcode import aws
+from healthcode.protection import pii
+from healthcode.protection.logs import get_logger
+from healthcode.services import export
 from healthcode.settings import env, settings
 
 logger = get_logger("export")

@@ -8,8 +8,8 @@ import urllib.request
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from healthcode import keystore
-from healthcode.logs import get_logger
+from healthcode.codes import keystore
+from healthcode.protection.logs import get_logger
 
 logger = get_logger("key-admin")
 

@@ -6,9 +6,9 @@ from importlib import resources
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from healthcode import keystore
-from healthcode.http import json_response, lambda_handler_for, make_app
-from healthcode.logs import get_logger
+from healthcode.codes import keystore
+from healthcode.edge.http import json_response, lambda_handler_for, make_app
+from healthcode.protection.logs import get_logger
 from healthcode.settings import policy, settings
 
 logger = get_logger("keys")

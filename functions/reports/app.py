@@ -13,14 +13,15 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from healthcode import clock, regions
+from healthcode import clock
+from healthcode.edge.http import caller, json_response, lambda_handler_for, make_app
 from healthcode.errors import InvalidInput
-from healthcode.http import caller, json_response, lambda_handler_for, make_app
-from healthcode.logs import get_logger
+from healthcode.protection.logs import get_logger
+from healthcode.rules import regions
+from healthcode.rules.venues import VENUE_TYPE_LABELS, coverage, csv_document, report_day, requirement
 from healthcode.settings import policy, settings
 from healthcode.storage import stats
 from healthcode.storage import venues as store
-from healthcode.venues import VENUE_TYPE_LABELS, coverage, csv_document, report_day, requirement
 
 logger = get_logger("reports")
 app = make_app()

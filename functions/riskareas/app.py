@@ -22,8 +22,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from healthcode import cases, clock, recolour
-from healthcode.logs import get_logger
+from healthcode import clock
+from healthcode.protection.logs import get_logger
+from healthcode.rules import cases
+from healthcode.services import recolour
 from healthcode.settings import policy
 from healthcode.storage import cases as store
 

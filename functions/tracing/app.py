@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from healthcode import clock
-from healthcode.logs import get_logger
+from healthcode.protection.logs import get_logger
 from healthcode.settings import policy
 from healthcode.storage import cases as store
 

@@ -8,7 +8,7 @@ Decisions (README "Venue codes"):
   invalidates a printed poster. A code is re-issued (signed by the current key and stored) only
   when it comes within ``reissue_window`` of its expiry, the next time its manager reads the
   venue or a poster; the old poster keeps working until it expires.
-* Only a complex's own manager may register doors and stores under it (``healthcode.venues``).
+* Only a complex's own manager may register doors and stores under it (``healthcode.rules.venues``).
 * ``POST /v1/venues`` honours ``Idempotency-Key``: the venue id is derived from (account, key),
   so a retry after a lost answer finds the venue its first attempt created and answers the same.
 """
@@ -22,16 +22,13 @@ from typing import Any
 import jwt
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from healthcode import clock, keystore, recolour
-from healthcode.auth import Caller
+from healthcode import clock
+from healthcode.codes import keystore
+from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app
 from healthcode.errors import Conflict, Forbidden, NotFound
-from healthcode.http import caller, json_body, json_response, lambda_handler_for, make_app
-from healthcode.logs import get_logger
-from healthcode.settings import policy, settings
-from healthcode.storage import audit, idempotency, persons, stats
-from healthcode.storage import venues as store
-from healthcode.storage.models import Venue
-from healthcode.venues import (
+from healthcode.protection.auth import Caller
+from healthcode.protection.logs import get_logger
+from healthcode.rules.venues import (
     VENUE_TYPE_LABELS,
     VenueCode,
     check_applicant,
@@ -41,6 +38,11 @@ from healthcode.venues import (
     manager_sees_identity,
     report_day,
 )
+from healthcode.services import recolour
+from healthcode.settings import policy, settings
+from healthcode.storage import audit, idempotency, persons, stats
+from healthcode.storage import venues as store
+from healthcode.storage.models import Venue
 
 logger = get_logger("venues")
 app = make_app()
@@ -237,7 +239,7 @@ def _poster_text(venue: Venue) -> dict[str, str]:
     responses={200: {"description": "image/png"}, 403: _ERRORS, 404: _ERRORS},
 )
 def poster_png(venue_id: str) -> Response[bytes]:
-    from healthcode.poster import poster_png as render
+    from healthcode.codes.poster import poster_png as render
 
     who = caller(app).require("venue_manager", "official")
     venue = _current_code(_venue(venue_id, who, officials=True))
@@ -255,7 +257,7 @@ def poster_png(venue_id: str) -> Response[bytes]:
     responses={200: {"description": "image/svg+xml"}, 403: _ERRORS, 404: _ERRORS},
 )
 def poster_svg(venue_id: str) -> Response[bytes]:
-    from healthcode.poster import poster_svg as render
+    from healthcode.codes.poster import poster_svg as render
 
     who = caller(app).require("venue_manager", "official")
     venue = _current_code(_venue(venue_id, who, officials=True))

@@ -1,9 +1,9 @@
 """Checkpoint verification (亮码核验): staff scan a personal code, or register a person without a
 phone by ID number (手工登记); every verification is stored as a scan with its verdict.
 
-The verdict comes from the person's *current* colour (``healthcode.recolour``), never from the
+The verdict comes from the person's *current* colour (``healthcode.services.recolour``), never from the
 code: a code signed while green does not pass someone who has since turned red. The rule itself
-(policy verdicts, fever threshold, abnormal) is ``healthcode.verdict.judge``.
+(policy verdicts, fever threshold, abnormal) is ``healthcode.rules.verdict.judge``.
 
 Hot path (``POST /v1/verifications``): the code's signature is checked in memory against the
 stack's keys; then one BatchGetItem reads the person, the checkpoint venue and, when the request
@@ -22,16 +22,19 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from healthcode import clock, keystore, recolour, verdict
-from healthcode.auth import Caller
+from healthcode import clock
+from healthcode.codes import keystore
+from healthcode.codes.tokens import CodeKind, VerifiedCode
+from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app
 from healthcode.errors import Conflict, InvalidInput, NotFound
-from healthcode.http import caller, json_body, json_response, lambda_handler_for, make_app
-from healthcode.idcard import IdNumber, check_id_number, check_mobile
-from healthcode.logs import get_logger
+from healthcode.protection.auth import Caller
+from healthcode.protection.logs import get_logger
+from healthcode.rules import verdict
+from healthcode.rules.idcard import IdNumber, check_id_number, check_mobile
+from healthcode.services import recolour
 from healthcode.settings import policy, settings
 from healthcode.storage import idempotency, persons, scans
 from healthcode.storage.models import Person, Venue
-from healthcode.tokens import CodeKind, VerifiedCode
 
 logger = get_logger("verifications")
 app = make_app()

@@ -33,7 +33,7 @@ def _environment(province: str) -> None:
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     template = Template(ROOT_TEMPLATE, "test", {"Province": province}, REGION)
-    from healthcode.storage.base import TABLE_ENV
+    from healthcode.storage.connection import TABLE_ENV
 
     for logical, variable in TABLE_ENV.items():
         os.environ[variable] = template.physical_name(logical)

@@ -29,7 +29,7 @@ from typing import Any
 
 import botocore.session
 from healthcode import clock
-from healthcode.idcard import check_character
+from healthcode.rules.idcard import check_character
 from healthcode.storage import scans
 
 from infra.bench import coldstart

@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from healthcode import aws, clock, keystore, pii, settings
+from healthcode import aws, clock, settings
+from healthcode.codes import keystore
+from healthcode.protection import pii
 from moto import mock_aws
 
 from infra.local.authorizer import flatten_claims

@@ -1,6 +1,6 @@
 """Domain errors. Each maps to one HTTP status and a machine-readable code (API.md envelope).
 
-Handlers never build error responses themselves: they raise these, and ``healthcode.http``
+Handlers never build error responses themselves: they raise these, and ``healthcode.edge.http``
 maps them once to ``{"error": {"code", "message", "field"}}``.
 """
 

@@ -1,6 +1,6 @@
 """Deployment settings: read once from the template's environment variables, typed, fail fast.
 
-Province *rules* are not here: they live in the province policy file (``healthcode.policy``).
+Province *rules* are not here: they live in the province policy file (``healthcode.rules.policy``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
-from healthcode.policy import Policy, load_policy
+from healthcode.rules.policy import Policy, load_policy
 
 
 class SettingsError(RuntimeError):

@@ -32,7 +32,7 @@ def test_make_build_builds_every_function_and_an_arm64_layer(tmp_path: Path) -> 
         assert (folder / module).is_file(), f"{logical}: {module} not built"
     # AND the layer holds the package (policies and data included) and its dependencies for arm64
     python = build / built["Resources"]["SharedLayer"]["Properties"]["ContentUri"] / "python"
-    assert (python / "healthcode" / "export.py").is_file()
+    assert (python / "healthcode" / "services" / "export.py").is_file()
     assert list((python / "healthcode" / "policies").glob("*.json"))
     for dependency in (
         "aws_lambda_powertools",

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from healthcode import idcard
+from healthcode.rules import idcard
 
 from tests.e2e.stack import Stack, running_stack
 

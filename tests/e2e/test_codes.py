@@ -55,8 +55,8 @@ def stack_now(stack: Stack) -> datetime:
 def write_fact(stack: Stack, person_id: str, kind: str, *, days: int | None = None) -> None:
     """A fact as the cases function writes it, straight into the stack's FactsTable."""
     # imported here: the models read table names from the environment when first imported
-    from healthcode import colour
-    from healthcode.policy import FactKind
+    from healthcode.rules import colour
+    from healthcode.rules.policy import FactKind
     from healthcode.storage import facts
 
     now = stack_now(stack)

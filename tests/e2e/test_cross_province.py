@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from healthcode.idcard import check_character
+from healthcode.rules.idcard import check_character
 
 from tests.e2e.stack import Stack, running_stack
 

@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from healthcode import idcard
+from healthcode.rules import idcard
 
 from tests.e2e.stack import Stack
 

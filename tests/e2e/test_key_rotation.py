@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import jwt
 import pytest
-from healthcode import idcard
+from healthcode.rules import idcard
 
 from infra import rotate_keys
 from tests.e2e.stack import Stack, running_stack

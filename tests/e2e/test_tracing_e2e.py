@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from healthcode import clock, idcard
+from healthcode import clock
+from healthcode.rules import idcard
 
 from tests.e2e.stack import Stack, running_stack
 

@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 import pytest
 import zxingcpp
-from healthcode import credentials, idcard
+from healthcode.rules import credentials, idcard
 from PIL import Image
 
 from tests.e2e.stack import Stack, running_stack

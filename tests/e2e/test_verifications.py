@@ -12,7 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from healthcode.idcard import check_character
+from healthcode.rules.idcard import check_character
 
 from tests.e2e.stack import Stack, running_stack
 

@@ -15,11 +15,14 @@ from typing import Any
 
 import jwt
 import pytest
-from healthcode import aws, clock, colour, keystore, recolour, settings, verdict
-from healthcode.idcard import check_character
-from healthcode.policy import FactKind, RiskLevel
+from healthcode import aws, clock, settings
+from healthcode.codes import keystore
+from healthcode.rules import colour, verdict
+from healthcode.rules.idcard import check_character
+from healthcode.rules.policy import FactKind, RiskLevel
+from healthcode.services import recolour
 from healthcode.settings import policy
-from healthcode.storage import base as storage_base
+from healthcode.storage import connection as storage_connection
 from healthcode.storage import facts, idempotency, persons, scans
 from healthcode.storage.models import ALL_MODELS, Location, Person, Venue
 
@@ -218,7 +221,7 @@ class CallLog:
 def dynamodb_calls() -> Iterator[CallLog]:
     """Every DynamoDB API call made through the low-level seam and every pynamodb connection."""
     log = CallLog()
-    clients = [aws.client("dynamodb"), idempotency._connection().client, storage_base.connection().client]
+    clients = [aws.client("dynamodb"), storage_connection.connection().client]
     models = [*ALL_MODELS.values(), idempotency.IdempotencyRecord, persons.IdNumberClaim]
     clients += [model._get_connection().connection.client for model in models]
     unique = {id(client): client for client in clients}.values()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from healthcode import idcard
+from healthcode.rules import idcard
 from healthcode.storage import persons, scans
 from healthcode.storage.models import Venue
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from healthcode import clock, colour, settings
-from healthcode.policy import FactKind
+from healthcode import clock, settings
+from healthcode.rules import colour
+from healthcode.rules.policy import FactKind
 from healthcode.storage import audit, facts, persons
 from healthcode.storage.models import CaseItem
 

@@ -10,8 +10,9 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from healthcode import clock, keystore
-from healthcode.policy import RiskLevel
+from healthcode import clock
+from healthcode.codes import keystore
+from healthcode.rules.policy import RiskLevel
 from healthcode.storage import idempotency
 
 from tests.handlers import venue_support

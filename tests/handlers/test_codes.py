@@ -12,8 +12,11 @@ from typing import Any
 
 import jwt
 import pytest
-from healthcode import clock, colour, keystore, recolour
-from healthcode.policy import FactKind
+from healthcode import clock
+from healthcode.codes import keystore
+from healthcode.rules import colour
+from healthcode.rules.policy import FactKind
+from healthcode.services import recolour
 from healthcode.storage import appeals, facts, persons
 from healthcode.storage.models import Fact, Person, RiskArea
 

@@ -7,8 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from healthcode import application, clock, colour, keystore, recolour
-from healthcode.policy import FactKind
+from healthcode import clock
+from healthcode.codes import keystore
+from healthcode.rules import colour
+from healthcode.rules.policy import FactKind
+from healthcode.services import applications as application
+from healthcode.services import recolour
 from healthcode.storage import audit, facts, persons
 
 from tests.codes_forms import adult_id, child_id, declaration, elderly_id, form, png_text

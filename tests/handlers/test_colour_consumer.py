@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from healthcode import clock, colour, recolour
-from healthcode.policy import FactKind, RiskLevel
+from healthcode import clock
+from healthcode.rules import colour
+from healthcode.rules.policy import FactKind, RiskLevel
+from healthcode.services import recolour
 from healthcode.storage import audit, facts, persons
 from healthcode.storage.models import Fact, RiskArea
 

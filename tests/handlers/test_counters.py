@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from healthcode import clock
-from healthcode.policy import FactKind, Policy, RiskLevel
+from healthcode.rules.policy import FactKind, Policy, RiskLevel
 from healthcode.storage import facts, stats
 from healthcode.storage.models import Stat
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from healthcode.policy import RiskLevel
+from healthcode.rules.policy import RiskLevel
 from healthcode.storage import venues as store
 from healthcode.storage.models import Stat, Venue
 

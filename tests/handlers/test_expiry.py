@@ -7,8 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from healthcode import clock, colour
-from healthcode.policy import FactKind
+from healthcode import clock
+from healthcode.rules import colour
+from healthcode.rules.policy import FactKind
 from healthcode.storage import audit, facts, persons
 
 from infra.local.stack import LambdaContext, scheduled_event

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from healthcode import aws, pii
+from healthcode import aws
+from healthcode.protection import pii
 from healthcode.storage import scans
 from healthcode.storage.models import Location, Venue
 

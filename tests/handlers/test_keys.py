@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import jwt
-from healthcode import keystore
+from healthcode.codes import keystore
 
 from tests.handlers.harness import InProcessStack
 
@@ -43,7 +43,7 @@ def test_openapi_is_served(aws_stack: InProcessStack) -> None:
 
 def test_personal_data_keys_from_the_template_work(aws_stack: InProcessStack) -> None:
     """The template's KMS key and generated HMAC secret are what pii uses, unchanged."""
-    from healthcode import pii
+    from healthcode.protection import pii
 
     digest = pii.keyed_hash("id_number", "520102199003071234")
     assert digest.startswith("h1:1:") and digest == pii.keyed_hash("id_number", "520102199003071234")

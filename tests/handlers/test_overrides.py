@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from healthcode import clock, settings
-from healthcode.policy import Policy, load_policy
+from healthcode.rules.policy import Policy, load_policy
 from healthcode.storage import appeals, audit, persons
 
 from tests.handlers import epidemiology as epi

@@ -1,4 +1,4 @@
-"""Envelope encryption and keyed hashes of personal data: healthcode.pii on moto KMS and
+"""Envelope encryption and keyed hashes of personal data: healthcode.protection.pii on moto KMS and
 Secrets Manager (DESIGN.md principle 3)."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from healthcode import aws, clock, pii
-from healthcode.pii import PiiError, decrypt, encrypt, keyed_hash, keyed_hashes_for_lookup
+from healthcode import aws, clock
+from healthcode.protection import pii
+from healthcode.protection.pii import PiiError, decrypt, encrypt, keyed_hash, keyed_hashes_for_lookup
 from healthcode.settings import SettingsError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -404,7 +405,7 @@ def test_failed_refresh_keeps_the_keys_held(stack: Stack, caplog: pytest.LogCapt
     before = keyed_hash("phone", "13800138000")
     stack.secrets.delete_secret(SecretId=stack.secret_arn, ForceDeleteWithoutRecovery=True)
     clock.advance(601)
-    with caplog.at_level(logging.WARNING, logger="healthcode.pii"):
+    with caplog.at_level(logging.WARNING, logger="healthcode.protection.pii"):
         assert keyed_hash("phone", "13800138000") == before
         assert keyed_hash("phone", "13800138000") == before
     assert stack.count("GetSecretValue") == 2  # one failed attempt, not one per call
@@ -447,7 +448,7 @@ def test_malformed_secret_fails(stack: Stack, secret: str) -> None:
 def test_the_secret_cloudformation_generates_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     """GIVEN the flat form template.yaml's GenerateSecretString writes WHEN hashing THEN it works,
     is stable, and a too-short generated key is refused."""
-    from healthcode.pii import _parse_generated_secret
+    from healthcode.protection.pii import _parse_generated_secret
 
     current, keys = _parse_generated_secret({"current": "1", "hmac_key_1": "a" * 64}, "1")
     assert current == "1" and keys == {"1": b"a" * 64}

@@ -10,8 +10,8 @@ import uuid
 from typing import Any
 
 from healthcode import clock
-from healthcode.policy import RiskLevel
-from healthcode.venues import china_day
+from healthcode.rules.policy import RiskLevel
+from healthcode.rules.venues import china_day
 
 from tests.handlers import venue_support
 from tests.handlers.harness import Answer, InProcessStack

@@ -9,7 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from healthcode import clock, colour, recolour
+from healthcode import clock
+from healthcode.rules import colour
+from healthcode.services import recolour
 from healthcode.storage import cases as store
 from healthcode.storage import facts, persons
 from healthcode.storage.models import RiskArea

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from healthcode import settings
-from healthcode.policy import RiskLevel
+from healthcode.rules.policy import RiskLevel
 from healthcode.storage import scans
 
 from tests.handlers.checkpoint_support import (  # noqa: F401 - fixtures

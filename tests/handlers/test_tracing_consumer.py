@@ -14,11 +14,17 @@ from typing import Any
 import botocore.client
 import pytest
 from healthcode import clock
-from healthcode.policy import Policy, load_policy
+from healthcode.rules.policy import Policy, load_policy
+from healthcode.rules.tracing import (
+    ContactSummary,
+    Presence,
+    exposures_for,
+    in_case_window,
+    strongest_per_person,
+)
 from healthcode.storage import cases as store
 from healthcode.storage import persons
 from healthcode.storage.models import CaseItem, Fact
-from healthcode.tracing import ContactSummary, Presence, exposures_for, in_case_window, strongest_per_person
 
 from infra.local.stack import LambdaContext
 from tests.handlers import epidemiology as epi

@@ -8,8 +8,10 @@ import uuid
 from datetime import timedelta
 
 import jwt
-from healthcode import clock, idcard, keystore
-from healthcode.policy import RiskLevel
+from healthcode import clock
+from healthcode.codes import keystore
+from healthcode.rules import idcard
+from healthcode.rules.policy import RiskLevel
 from healthcode.storage.models import Venue
 
 from tests.handlers import venue_support

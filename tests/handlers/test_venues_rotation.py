@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 import jwt
-from healthcode import clock, keystore, pii
+from healthcode import clock
+from healthcode.codes import keystore
+from healthcode.protection import pii
 
 from tests.handlers.harness import InProcessStack
 from tests.handlers.venue_support import make_person, manager, register

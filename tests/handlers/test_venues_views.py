@@ -9,10 +9,10 @@ import uuid
 from typing import Any
 
 import zxingcpp
-from healthcode import qr
-from healthcode.policy import RiskLevel
+from healthcode.codes import qr
+from healthcode.rules.policy import RiskLevel
+from healthcode.rules.venues import china_day
 from healthcode.storage import audit
-from healthcode.venues import china_day
 from PIL import Image
 
 from tests.handlers import venue_support

@@ -14,8 +14,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from healthcode import clock, keystore
-from healthcode.policy import RiskLevel
+from healthcode import clock
+from healthcode.codes import keystore
+from healthcode.rules.policy import RiskLevel
 from healthcode.storage import scans
 from healthcode.storage.models import Scan
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from healthcode import clock
-from healthcode.policy import RiskLevel
+from healthcode.rules.policy import RiskLevel
 from healthcode.storage import audit, persons, scans
 from healthcode.storage.models import Scan
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from healthcode import aws, clock, credentials, idcard, settings
-from healthcode.policy import RiskLevel
+from healthcode import aws, clock, settings
+from healthcode.rules import credentials, idcard
+from healthcode.rules.policy import RiskLevel
 from healthcode.settings import policy
+from healthcode.storage import connection as storage_connection
 from healthcode.storage import idempotency, persons
 from healthcode.storage.models import Person
 from pynamodb.models import Model
@@ -173,7 +175,7 @@ def dynamodb_calls() -> Iterator[CallLog]:
     """Every DynamoDB API call (``before-call.dynamodb``) made through the boto3 seam and every
     pynamodb connection of every model."""
     log = CallLog()
-    clients = [aws.client("dynamodb"), idempotency._connection().client]
+    clients = [aws.client("dynamodb"), storage_connection.connection().client]
     clients += [model._get_connection().connection.client for model in _models()]
     unique = {id(client): client for client in clients}.values()
     for client in unique:

@@ -27,7 +27,7 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
-from healthcode.storage.base import TABLE_ENV  # noqa: E402
+from healthcode.storage.connection import TABLE_ENV  # noqa: E402
 
 for _logical, _env in TABLE_ENV.items():
     os.environ[_env] = _TEMPLATE.physical_name(_logical)

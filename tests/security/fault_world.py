@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from healthcode import clock
-from healthcode.idcard import check_character
+from healthcode.rules.idcard import check_character
 from moto.core.botocore_stubber import BotocoreStubber
 
 from infra.local.inprocess import InProcessStack, in_process_stack

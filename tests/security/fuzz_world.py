@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 from healthcode import clock
-from healthcode.idcard import check_character
+from healthcode.rules.idcard import check_character
 
 from tests.e2e.stack import Stack, running_stack
 

@@ -25,8 +25,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from healthcode import clock, colour, recolour
-from healthcode.policy import FactKind, RiskLevel
+from healthcode import clock
+from healthcode.rules import colour
+from healthcode.rules.policy import FactKind, RiskLevel
+from healthcode.services import recolour
 from healthcode.storage import base, facts, overrides, persons, scans, stats
 from healthcode.storage.models import Person
 
@@ -318,7 +320,8 @@ def test_concurrent_colour_updates_to_one_person_lose_no_update() -> None:
     (each change starts where the one before ended, none repeated) ending at the stored colour."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from healthcode import application, cases
+    from healthcode.rules import cases
+    from healthcode.services import applications as application
     from healthcode.settings import policy
 
     with fw.world_stack() as stack:

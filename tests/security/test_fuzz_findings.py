@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 from healthcode import clock
-from healthcode.application import check_temperature
+from healthcode.edge.http import _unpaired_surrogate
 from healthcode.errors import InvalidInput
-from healthcode.http import _unpaired_surrogate
+from healthcode.services.applications import check_temperature
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 import requests
-from healthcode.idcard import check_character
+from healthcode.rules.idcard import check_character
 from healthcode.storage.scans import partition
 
 from tests.e2e.stack import Stack, running_stack

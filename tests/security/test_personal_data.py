@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 from healthcode import clock
-from healthcode.idcard import check_character
+from healthcode.rules.idcard import check_character
 
 from tests.e2e.stack import ROOT, Stack
 

@@ -18,7 +18,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from healthcode import clock, pii
+from healthcode import clock
+from healthcode.protection import pii
 from healthcode.storage import idempotency, persons, scans
 
 from infra.local.inprocess import Answer, InProcessStack

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from healthcode.tokens import TYP_HEADER, KeySet, SigningKey
+from healthcode.codes.tokens import TYP_HEADER, KeySet, SigningKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.requirements import Requirement

@@ -23,7 +23,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from healthcode import clock
-from healthcode.idcard import check_character
+from healthcode.rules.idcard import check_character
 
 from infra.local.authorizer import CALLER_KEY_ENV
 from tests.e2e.stack import Stack, running_stack

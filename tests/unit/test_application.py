@@ -6,10 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from healthcode import application, colour
-from healthcode.application import Admission, LinkCheck
 from healthcode.errors import Conflict, InvalidInput
-from healthcode.idcard import check_character
+from healthcode.rules import colour
+from healthcode.rules.idcard import check_character
+from healthcode.services import applications as application
+from healthcode.services.applications import Admission, LinkCheck
 from healthcode.storage import persons
 from hypothesis import given, settings
 from hypothesis import strategies as st

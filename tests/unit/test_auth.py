@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from healthcode.auth import ROLES, Caller, caller_from_event, parse_roles
 from healthcode.errors import Forbidden, Unauthorized
+from healthcode.protection.auth import ROLES, Caller, caller_from_event, parse_roles
 from hypothesis import given
 from hypothesis import strategies as st
 

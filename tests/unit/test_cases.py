@@ -1,4 +1,4 @@
-"""The officials' domain rules (healthcode.cases): case ids and reports, lab-result batches,
+"""The officials' domain rules (healthcode.rules.cases): case ids and reports, lab-result batches,
 override requests, tracing task plans, contact ranks, risk-area reach and expiry buckets."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from healthcode import cases, colour, idcard, regions
 from healthcode.errors import InvalidInput
-from healthcode.policy import Policy, RiskLevel, load_policy
-from healthcode.recolour import bucket_of
-from healthcode.tracing import ContactKind, Exposure, Presence, exposure_id, strongest_per_person
+from healthcode.rules import cases, colour, idcard, regions
+from healthcode.rules.policy import Policy, RiskLevel, load_policy
+from healthcode.rules.tracing import ContactKind, Exposure, Presence, exposure_id, strongest_per_person
+from healthcode.services.recolour import bucket_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

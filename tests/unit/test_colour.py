@@ -1,4 +1,4 @@
-"""The colour rule (healthcode.colour): defaults, province palettes, labs, overrides, travel, and
+"""The colour rule (healthcode.rules.colour): defaults, province palettes, labs, overrides, travel, and
 the properties the issue asks for (monotone in facts, green without facts, order-independent,
 exact next change)."""
 
@@ -8,7 +8,8 @@ import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from healthcode.colour import (
+from healthcode.errors import InvalidInput
+from healthcode.rules.colour import (
     SYMPTOMS,
     AreaRisk,
     ColourDecision,
@@ -21,8 +22,7 @@ from healthcode.colour import (
     declaration_facts,
     travel_facts,
 )
-from healthcode.errors import InvalidInput
-from healthcode.policy import DEFAULT_FACT_LEVELS, FactKind, Policy, RiskLevel
+from healthcode.rules.policy import DEFAULT_FACT_LEVELS, FactKind, Policy, RiskLevel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 from healthcode import clock
-from healthcode.credentials import (
+from healthcode.errors import InvalidInput
+from healthcode.rules.credentials import (
     PLATE_PROVINCES,
     USCC_CODE_SET,
     USCC_ORGANISATION_TYPES,
@@ -19,7 +20,6 @@ from healthcode.credentials import (
     org_code_check_character,
     uscc_check_character,
 )
-from healthcode.errors import InvalidInput
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -402,7 +402,7 @@ def test_messages_never_repeat_the_value(code: str, position: int) -> None:
 
 
 def test_id_number_branch_uses_the_id_card_check() -> None:
-    idcard = pytest.importorskip("healthcode.idcard")
+    idcard = pytest.importorskip("healthcode.rules.idcard")
     # GIVEN GB 11643's example number and a fixed clock
     clock.freeze(datetime(2022, 5, 18, 2, 0, tzinfo=UTC))
     try:

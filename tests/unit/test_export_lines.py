@@ -1,4 +1,4 @@
-"""The export schema (healthcode.export): what a stream record becomes, what never leaves.
+"""The export schema (healthcode.services.export): what a stream record becomes, what never leaves.
 
 Images are built from the storage models themselves (serialised to DynamoDB's wire form and
 decoded as the powertools record decodes them), so a renamed attribute breaks these tests."""
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
-from healthcode import export
+from healthcode.services import export
 from healthcode.storage import venues as venue_storage
 from healthcode.storage.models import Scan, Venue
 from healthcode.storage.scans import ScanRecord, item_for

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from healthcode.errors import InvalidInput
-from healthcode.geo import EARTH_RADIUS_M, Location, check_location, distance_m
+from healthcode.rules.geo import EARTH_RADIUS_M, Location, check_location, distance_m
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

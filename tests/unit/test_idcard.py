@@ -6,9 +6,9 @@ import dataclasses
 from datetime import date, timedelta
 
 import pytest
-from healthcode import regions
 from healthcode.errors import InvalidInput
-from healthcode.idcard import IdNumber, check_character, check_id_number, check_mobile
+from healthcode.rules import regions
+from healthcode.rules.idcard import IdNumber, check_character, check_id_number, check_mobile
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 

@@ -1,4 +1,4 @@
-"""Log lines carry no personal data: healthcode.logs (DESIGN.md principle 3)."""
+"""Log lines carry no personal data: healthcode.protection.logs (DESIGN.md principle 3)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,15 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools import Logger
-from healthcode import logs
-from healthcode.logs import REDACTED, PersonalDataFilter, get_logger, install_redaction, redact, redact_text
+from healthcode.protection import logs
+from healthcode.protection.logs import (
+    REDACTED,
+    PersonalDataFilter,
+    get_logger,
+    install_redaction,
+    redact,
+    redact_text,
+)
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from healthcode.masking import MASK, mask_id_number, mask_name, mask_phone
+from healthcode.protection.masking import MASK, mask_id_number, mask_name, mask_phone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

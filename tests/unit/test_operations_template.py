@@ -171,7 +171,7 @@ def test_the_export_writes_only_under_exports_and_reads_both_streams() -> None:
 
 
 def test_the_schema_document_lists_every_exported_field() -> None:
-    from healthcode import export
+    from healthcode.services import export
 
     document = (ROOT_TEMPLATE.parent / "docs" / "export-schema.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", document, flags=re.MULTILINE))

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from healthcode import policy as policy_module
-from healthcode import regions
-from healthcode.policy import (
+from healthcode.rules import policy as policy_module
+from healthcode.rules import regions
+from healthcode.rules.policy import (
     VENUE_TYPES,
     FactKind,
     Policy,
@@ -644,7 +644,7 @@ def test_importing_and_loading_a_policy_does_not_import_pydantic() -> None:
     # GIVEN a fresh interpreter (as in a Lambda cold start) WHEN it loads a policy
     shared = Path(__file__).parents[2] / "shared"
     program = (
-        "import sys, healthcode.policy as p; p.load_policy('520000'); "
+        "import sys, healthcode.rules.policy as p; p.load_policy('520000'); "
         "print(sorted(m for m in sys.modules if m.partition('.')[0] in ('pydantic', 'pydantic_core')))"
     )
     answer = subprocess.run(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import zxingcpp
-from healthcode import poster, qr
+from healthcode.codes import poster, qr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFont
@@ -376,7 +376,7 @@ def test_font_covers_all_of_gb2312_and_in_font_claims_no_more() -> None:
 
 
 def test_importing_poster_reads_no_font() -> None:
-    """GIVEN a fresh interpreter WHEN healthcode.poster is imported THEN no font is loaded or read;
+    """GIVEN a fresh interpreter WHEN healthcode.codes.poster is imported THEN no font is loaded or read;
     WHEN two posters are laid out THEN the bundled font is loaded, once per size, from the package's data."""
     script = """
 import sys
@@ -389,7 +389,7 @@ def recording_truetype(font, size, **kwargs):
 ImageFont.truetype = recording_truetype
 opened = []
 sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" else None)
-import healthcode.poster as poster
+import healthcode.codes.poster as poster
 print(len(loads), sum(path.endswith((".otf", ".ttf", ".ttc")) for path in opened))
 for _ in range(2):
     poster.layout_poster(venue_name="店", address="路", code="x", province_name="省", venue_type_label="")

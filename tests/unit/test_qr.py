@@ -14,7 +14,7 @@ from typing import cast
 import pytest
 import qrcode.util
 import zxingcpp
-from healthcode import qr
+from healthcode.codes import qr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image

@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
-from healthcode import regions
 from healthcode.errors import InvalidInput
+from healthcode.rules import regions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from healthcode.policy import load_policy
+from healthcode.rules.policy import load_policy
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 import pytest
-from healthcode.storage.base import TABLE_ENV
+from healthcode.storage.connection import TABLE_ENV
 from healthcode.storage.models import ALL_MODELS
 
 from infra.local.template import ROOT_TEMPLATE, Template

@@ -10,8 +10,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from healthcode.errors import InvalidInput
-from healthcode.tokens import (
+from healthcode.codes.tokens import (
     TYP_HEADER,
     KeySet,
     Retention,
@@ -21,6 +20,7 @@ from healthcode.tokens import (
     sign_code,
     verify_code,
 )
+from healthcode.errors import InvalidInput
 from hypothesis import given
 from hypothesis import strategies as st
 

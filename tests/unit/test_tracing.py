@@ -1,4 +1,4 @@
-"""The contact-tracing rule (healthcode.tracing) against API.md's rule and a brute-force reference.
+"""The contact-tracing rule (healthcode.rules.tracing) against API.md's rule and a brute-force reference.
 
 The reference below is deliberately naive and shares no code with the module: presences start on
 whole minutes, each occupies the set of minute cells ``{start, ..., start + dwell − 1}``, and an
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from healthcode.colour import Fact, decide
-from healthcode.policy import FactKind, Policy, RiskLevel, Tracing
-from healthcode.tracing import (
+from healthcode.rules.colour import Fact, decide
+from healthcode.rules.policy import FactKind, Policy, RiskLevel, Tracing
+from healthcode.rules.tracing import (
     ContactKind,
     Exposure,
     Presence,

@@ -6,10 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from healthcode import trust
+from healthcode.codes import trust
+from healthcode.codes.tokens import Retention, bootstrap_keyset, sign_code, verify_code
+from healthcode.codes.trust import TrustList, TrustListError, keys_from_jwks, parse_trust_list
 from healthcode.errors import InvalidInput
-from healthcode.tokens import Retention, bootstrap_keyset, sign_code, verify_code
-from healthcode.trust import TrustList, TrustListError, keys_from_jwks, parse_trust_list
 
 NOW = datetime(2022, 5, 18, 2, 0, tzinfo=UTC)
 RETENTION = Retention(code=timedelta(days=365), venue=timedelta(days=3650))

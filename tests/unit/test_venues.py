@@ -1,5 +1,5 @@
 """Venue registration, complexes, venue-code claims, managers' views, coverage and check-in
-validation (healthcode.venues): pure rules, real check characters, valid and invalid vectors."""
+validation (healthcode.rules.venues): pure rules, real check characters, valid and invalid vectors."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from healthcode import credentials, idcard
 from healthcode.errors import Forbidden, HealthCodeError, InvalidInput, NotFound
-from healthcode.geo import Location
-from healthcode.policy import RiskLevel, load_policy
-from healthcode.venues import (
+from healthcode.rules import credentials, idcard
+from healthcode.rules.geo import Location
+from healthcode.rules.policy import RiskLevel, load_policy
+from healthcode.rules.venues import (
     MAX_COMPANIONS,
     VENUE_TYPE_LABELS,
     ParentVenue,
@@ -384,8 +384,8 @@ def test_coverage_counts_mandatory_types_with_a_venue() -> None:
 
 
 def test_every_type_has_a_poster_label_the_font_covers() -> None:
-    from healthcode.policy import VENUE_TYPES
-    from healthcode.poster import in_font
+    from healthcode.codes.poster import in_font
+    from healthcode.rules.policy import VENUE_TYPES
 
     assert set(VENUE_TYPE_LABELS) == VENUE_TYPES
     assert all(in_font(c) for label in VENUE_TYPE_LABELS.values() for c in label)

@@ -1,4 +1,4 @@
-"""Report CSV (healthcode.venues.csv_document): RFC 4180, Excel-readable, and no cell that a
+"""Report CSV (healthcode.rules.venues.csv_document): RFC 4180, Excel-readable, and no cell that a
 spreadsheet would run as a formula (OWASP CSV injection; the Luca export incident)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import csv
 import io
 
 import pytest
-from healthcode.venues import BOM, FORMULA_TRIGGERS, NEUTRALISER, csv_cell, csv_document, neutralise
+from healthcode.rules.venues import BOM, FORMULA_TRIGGERS, NEUTRALISER, csv_cell, csv_document, neutralise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

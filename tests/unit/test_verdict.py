@@ -1,4 +1,4 @@
-"""The checkpoint rule (healthcode.verdict): each verdict per province palette, the fever rule,
+"""The checkpoint rule (healthcode.rules.verdict): each verdict per province palette, the fever rule,
 abnormal marking, and temperature validation."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import math
 
 import pytest
 from healthcode.errors import InvalidInput
-from healthcode.policy import Policy, RiskLevel, load_policy
-from healthcode.verdict import MAX_TEMPERATURE_C, MIN_TEMPERATURE_C, check_temperature, is_fever, judge
+from healthcode.rules.policy import Policy, RiskLevel, load_policy
+from healthcode.rules.verdict import MAX_TEMPERATURE_C, MIN_TEMPERATURE_C, check_temperature, is_fever, judge
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

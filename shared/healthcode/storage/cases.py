@@ -36,18 +36,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pynamodb.attributes import JSONAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from healthcode import cases, colour, tracing
 from healthcode.errors import Conflict
-from healthcode.policy import FactKind, Policy
+from healthcode.rules import cases, colour, tracing
+from healthcode.rules.policy import FactKind, Policy
 from healthcode.storage import facts, scans
-from healthcode.storage.base import BaseMeta, InstantAttribute, instant_key, table_name
-from healthcode.storage.models import CaseItem, Fact, Person, RiskArea, Scan, Venue
+from healthcode.storage.base import InstantAttribute, instant_key
+from healthcode.storage.connection import connection, table
+from healthcode.storage.models import CaseItem, Fact, Person, RiskArea, RiskAreaSweep, Scan, Venue
 
 __all__ = [
     "CASE_SK",
@@ -110,7 +110,7 @@ def write_batches(
     """Put ``items`` in BatchWriteItem requests of 25, retrying unprocessed items with jittered
     exponential backoff; ``UnprocessedWrites`` if some are still refused after ``attempts``."""
     pause = sleep or time.sleep
-    connection = model._get_connection()
+    connection = table(model)
     written = 0
     chunk: list[dict[str, Any]] = []
 
@@ -221,7 +221,7 @@ class ContactRow:
 def contacts(case_id: str, *, limit: int, after: str | None = None) -> tuple[list[ContactRow], str | None]:
     """One page of a case's contact rows (by person id) and the person id to continue after."""
     start = {"pk": {"S": case_id}, "sk": {"S": f"{CONTACT_PREFIX}{after}"}} if after else None
-    page = CaseItem._get_connection().query(
+    page = table(CaseItem).query(
         case_id,
         range_key_condition=CaseItem.sk.startswith(CONTACT_PREFIX),
         exclusive_start_key=start,
@@ -377,7 +377,7 @@ class TaskOutcome:
 def _co_visitor_page(
     task: cases.TracingTask, shard: int, after: Mapping[str, Any] | None, low: str, high: str, page_size: int
 ) -> tuple[list[Scan], Mapping[str, Any] | None]:
-    answer = Scan._get_connection().query(
+    answer = table(Scan).query(
         scans.partition(task.venue.venue_id, shard),
         range_key_condition=Scan.at_scan.between(low, high),
         exclusive_start_key=dict(after) if after is not None else None,
@@ -446,7 +446,7 @@ def _close_task(task: cases.TracingTask, continuation: cases.TracingTask | None)
     if continuation is not None:
         case_actions.append(CaseItem.tasks_total.add(1))
     try:
-        with TransactWrite(connection=CaseItem._get_connection().connection) as transaction:
+        with TransactWrite(connection=connection()) as transaction:
             transaction.update(
                 CaseItem(task.case_id, task.key),
                 actions=[CaseItem.tracing.set(DONE)],
@@ -588,17 +588,6 @@ def put_risk_area(region_code: str, level: colour.AreaRisk, *, actor: str, now: 
     raise Conflict("the risk area is being changed by someone else; try again", code="concurrent_change")
 
 
-class RiskAreaSweep(Model):
-    """Where an interrupted risk-area change carries on (see the module docstring)."""
-
-    class Meta(BaseMeta):
-        table_name = table_name("RiskAreasTable")
-
-    region_code = UnicodeAttribute(hash_key=True)
-    sweep = JSONAttribute()
-    created_at = InstantAttribute()
-
-
 @dataclass(frozen=True)
 class Sweep:
     """Recompute everyone with a trip covered by ``area`` left after ``cutoff``, from trip
@@ -679,7 +668,7 @@ def run_sweep(
     index, after = sweep.code_index, sweep.after
     done: set[str] = set()
     low = sweep.cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")
-    connection = Fact._get_connection()
+    facts_table = table(Fact)
     while index < len(codes):
         if remaining_seconds() < margin_seconds:
             following = sweep.continuation(index, after)
@@ -691,7 +680,7 @@ def run_sweep(
                 if not _condition_failed(error):
                     raise
             return SweepOutcome(persons=len(done), continued=True)
-        answer = connection.query(
+        answer = facts_table.query(
             codes[index],
             range_key_condition=Fact.left_at >= low,
             index_name="by_travel_region",

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from pynamodb.models import BatchWrite
 
-from healthcode import colour
-from healthcode.policy import FactKind, RiskLevel
+from healthcode.rules import colour
+from healthcode.rules.policy import FactKind, RiskLevel
 from healthcode.storage.base import ttl_after
 from healthcode.storage.models import Fact
 

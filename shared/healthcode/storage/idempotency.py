@@ -26,18 +26,16 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from healthcode import clock
 from healthcode.errors import InvalidInput
-from healthcode.storage.base import BaseMeta, EpochAttribute, InstantAttribute, region, table_name
+from healthcode.storage.connection import connection
+from healthcode.storage.models import IdempotencyRecord
 
 __all__ = [
     "HEADER",
@@ -60,19 +58,6 @@ RECORD_HOURS = 24
 MAX_TRANSACTION_ITEMS = 100
 
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
-
-
-class IdempotencyRecord(Model):
-    """The first answer to a (caller, Idempotency-Key) pair."""
-
-    class Meta(BaseMeta):
-        table_name = table_name("IdempotencyTable")
-
-    id = UnicodeAttribute(hash_key=True)
-    answer = JSONAttribute()
-    fingerprint = UnicodeAttribute(null=True)
-    created_at = InstantAttribute()
-    expiration = EpochAttribute()
 
 
 def check_key(value: object) -> str | None:
@@ -149,11 +134,6 @@ def answer_from_item(
     return _answer(IdempotencyRecord.from_raw_data(dict(item)), fingerprint)
 
 
-@cache
-def _connection() -> Connection:
-    return Connection(region=region())
-
-
 def remember(
     actor: str,
     key: str,
@@ -180,7 +160,7 @@ def remember(
     )
     unused = IdempotencyRecord.id.does_not_exist() | (IdempotencyRecord.expiration <= int(now.timestamp()))
     try:
-        with TransactWrite(connection=_connection()) as transaction:
+        with TransactWrite(connection=connection()) as transaction:
             transaction.save(record, condition=unused)
             for item in with_items:
                 transaction.save(item)

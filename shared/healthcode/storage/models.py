@@ -35,7 +35,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from healthcode.storage.base import BaseMeta, EpochAttribute, InstantAttribute, table_name
+from healthcode.storage.base import BaseMeta, EpochAttribute, InstantAttribute
+from healthcode.storage.connection import TableName
 
 # --- persons -------------------------------------------------------------------------------
 
@@ -67,11 +68,11 @@ class PersonsByNextChange(GlobalSecondaryIndex["Person"]):
 
 
 class Person(Model):
-    """A person with a health code. Personal fields are ciphertext (``healthcode.pii``); the
+    """A person with a health code. Personal fields are ciphertext (``healthcode.protection.pii``); the
     masked forms are stored for display so answers need no decryption."""
 
     class Meta(BaseMeta):
-        table_name = table_name("PersonsTable")
+        table_name = TableName("PersonsTable")
 
     person_id = UnicodeAttribute(hash_key=True)
     owner_sub = UnicodeAttribute()  # the account that manages this code (self or guardian)
@@ -123,10 +124,10 @@ class FactsByTravelRegion(GlobalSecondaryIndex["Fact"]):
 
 
 class Fact(Model):
-    """One fact about a person (see ``healthcode.colour.Fact``), stored under the person."""
+    """One fact about a person (see ``healthcode.rules.colour.Fact``), stored under the person."""
 
     class Meta(BaseMeta):
-        table_name = table_name("FactsTable")
+        table_name = TableName("FactsTable")
 
     person_id = UnicodeAttribute(hash_key=True)
     fact_id = UnicodeAttribute(range_key=True)  # deterministic: redelivery rewrites the same item
@@ -162,7 +163,7 @@ class AuditEntry(Model):
     ``entry`` is ``<UTC instant>#<kind>#<id>``. Holds no personal data in clear."""
 
     class Meta(BaseMeta):
-        table_name = table_name("AuditTable")
+        table_name = TableName("AuditTable")
 
     subject = UnicodeAttribute(hash_key=True)
     entry = UnicodeAttribute(range_key=True)
@@ -202,7 +203,7 @@ class Location(MapAttribute[str, float]):
 
 class Venue(Model):
     class Meta(BaseMeta):
-        table_name = table_name("VenuesTable")
+        table_name = TableName("VenuesTable")
 
     venue_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute(null=True)
@@ -250,7 +251,7 @@ class Scan(Model):
     """A presence: a check-in or a checkpoint verification. Kept small (≤ 1 KB, one write unit)."""
 
     class Meta(BaseMeta):
-        table_name = table_name("ScansTable")
+        table_name = TableName("ScansTable")
 
     venue_shard = UnicodeAttribute(hash_key=True)
     at_scan = UnicodeAttribute(range_key=True)
@@ -291,7 +292,7 @@ class Stat(Model):
     ``ALERT#<instant>#<scan_id>``; ``pk`` = ``COVERAGE#<region>`` with ``sk`` = venue type."""
 
     class Meta(BaseMeta):
-        table_name = table_name("StatsTable")
+        table_name = TableName("StatsTable")
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -319,7 +320,7 @@ class CaseItem(Model):
     """``pk`` = case id; ``sk`` = ``CASE`` | ``TASK#…`` | ``CONTACT#<person_id>``."""
 
     class Meta(BaseMeta):
-        table_name = table_name("CasesTable")
+        table_name = TableName("CasesTable")
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -359,7 +360,7 @@ class RequestsByQueue(GlobalSecondaryIndex["Request"]):
 
 class Request(Model):
     class Meta(BaseMeta):
-        table_name = table_name("RequestsTable")
+        table_name = TableName("RequestsTable")
 
     request_id = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute()  # override | appeal
@@ -388,7 +389,7 @@ class Request(Model):
 
 class RiskArea(Model):
     class Meta(BaseMeta):
-        table_name = table_name("RiskAreasTable")
+        table_name = TableName("RiskAreasTable")
 
     region_code = UnicodeAttribute(hash_key=True)
     level = UnicodeAttribute()  # high | medium | low
@@ -408,3 +409,40 @@ ALL_MODELS: dict[str, type[Model]] = {
     "RequestsTable": Request,
     "RiskAreasTable": RiskArea,
 }
+
+
+# --- guards and bookkeeping items sharing the tables above ---------------------------------
+
+
+class IdNumberClaim(Model):
+    """``person_id = "id#<keyed hash of the ID number>"``, ``holder`` = the person holding it."""
+
+    class Meta(BaseMeta):
+        table_name = TableName("PersonsTable")
+
+    person_id = UnicodeAttribute(hash_key=True)
+    holder = UnicodeAttribute()
+
+
+class IdempotencyRecord(Model):
+    """The first answer to a (caller, Idempotency-Key) pair."""
+
+    class Meta(BaseMeta):
+        table_name = TableName("IdempotencyTable")
+
+    id = UnicodeAttribute(hash_key=True)
+    answer = JSONAttribute()
+    fingerprint = UnicodeAttribute(null=True)
+    created_at = InstantAttribute()
+    expiration = EpochAttribute()
+
+
+class RiskAreaSweep(Model):
+    """Where an interrupted risk-area change carries on (see the module docstring)."""
+
+    class Meta(BaseMeta):
+        table_name = TableName("RiskAreasTable")
+
+    region_code = UnicodeAttribute(hash_key=True)
+    sweep = JSONAttribute()
+    created_at = InstantAttribute()

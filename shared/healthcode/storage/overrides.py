@@ -28,12 +28,13 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from healthcode import colour
-from healthcode.cases import OverrideRequest
 from healthcode.errors import Conflict, Forbidden, InvalidInput, NotFound
-from healthcode.policy import RiskLevel
+from healthcode.rules import colour
+from healthcode.rules.cases import OverrideRequest
+from healthcode.rules.policy import RiskLevel
 from healthcode.storage import facts
-from healthcode.storage.base import connection, instant_key
+from healthcode.storage.base import instant_key
+from healthcode.storage.connection import connection, table
 from healthcode.storage.models import AuditEntry, Fact, Request
 from healthcode.storage.persons import audit_entry
 
@@ -313,7 +314,7 @@ def _decode(token: str | None, queue: str) -> dict[str, Any] | None:
 
 
 def _queue(queue: str, *, limit: int, after: str | None) -> tuple[list[Request], str | None]:
-    answer = Request._get_connection().query(
+    answer = table(Request).query(
         queue, index_name="by_queue", exclusive_start_key=_decode(after, queue), limit=limit
     )
     items = [Request.from_raw_data(raw) for raw in answer.get("Items", [])]

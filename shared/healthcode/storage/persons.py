@@ -1,6 +1,6 @@
 """Persons: create, look up (by id, by ID number's keyed hash, by managing account), edit, decrypt.
 
-Personal fields are encrypted with ``healthcode.pii`` under an encryption context that binds
+Personal fields are encrypted with ``healthcode.protection.pii`` under an encryption context that binds
 each ciphertext to its person and field; the ID number and phone are also stored as keyed
 hashes for lookup. Nothing here logs or returns personal data except ``identity()``, whose
 callers must audit the read.
@@ -25,17 +25,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import PutError, TransactWriteError
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from healthcode import pii
 from healthcode.errors import Conflict
-from healthcode.masking import mask_id_number, mask_name, mask_phone
+from healthcode.protection import pii
+from healthcode.protection.masking import mask_id_number, mask_name, mask_phone
 from healthcode.storage.audit import person_subject
-from healthcode.storage.base import BaseMeta, connection, instant_key, table_name
-from healthcode.storage.models import AuditEntry, Person
+from healthcode.storage.base import instant_key
+from healthcode.storage.connection import connection
+from healthcode.storage.models import AuditEntry, IdNumberClaim, Person
 
 #: Key prefix of the ID-number claim items (a person id never contains ``#``).
 CLAIM_PREFIX: Final = "id#"
@@ -52,16 +51,6 @@ class ChangedMeanwhile(Conflict):
     """The person was written by someone else since it was read (its version moved on)."""
 
     default_code = "concurrent_update"
-
-
-class IdNumberClaim(Model):
-    """``person_id = "id#<keyed hash of the ID number>"``, ``holder`` = the person holding it."""
-
-    class Meta(BaseMeta):
-        table_name = table_name("PersonsTable")
-
-    person_id = UnicodeAttribute(hash_key=True)
-    holder = UnicodeAttribute()
 
 
 def _context(person_id: str, field: str) -> dict[str, str]:

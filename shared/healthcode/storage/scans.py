@@ -23,9 +23,9 @@ from typing import Any
 from pynamodb.exceptions import PutError
 from pynamodb.models import BatchWrite
 
-from healthcode import aws
 from healthcode.errors import Throttled
-from healthcode.storage.base import instant_key, table_name, ttl_after
+from healthcode.storage.base import instant_key, ttl_after
+from healthcode.storage.connection import client, table_name
 from healthcode.storage.models import Person, Scan, Venue
 
 
@@ -160,9 +160,9 @@ def lookup(
     if idempotency_key is not None:
         request[idempotency] = {"Keys": [dict(idempotency_key)], "ConsistentRead": True}
     found: dict[str, list[dict[str, Any]]] = {}
-    client = aws.client("dynamodb")
+    dynamodb = client()
     for attempt in range(LOOKUP_ATTEMPTS):
-        answer = client.batch_get_item(RequestItems=request)
+        answer = dynamodb.batch_get_item(RequestItems=request)
         for table, items in answer.get("Responses", {}).items():
             found.setdefault(table, []).extend(items)
         request = answer.get("UnprocessedKeys") or {}

@@ -44,10 +44,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from healthcode import aws
 from healthcode.clock import CHINA
 from healthcode.errors import InvalidInput
-from healthcode.storage.base import instant_key, table_name, ttl_after
+from healthcode.storage.base import instant_key, ttl_after
+from healthcode.storage.connection import client, table_name
 from healthcode.storage.models import Scan, Stat, Venue
 from healthcode.storage.scans import shard_of
 
@@ -380,7 +380,7 @@ def _update(pk: str, scans: Sequence[CountedScan], name: str | None) -> dict[str
         values[":name"] = {"S": name}
         sets.append("#name = :name")
     try:
-        aws.client("dynamodb").update_item(
+        client().update_item(
             TableName=table_name("StatsTable"),
             Key={"pk": {"S": pk}, "sk": {"S": STATS_SK}},
             UpdateExpression=f"SET {', '.join(sets)} ADD {', '.join(adds)}",
@@ -415,7 +415,7 @@ def _create(pk: str, venue_id: str, day: str, scans: Sequence[CountedScan], name
     if name is not None:
         item["name"] = {"S": name}
     try:
-        aws.client("dynamodb").put_item(
+        client().put_item(
             TableName=table_name("StatsTable"), Item=item, ConditionExpression="attribute_not_exists(pk)"
         )
     except ClientError as error:

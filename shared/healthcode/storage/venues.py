@@ -4,7 +4,7 @@ Item layouts (VenuesTable, key ``venue_id``):
 
 * a venue: ``venue_id = v-<32 hex>`` with its registration, complex root (``by_root``), manager
   (``by_manager``), write shards and its current venue code. The credential number and manager
-  phone are ciphertext (``healthcode.pii``, context bound to the venue and field) with masked
+  phone are ciphertext (``healthcode.protection.pii``, context bound to the venue and field) with masked
   forms for display and, for the phone, a keyed hash.
 * a phone guard (Jiangxi's one venue code per phone): ``venue_id = phone#<keyed hash of the
   manager phone>``, ``guards_venue_id`` the venue holding it. Written in the same
@@ -33,17 +33,17 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from healthcode import aws, pii
-from healthcode.credentials import CredentialType
 from healthcode.errors import Conflict, Throttled
-from healthcode.export import ORGANISATION_CREDENTIALS
-from healthcode.geo import Location
-from healthcode.masking import mask_id_number, mask_name, mask_phone
+from healthcode.protection import pii
+from healthcode.protection.masking import mask_id_number, mask_name, mask_phone
+from healthcode.rules.credentials import CredentialType
+from healthcode.rules.geo import Location
+from healthcode.rules.venues import ParentVenue, VenueCode, VenueRegistration, child_region, coverage_levels
+from healthcode.services.export import ORGANISATION_CREDENTIALS
 from healthcode.storage import idempotency
-from healthcode.storage.base import table_name
+from healthcode.storage.connection import client, connection, table_name
 from healthcode.storage.models import Location as LocationMap
 from healthcode.storage.models import Person, Stat, Venue
-from healthcode.venues import ParentVenue, VenueCode, VenueRegistration, child_region, coverage_levels
 
 PHONE_GUARD_PREFIX = "phone#"
 COVERAGE_PREFIX = "COVERAGE#"
@@ -161,7 +161,7 @@ def create(venue: Venue, guard: PhoneGuard | None, *, also: Iterable[Model] = ()
     ``VenueExists`` when the id is taken, 409 ``phone_has_venue`` when the phone already holds a
     venue (one venue code per phone)."""
     try:
-        with TransactWrite(connection=Venue._get_connection().connection) as transaction:
+        with TransactWrite(connection=connection()) as transaction:
             add_registration(transaction, venue, guard)
             for item in also:
                 transaction.save(item)
@@ -296,9 +296,9 @@ def checkin_reads(
         records_table: {"Keys": [idempotency.record_key(*idempotency_of)], "ConsistentRead": True},
     }
     items: dict[str, list[dict[str, Any]]] = {persons_table: [], records_table: []}
-    client = aws.client("dynamodb")
+    dynamodb = client()
     for round_ in range(MAX_UNPROCESSED_ROUNDS):
-        answer = client.batch_get_item(RequestItems=request)
+        answer = dynamodb.batch_get_item(RequestItems=request)
         for table, found in answer.get("Responses", {}).items():
             items.setdefault(table, []).extend(found)
         request = answer.get("UnprocessedKeys") or {}
@@ -335,7 +335,7 @@ def _apply_coverage(venue_id: str, venue_type: str, region_code: str, delta: int
     levels = coverage_levels(region_code)
     marker = Stat(COVERED_PREFIX + venue_id, COVERED_SK, venue_id=venue_id, name=venue_type)
     try:
-        with TransactWrite(connection=Stat._get_connection().connection) as transaction:
+        with TransactWrite(connection=connection()) as transaction:
             if delta > 0:
                 transaction.save(marker, condition=Stat.pk.does_not_exist())
             else:

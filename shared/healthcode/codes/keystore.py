@@ -9,10 +9,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from healthcode import aws, clock, trust
-from healthcode.errors import InvalidInput
-from healthcode.settings import env, policy, settings
-from healthcode.tokens import (
+from healthcode import aws, clock
+from healthcode.codes import trust
+from healthcode.codes.tokens import (
     CodeKind,
     KeyCache,
     KeySet,
@@ -24,6 +23,8 @@ from healthcode.tokens import (
     sign_code,
     verify_code,
 )
+from healthcode.errors import InvalidInput
+from healthcode.settings import env, policy, settings
 
 SECRET_ENV = "SIGNING_KEYS_SECRET_ARN"  # noqa: S105 - the name of a variable, not a secret
 #: A new key is published this long before it signs: longer than the key cache below.
@@ -74,7 +75,7 @@ def sign(
 
 def verify(token: str, *, kinds: Iterable[CodeKind], foreign: bool = False) -> VerifiedCode:
     """Verify a code this stack signed; with ``foreign``, also a dynamic personal code signed by
-    a province on the trust list (``healthcode.trust``): check ``VerifiedCode.issuer`` to know
+    a province on the trust list (``healthcode.codes.trust``): check ``VerifiedCode.issuer`` to know
     which (a foreign code's subject is not a person of this stack)."""
     wanted = tuple(kinds)
     now = clock.now()

@@ -22,8 +22,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from healthcode import clock
-from healthcode.auth import Caller, caller_from_event
 from healthcode.errors import BadRequest, HealthCodeError, InvalidInput, PayloadTooLarge
+from healthcode.protection.auth import Caller, caller_from_event
 
 MAX_BODY_BYTES = 256 * 1024
 JSON_TYPE = "application/json; charset=utf-8"

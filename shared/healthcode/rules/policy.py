@@ -27,7 +27,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal, get_args
 
-from healthcode import regions
+from healthcode.rules import regions
 
 
 class RiskLevel(IntEnum):

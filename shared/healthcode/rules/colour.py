@@ -4,9 +4,9 @@ when it next changes. Pure functions; no storage, no clock, no AWS.
 Where the colour is decided
     :func:`decide` takes every *fact* known about one person (case status, close and secondary
     contacts, travel to risk areas, fever, declared symptoms, declared contact), their negative
-    *lab results*, approved manual *overrides*, the province :class:`~healthcode.policy.Policy`
+    *lab results*, approved manual *overrides*, the province :class:`~healthcode.rules.policy.Policy`
     and the instant ``at``, and returns a :class:`ColourDecision`: the canonical
-    :class:`~healthcode.policy.RiskLevel` (0 green, 1 yellow, 2 red), the province's colour
+    :class:`~healthcode.rules.policy.RiskLevel` (0 green, 1 yellow, 2 red), the province's colour
     name for it (``policy.palette``: Fujian shows 1 and 2 as ``orange``), the reasons that
     hold the level, and ``next_change_at``. Callers pass the instant explicitly (normally
     ``clock.now()``); this module never reads a clock.
@@ -85,7 +85,7 @@ from typing import Literal
 
 from healthcode.clock import CHINA
 from healthcode.errors import InvalidInput
-from healthcode.policy import FactKind, Policy, RiskLevel
+from healthcode.rules.policy import FactKind, Policy, RiskLevel
 
 __all__ = [
     "OVERRIDE_CODE",

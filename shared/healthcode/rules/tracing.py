@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from healthcode.colour import Fact
-from healthcode.policy import FactKind, Policy
+from healthcode.rules.colour import Fact
+from healthcode.rules.policy import FactKind, Policy
 
 
 class ContactKind(StrEnum):

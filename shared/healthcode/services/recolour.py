@@ -1,6 +1,6 @@
 """Keeping a person's stored colour in step with their facts: the read and write side of the rule.
 
-``healthcode.colour`` decides a colour from facts; this module reads what a decision needs and
+``healthcode.rules.colour`` decides a colour from facts; this module reads what a decision needs and
 keeps the decision on the person's item:
 
 * :func:`current` — the colour to show now. While the stored decision holds (the stored
@@ -32,9 +32,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, cast, get_args
 
-from healthcode import clock, colour
-from healthcode.colour import AreaRisk, ColourDecision, Reason
-from healthcode.policy import Policy, RiskLevel
+from healthcode import clock
+from healthcode.rules import colour
+from healthcode.rules.colour import AreaRisk, ColourDecision, Reason
+from healthcode.rules.policy import Policy, RiskLevel
 from healthcode.settings import policy as province_policy
 from healthcode.storage import facts, persons
 from healthcode.storage.base import instant_key

@@ -16,7 +16,8 @@ import re
 from datetime import date
 from typing import Literal
 
-from healthcode import errors, regions
+from healthcode import errors
+from healthcode.rules import regions
 
 #: ISO 7064 MOD 11-2 weights: 2^(17-i) mod 11 for positions i = 0..16.
 _WEIGHTS = tuple(pow(2, 17 - position, 11) for position in range(17))

@@ -4,7 +4,7 @@ Where the verdict is decided
     :func:`judge` takes the person's *current* canonical level (from the colour engine, never
     from the code: a code signed while green must not pass someone who has since turned red),
     the temperature measured at the checkpoint (or None when none was taken) and the province
-    :class:`~healthcode.policy.Policy`, and returns a :class:`CheckpointVerdict`:
+    :class:`~healthcode.rules.policy.Policy`, and returns a :class:`CheckpointVerdict`:
 
     * the verdict is ``policy.verdict(level)``: by default green passes, yellow is dissuaded
       (劝阻, told to report to their community), red is isolated (临时隔离, the authority
@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass
 
 from healthcode.errors import InvalidInput
-from healthcode.policy import Policy, RiskLevel
+from healthcode.rules.policy import Policy, RiskLevel
 
 __all__ = [
     "MAX_TEMPERATURE_C",

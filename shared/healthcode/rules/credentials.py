@@ -22,7 +22,7 @@ MOD 11,10 check digit (:func:`business_licence_check_digit`).
 
 Licence plates (GA 36-2018): see :func:`check_licence_plate`.
 
-ID numbers (GB 11643) are checked by :func:`healthcode.idcard.check_id_number`; its errors are
+ID numbers (GB 11643) are checked by :func:`healthcode.rules.idcard.check_id_number`; its errors are
 re-raised with this module's code so that every credential type fails the same way.
 """
 
@@ -240,7 +240,7 @@ class _Check(Protocol):
 
 def _check_id_number(value: str, *, field: str = "credential_number") -> str:
     # A sibling module, imported here so that this one imports without it.
-    from healthcode.idcard import check_id_number
+    from healthcode.rules.idcard import check_id_number
 
     try:
         number: str = check_id_number(value, today=clock.now().date(), field=field).number

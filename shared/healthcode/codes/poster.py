@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from healthcode.qr import QUIET_ZONE, QrSymbol, encode
+from healthcode.codes.qr import QUIET_ZONE, QrSymbol, encode
 
 if TYPE_CHECKING:
     from PIL import ImageFont

@@ -6,7 +6,7 @@ venue-code registrations and scan records (全量汇聚). The export consumer
 makes of each batch into the stack's export bucket; the schema is ``docs/export-schema.md``.
 
 Plain Python: the handler passes each stream record as a :class:`Change` (images already
-decoded from DynamoDB's wire form) and a ``hasher`` (``healthcode.pii.keyed_hash``).
+decoded from DynamoDB's wire form) and a ``hasher`` (``healthcode.protection.pii.keyed_hash``).
 
 What leaves the stack, and what does not
     An explicit allow-list per table: an attribute added to an item later is not exported until
@@ -43,7 +43,7 @@ from healthcode.clock import CHINA
 
 Table = Literal["scans", "venues"]
 Operation = Literal["INSERT", "MODIFY", "REMOVE"]
-#: ``(kind, value) -> keyed hash``: ``healthcode.pii.keyed_hash`` in the stack.
+#: ``(kind, value) -> keyed hash``: ``healthcode.protection.pii.keyed_hash`` in the stack.
 Hasher = Callable[[str, str], str]
 
 SCHEMA: Final[Mapping[Table, str]] = {

@@ -46,12 +46,17 @@ def check_location(raw: object, *, field: str = "location") -> Location:
 
 
 def distance_m(a: Location, b: Location) -> float:
-    """Great-circle distance between ``a`` and ``b`` in metres (haversine on a sphere)."""
+    """Great-circle distance between ``a`` and ``b`` in metres, on a sphere.
+
+    The central angle comes from ``atan2`` (the spherical case of Vincenty's formula), which
+    keeps its precision at every distance; haversine's ``asin`` loses it near antipodal points,
+    where a detour could come out shorter than the direct path."""
     lat_a, lat_b = math.radians(a.lat), math.radians(b.lat)
-    half_dlat = (lat_b - lat_a) / 2
-    half_dlng = math.radians(b.lng - a.lng) / 2
-    h = math.sin(half_dlat) ** 2 + math.cos(lat_a) * math.cos(lat_b) * math.sin(half_dlng) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h)))
+    dlng = math.radians(b.lng - a.lng)
+    across = math.cos(lat_b) * math.sin(dlng)
+    along = math.cos(lat_a) * math.sin(lat_b) - math.sin(lat_a) * math.cos(lat_b) * math.cos(dlng)
+    level = math.sin(lat_a) * math.sin(lat_b) + math.cos(lat_a) * math.cos(lat_b) * math.cos(dlng)
+    return EARTH_RADIUS_M * math.atan2(math.hypot(across, along), level)
 
 
 def _coordinate(raw: dict[object, object], name: str, limit: float, field: str) -> float:

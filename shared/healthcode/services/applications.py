@@ -53,11 +53,14 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from healthcode import clock, colour, idcard, pii, recolour, regions
-from healthcode.colour import ColourDecision
+from healthcode import clock
 from healthcode.errors import Conflict, InvalidInput
-from healthcode.idcard import IdNumber
-from healthcode.policy import Policy
+from healthcode.protection import pii
+from healthcode.rules import colour, idcard, regions
+from healthcode.rules.colour import ColourDecision
+from healthcode.rules.idcard import IdNumber
+from healthcode.rules.policy import Policy
+from healthcode.services import recolour
 from healthcode.settings import policy as province_policy
 from healthcode.storage import facts, persons
 from healthcode.storage.models import AuditEntry, Person

@@ -45,12 +45,13 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from healthcode import clock, idcard, regions
+from healthcode import clock
 from healthcode.clock import CHINA
-from healthcode.colour import AreaRisk
 from healthcode.errors import InvalidInput
-from healthcode.policy import Policy, RiskLevel
-from healthcode.tracing import ContactKind, Presence
+from healthcode.rules import idcard, regions
+from healthcode.rules.colour import AreaRisk
+from healthcode.rules.policy import Policy, RiskLevel
+from healthcode.rules.tracing import ContactKind, Presence
 
 __all__ = [
     "CLOCK_SKEW",

@@ -48,13 +48,13 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from healthcode import regions
 from healthcode.clock import CHINA
-from healthcode.credentials import CredentialType, check_credential
 from healthcode.errors import Forbidden, InvalidInput, NotFound
-from healthcode.geo import Location, check_location, distance_m
-from healthcode.idcard import check_mobile
-from healthcode.policy import VENUE_TYPES, Policy, RiskLevel
+from healthcode.rules import regions
+from healthcode.rules.credentials import CredentialType, check_credential
+from healthcode.rules.geo import Location, check_location, distance_m
+from healthcode.rules.idcard import check_mobile
+from healthcode.rules.policy import VENUE_TYPES, Policy, RiskLevel
 
 # --------------------------------------------------------------------------------------------
 # Venue types
