@@ -45,7 +45,7 @@ typecheck: $(STAMP)
 
 template-check: $(STAMP) $(SAM_STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
-	$(PY) -m infra.translate --output .aws-sam/translated.json
+	$(PY) -m infra.rehearsal.translate --output .aws-sam/translated.json
 	# W1020: samtranslator inlines parameter defaults into Fn::Sub; not an error in the source
 	$(VENV)/bin/cfn-lint --ignore-checks W1020 -- .aws-sam/translated.json
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=cn-north-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml --region cn-north-1
@@ -88,15 +88,15 @@ deploy: $(SAM_STAMP)
 	PATH="$(PYTHON312_DIR):$$PATH" $(SAM) deploy --config-env $(ENV) --template-file $(BUILD_DIR)/template.yaml
 
 rehearse: $(STAMP)
-	$(PY) -m infra.rehearse $(if $(ENV),--env $(ENV))
+	$(PY) -m infra.rehearsal $(if $(ENV),--env $(ENV))
 
 rotate-keys: $(STAMP)
 	$(if $(LOCAL),,$(need-env))
-	$(PY) -m infra.rotate_keys $(if $(LOCAL),--local $(LOCAL),--env $(ENV)) --use $(USE) $(if $(VERIFY),--verify)
+	$(PY) -m infra.ops.rotate_keys $(if $(LOCAL),--local $(LOCAL),--env $(ENV)) --use $(USE) $(if $(VERIFY),--verify)
 
 replay-dlq: $(STAMP)
 	$(if $(LOCAL),,$(need-env))
-	$(PY) -m infra.replay_dlq $(if $(LOCAL),--local $(LOCAL),--env $(ENV))
+	$(PY) -m infra.ops.replay_dlq $(if $(LOCAL),--local $(LOCAL),--env $(ENV))
 
 # -- performance: figures for cost, calls, capacity, cold starts, hot partitions ------------------
 .PHONY: bench

@@ -1,1 +1,2 @@
-"""Infrastructure code: the local stack, deploy helpers, benchmarks (never deployed)."""
+"""What is never deployed, one subfolder each: the local stack (local), operations commands (ops),
+the deploy rehearsal (rehearsal) and benchmarks (bench)."""

@@ -1,40 +1,32 @@
 """Health officials' routes (流调): cases, contacts, lab results, risk areas, manual colour
 overrides under the two-official rule, appeals, and the audited full record of a person.
 
-Facts in, colours out: a case, a lab result, an approved override is written as a fact under
-the person, and the colour consumer (FactsTable stream) recomputes the colour. Where the answer
-must already show the change — the case person "turns red at once", an applied override — the
-route also recomputes synchronously (idempotent; the consumer then finds nothing to change).
-Tracing itself runs on the CasesTable stream (``functions/tracing``).
+Each route checks its request and hands it to one service (``healthcode.services``: cases, labs,
+riskareas, overrides, records). Tracing itself runs on the CasesTable stream
+(``functions/tracing``), risk-area sweeps on the RiskAreasTable stream (``functions/riskareas``).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from healthcode import clock
 from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app
-from healthcode.errors import InvalidInput, NotFound, Throttled
+from healthcode.errors import InvalidInput
 from healthcode.protection.logs import get_logger
 from healthcode.rules import cases
 from healthcode.rules.regions import check_region_code
-from healthcode.services import recolour
-from healthcode.settings import policy, settings
-from healthcode.storage import audit, facts, idempotency, overrides, persons
-from healthcode.storage import cases as store
-from healthcode.storage.models import CaseItem, Person, Request
-from pynamodb.exceptions import PutError
+from healthcode.services import cases as case_service
+from healthcode.services import labs, overrides, records, riskareas
+from healthcode.services.overrides import RequestView
+from healthcode.settings import policy
 
 logger = get_logger("cases")
 app = make_app()
 
 OFFICIAL = "official"
-#: Metric emitted (EMF, namespace HealthCode) when an official exceeds the hourly override limit.
-OVER_LIMIT_METRIC = "OverrideRequestsOverLimit"
 DEFAULT_PAGE, MAX_PAGE = 500, 1000
 
 _ERRORS: OpenAPIResponse = {
@@ -63,14 +55,6 @@ def _page_size() -> int:
     return int(raw)
 
 
-def _person(person_id: str) -> Person:
-    cases.check_person_id(person_id)
-    person = persons.get(person_id, consistent=True)
-    if person is None:
-        raise NotFound("no such person", field="person_id", code="person_not_found")
-    return person
-
-
 # -- cases ---------------------------------------------------------------------------------------
 
 
@@ -78,7 +62,6 @@ def _person(person_id: str) -> Person:
     "/v1/cases",
     summary="Report a case: the person turns red at once and contact tracing starts",
     description=(
-        "Body: {person_id or id_number, status: confirmed | asymptomatic | suspected, diagnosed_at}. "
         "Answer 202 {case_id, person_id, status, tracing, colour, risk_level}. The case id is derived from "
         "(person, diagnosed_at): a retry answers the same case, a new status is recorded on it."
     ),
@@ -88,55 +71,18 @@ def report_case() -> Response[str]:
     official = _official()
     now = clock.now()
     report = cases.check_case_report(json_body(app), now=now)
-    person = _person(report.person_id) if report.person_id is not None else None
-    if person is None and report.id_number is not None:
-        person = persons.holder_of(report.id_number)
-    if person is None:
-        raise NotFound("nobody holds a code under this ID number", field="id_number", code="person_not_found")
-    case, created = store.open_case(
-        person_id=person.person_id,
-        status=report.status,
-        diagnosed_at=report.diagnosed_at,
-        actor=official,
-        origin="official",
-        now=now,
-    )
-    _audit_case(case, actor=official)
-    decision = recolour.recompute(person.person_id, now=now, actor=official, cause="case")
-    logger.info("case reported", extra={"case_id": case.pk, "new_case": created})
+    reported = case_service.report(report, official=official, now=now)
+    case, decision = reported.case, reported.decision
+    logger.info("case reported", extra={"case_id": case.case_id, "new_case": reported.created})
     body: dict[str, Any] = {
-        "case_id": case.pk,
-        "person_id": person.person_id,
+        "case_id": case.case_id,
+        "person_id": case.person_id,
         "status": case.status,
         "tracing": case.tracing,
     }
     if decision is not None:
         body |= {"colour": decision.colour, "risk_level": int(decision.level)}
     return json_response(202, body)
-
-
-def _audit_case(case: CaseItem, *, actor: str) -> None:
-    """The ``case_reported`` entry on the person's trail, at the case's creation and with its
-    id: a retried report (even one whose first attempt stopped half-way) writes it once."""
-    try:
-        audit.append(
-            audit.person_subject(str(case.person_id)),
-            "case_reported",
-            actor=actor,
-            at=case.created_at,
-            details={"case_id": case.pk, "status": case.status, "origin": case.kind},
-            entry_id=case.pk,
-        )
-    except PutError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise
-
-
-def _case(case_id: str) -> Any:
-    case = store.get_case(case_id) if case_id.startswith("case-") and len(case_id) <= 64 else None
-    if case is None:
-        raise NotFound("no such case", field="case_id", code="case_not_found")
-    return case
 
 
 @app.get(
@@ -148,11 +94,11 @@ def _case(case_id: str) -> Any:
 )
 def show_case(case_id: str) -> Response[str]:
     _official()
-    case = _case(case_id)
+    case = case_service.show(case_id)
     return json_response(
         200,
         {
-            "case_id": case.pk,
+            "case_id": case.case_id,
             "person_id": case.person_id,
             "status": case.status,
             "diagnosed_at": case.diagnosed_at,
@@ -175,11 +121,11 @@ def show_case(case_id: str) -> Response[str]:
 )
 def case_contacts(case_id: str) -> Response[str]:
     _official()
-    case = _case(case_id)
+    case = case_service.show(case_id)
     after = _query("after")
     if after is not None:
         cases.check_person_id(after, field="after")
-    rows, following = store.contacts(case_id, limit=_page_size(), after=after)
+    rows, following = case_service.contacts(case_id, limit=_page_size(), after=after)
     return json_response(
         200,
         {
@@ -206,7 +152,7 @@ def case_contacts(case_id: str) -> Response[str]:
     "/v1/lab-results",
     summary="Import nucleic-acid test results (up to 1,000 rows, each checked on its own)",
     description=(
-        "Body: {results: [{id_number, sampled_at, result: negative | positive}]}. Answer 200 {accepted, "
+        "Answer 200 {accepted, "
         "rejected: [{index, error, field}], cases: [{index, case_id}]}. A positive row opens a case (as POST "
         "/v1/cases, idempotent per person and sampling time); a negative one clears what the policy says."
     ),
@@ -216,38 +162,18 @@ def import_lab_results() -> Response[str]:
     official = _official()
     now = clock.now()
     body = json_body(app)
-    unknown = sorted(str(key) for key in body if key != "results")
-    if unknown:
-        raise InvalidInput(f"unexpected field {unknown[0]}", field=unknown[0], code="unexpected_field")
-    rows, rejected = cases.check_lab_rows(body.get("results"), now=now)
-    found: list[tuple[str, cases.LabRow]] = []
-    for row in rows:
-        person = persons.holder_of(row.id_number)
-        if person is None:
-            rejected.append(cases.RejectedRow(row.index, "unknown_person", "id_number"))
-        else:
-            found.append((person.person_id, row))
-    store.save_labs(found, now=now, keep_days=policy().retention_days)
-    opened = []
-    for person_id, row in found:
-        if row.positive:
-            case, _ = store.open_case(
-                person_id=person_id,
-                status=cases.CaseStatus.CONFIRMED,
-                diagnosed_at=row.sampled_at,
-                actor=official,
-                origin="lab",
-                now=now,
-            )
-            _audit_case(case, actor=official)
-            opened.append({"index": row.index, "case_id": case.pk})
-    logger.info("lab results imported", extra={"accepted": len(found), "rejected": len(rejected)})
+    imported = labs.import_results(
+        body["results"], official=official, keep_days=policy().retention_days, now=now
+    )
+    logger.info(
+        "lab results imported", extra={"accepted": imported.accepted, "rejected": len(imported.rejected)}
+    )
     return json_response(
         200,
         {
-            "accepted": len(found),
-            "rejected": [r.as_dict() for r in sorted(rejected, key=lambda r: r.index)],
-            "cases": opened,
+            "accepted": imported.accepted,
+            "rejected": [r.as_dict() for r in imported.rejected],
+            "cases": [{"index": index, "case_id": case_id} for index, case_id in imported.opened],
         },
     )
 
@@ -258,7 +184,7 @@ def import_lab_results() -> Response[str]:
 @app.put(
     "/v1/risk-areas/<region_code>",
     summary="Set a region's risk level; people who travelled there are recoloured",
-    description="Body: {level: high | medium | low}. A prefecture or province level covers every code under "
+    description="A prefecture or province level covers every code under "
     "it; the most specific level set wins. Answer 200 {region_code, level, updated_at}.",
     responses={200: {"description": "the area"}, 422: _ERRORS},
 )
@@ -266,7 +192,7 @@ def set_risk_area(region_code: str) -> Response[str]:
     official = _official()
     code = check_region_code(region_code)
     level = cases.check_area_level(json_body(app))
-    area = store.put_risk_area(code, level, actor=official, now=clock.now())
+    area = riskareas.set_level(code, level, official=official, now=clock.now())
     return json_response(
         200, {"region_code": area.region_code, "level": area.level, "updated_at": area.updated_at}
     )
@@ -280,18 +206,14 @@ def set_risk_area(region_code: str) -> Response[str]:
 def show_risk_area(region_code: str) -> Response[str]:
     _official()
     code = check_region_code(region_code)
-    area = store.get_risk_area(code)
-    if area is None:
-        return json_response(200, {"region_code": code, "level": "low", "updated_at": None})
-    return json_response(
-        200, {"region_code": area.region_code, "level": area.level, "updated_at": area.updated_at}
-    )
+    level, updated_at = riskareas.show(code)
+    return json_response(200, {"region_code": code, "level": level, "updated_at": updated_at})
 
 
 # -- overrides -----------------------------------------------------------------------------------
 
 
-def _override_view(request: Request) -> dict[str, Any]:
+def _override_view(request: RequestView) -> dict[str, Any]:
     return {
         "override_id": request.request_id,
         "person_id": request.person_id,
@@ -303,36 +225,17 @@ def _override_view(request: Request) -> dict[str, Any]:
         "note": request.note,
         "until": request.until,
         "requested_by": request.requested_by,
-        "requested_at": clock.show(clock.parse_instant(request.created_at)),
+        "requested_at": clock.show(request.created_at),
         "decided_by": request.decided_by,
         "decided_at": request.decided_at,
     }
-
-
-def _check_rate(official: str, now: Any) -> None:
-    """429 ``override_rate_exceeded`` (and the metric the alarm watches) past the hourly limit."""
-    rules = policy()
-    sent = audit.count_by_actor_since(official, overrides.OVERRIDE_REQUESTED, now - timedelta(hours=1))
-    if not cases.over_rate_limit(sent, rules):
-        return
-    with single_metric(
-        name=OVER_LIMIT_METRIC, unit=MetricUnit.Count, value=1, namespace="HealthCode"
-    ) as metric:
-        metric.add_dimension(name="province", value=settings().province)
-        metric.add_metadata(key="official", value=official)
-    logger.warning("override request refused: hourly limit", extra={"official": official, "sent": sent})
-    raise Throttled(
-        f"at most {rules.override_requests_per_hour_limit} override requests per hour",
-        code="override_rate_exceeded",
-    )
 
 
 @app.put(
     "/v1/persons/<person_id>/colour",
     summary="Request a manual colour change (applied when a second official approves)",
     description=(
-        "Body: {colour, reason_code, evidence_ref, note?, until?, risk_level? (when the colour name stands "
-        "for two levels)}. Answer 202 {override_id, status: pending_approval} (applied at once only where "
+        "Answer 202 {override_id, status: pending_approval} (applied at once only where "
         "the policy does not require a second official). Honours Idempotency-Key. 429 override_rate_exceeded "
         "past the policy's hourly limit per official."
     ),
@@ -340,27 +243,11 @@ def _check_rate(official: str, now: Any) -> None:
 )
 def request_colour(person_id: str) -> Response[str]:
     official = _official()
-    key = idempotency.check_key(app.current_event.headers.get("idempotency-key"))
+    key = overrides.check_idempotency_key(app.current_event.headers.get("idempotency-key"))
     now = clock.now()
-    rules = policy()
-    change = cases.check_override_body(json_body(app), policy=rules, now=now)
-    person = _person(person_id)
-    override_id = overrides.override_id_for(official, key)
-    if key is not None:
-        first = overrides.get(override_id)
-        if first is not None and first.requested_by == official and first.person_id == person.person_id:
-            return json_response(202, _override_view(first))
-    _check_rate(official, now)
-    request, _ = overrides.request_override(
-        override_id=override_id,
-        person_id=person.person_id,
-        actor=official,
-        change=change,
-        now=now,
-        second_official_required=rules.override_requires_second_official,
-    )
-    if request.status == overrides.APPLIED:
-        recolour.recompute(person.person_id, now=now, actor=official, cause="override")
+    change = cases.check_override_body(json_body(app), policy=policy(), now=now)
+    cases.check_person_id(person_id)
+    request = overrides.request(person_id, change, official=official, idempotency_key=key, now=now)
     return json_response(202, _override_view(request))
 
 
@@ -376,12 +263,6 @@ def pending_overrides() -> Response[str]:
     return json_response(200, {"overrides": [_override_view(i) for i in items], "next": following})
 
 
-def _override_id(override_id: str) -> str:
-    if not override_id.startswith("ovr-") or len(override_id) > 64:
-        raise NotFound("no such override", field="override_id", code="override_not_found")
-    return override_id
-
-
 @app.get(
     "/v1/overrides/<override_id>",
     summary="One override request and its state",
@@ -389,10 +270,7 @@ def _override_id(override_id: str) -> str:
 )
 def show_override(override_id: str) -> Response[str]:
     _official()
-    request = overrides.get(_override_id(override_id))
-    if request is None or request.kind != "override":
-        raise NotFound("no such override", field="override_id", code="override_not_found")
-    return json_response(200, _override_view(request))
+    return json_response(200, _override_view(overrides.show(override_id)))
 
 
 @app.post(
@@ -404,41 +282,35 @@ def show_override(override_id: str) -> Response[str]:
 )
 def approve_override(override_id: str) -> Response[str]:
     official = _official()
-    now = clock.now()
-    request = overrides.approve(_override_id(override_id), approver=official, now=now)
-    recolour.recompute(request.person_id, now=now, actor=official, cause="override")
+    request = overrides.approve(override_id, approver=official, now=clock.now())
     return json_response(200, _override_view(request))
 
 
 @app.post(
     "/v1/overrides/<override_id>/reject",
     summary="Reject (or withdraw) a pending override: it never takes effect",
-    description="Body (optional): {reason}.",
     responses={200: {"description": "the override, rejected"}, 404: _ERRORS, 409: _ERRORS},
 )
 def reject_override(override_id: str) -> Response[str]:
     official = _official()
     raw = app.current_event.body
     body = json_body(app) if raw else {}
-    unknown = sorted(str(key) for key in body if key != "reason")
-    if unknown:
-        raise InvalidInput(f"unexpected field {unknown[0]}", field=unknown[0], code="unexpected_field")
     reason = cases.check_decision_note(body, field="reason")
-    request = overrides.reject(_override_id(override_id), official=official, reason=reason, now=clock.now())
+    request = overrides.reject(override_id, official=official, reason=reason, now=clock.now())
     return json_response(200, _override_view(request))
 
 
 # -- appeals -------------------------------------------------------------------------------------
 
 
-def _appeal_view(request: Request) -> dict[str, Any]:
+def _appeal_view(request: RequestView) -> dict[str, Any]:
     return {
         "appeal_id": request.request_id,
         "person_id": request.person_id,
         "status": request.status,
         "reason": request.note,
         "colour": request.colour,
-        "submitted_at": clock.show(clock.parse_instant(request.created_at)),
+        "submitted_at": clock.show(request.created_at),
         "answer": request.answer,
         "answered_by": request.decided_by,
         "answered_at": request.decided_at,
@@ -463,22 +335,15 @@ def list_appeals() -> Response[str]:
 @app.post(
     "/v1/appeals/<appeal_id>/answer",
     summary="Answer an appeal",
-    description="Body: {outcome: upheld | dismissed, answer}. An upheld appeal is corrected by an override "
+    description="An upheld appeal is corrected by an override "
     "(PUT /v1/persons/{person_id}/colour), which still needs a second official.",
     responses={200: {"description": "the appeal, answered"}, 404: _ERRORS, 409: _ERRORS, 422: _ERRORS},
 )
 def answer_appeal(appeal_id: str) -> Response[str]:
     official = _official()
     body = json_body(app)
-    unknown = sorted(str(key) for key in body if key not in ("outcome", "answer"))
-    if unknown:
-        raise InvalidInput(f"unexpected field {unknown[0]}", field=unknown[0], code="unexpected_field")
-    answer = cases.free_text(body.get("answer"), field="answer", limit=cases.MAX_NOTE)
-    outcome = body.get("outcome")
-    if not isinstance(outcome, str):
-        raise InvalidInput("outcome must be upheld or dismissed", field="outcome", code="invalid_outcome")
-    if len(appeal_id) > 64 or "#" in appeal_id:
-        raise NotFound("no such appeal", field="appeal_id", code="appeal_not_found")
+    answer = cases.free_text(body["answer"], field="answer", limit=cases.MAX_NOTE)
+    outcome = str(body["outcome"])
     request = overrides.answer_appeal(
         appeal_id, official=official, outcome=outcome, answer=answer, now=clock.now()
     )
@@ -495,18 +360,15 @@ def answer_appeal(appeal_id: str) -> Response[str]:
 )
 def full_record(person_id: str) -> Response[str]:
     official = _official()
-    person = _person(person_id)
-    now = clock.now()
-    audit.append(
-        audit.person_subject(person.person_id),
-        "identity_read",
-        actor=official,
-        at=now,
-        details={"fields": ["name", "id_number", "phone", "address"], "route": "GET /v1/persons/{person_id}"},
+    cases.check_person_id(person_id)
+    record = records.full_record(person_id, official=official, route="GET /v1/persons/{person_id}")
+    person, identity, decision, state, now = (
+        record.person,
+        record.identity,
+        record.decision,
+        record.state,
+        record.read_at,
     )
-    identity = persons.identity(person)
-    decision = recolour.current(person, now=now)
-    state = facts.state_of(person.person_id, consistent=False)
     return json_response(
         200,
         {

@@ -1,6 +1,5 @@
-"""Reports for health officials: daily scans per unit (Henan's 16:00 report) and venue-code
-coverage by type and region (Fujian's mandatory list). Both read counters only, never scans or
-venues: the daily report the per venue-day counters, coverage the coverage counters.
+"""Reports for health officials (``healthcode.services.reports``): daily scans per unit and
+venue-code coverage by type and region.
 
 ``GET /v1/reports/daily-scans`` answers JSON, or CSV (``Accept: text/csv`` or ``?format=csv``)
 for spreadsheets, every text cell neutralised against formula injection.
@@ -8,7 +7,6 @@ for spreadsheets, every text cell neutralised against formula injection.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -18,10 +16,9 @@ from healthcode.edge.http import caller, json_response, lambda_handler_for, make
 from healthcode.errors import InvalidInput
 from healthcode.protection.logs import get_logger
 from healthcode.rules import regions
-from healthcode.rules.venues import VENUE_TYPE_LABELS, coverage, csv_document, report_day, requirement
-from healthcode.settings import policy, settings
-from healthcode.storage import stats
-from healthcode.storage import venues as store
+from healthcode.rules.venues import csv_document, report_day
+from healthcode.services import reports
+from healthcode.settings import settings
 
 logger = get_logger("reports")
 app = make_app()
@@ -65,14 +62,6 @@ def _wants_csv() -> bool:
     return "text/csv" in accept
 
 
-def _due_at(day: str) -> datetime | None:
-    """When units' counts for ``day`` are due (Henan: 16:00 that day), if the province sets it."""
-    due = policy().report_due()
-    if due is None:
-        return None
-    return datetime.combine(datetime.fromisoformat(day).date(), due, tzinfo=clock.CHINA)
-
-
 @app.get(
     "/v1/reports/daily-scans",
     summary="Scans per unit on a day in a region (JSON, or CSV with Accept: text/csv or ?format=csv)",
@@ -88,12 +77,11 @@ def daily_scans() -> Response[str]:
     day = report_day(_query("date"), now=clock.now())
     region_code = _region()
     as_csv = _wants_csv()
-    units = list(stats.units(region_code, day))
-    logger.info("daily scans report", extra={"region_code": region_code, "date": day, "units": len(units)})
+    report = reports.daily_scans(region_code, day)
     if as_csv:
         document = csv_document(
             DAILY_COLUMNS,
-            ((day, u.region_code, u.venue_id, u.name or "", u.scans, u.abnormal) for u in units),
+            ((day, u.region_code, u.venue_id, u.name or "", u.scans, u.abnormal) for u in report.units),
         )
         filename = f"daily-scans-{region_code}-{day}.csv"
         return Response(
@@ -105,16 +93,15 @@ def daily_scans() -> Response[str]:
                 "Cache-Control": "no-store",
             },
         )
-    due = _due_at(day)
     return json_response(
         200,
         {
-            "date": day,
-            "region_code": region_code,
-            "region_name": regions.region_name(region_code),
-            "due_at": due,
-            "total_scans": sum(u.scans for u in units),
-            "total_abnormal": sum(u.abnormal for u in units),
+            "date": report.day,
+            "region_code": report.region_code,
+            "region_name": report.region_name,
+            "due_at": report.due_at,
+            "total_scans": report.total_scans,
+            "total_abnormal": report.total_abnormal,
             "units": [
                 {
                     "venue_id": u.venue_id,
@@ -124,7 +111,7 @@ def daily_scans() -> Response[str]:
                     "abnormal": u.abnormal,
                     "by_colour": dict(u.by_colour),
                 }
-                for u in units
+                for u in report.units
             ],
         },
     )
@@ -138,28 +125,21 @@ def daily_scans() -> Response[str]:
 )
 def venue_coverage() -> Response[str]:
     caller(app).require("official")
-    region_code = _region()
-    rules = policy()
-    counts = store.coverage_counts(region_code)
-    covered = coverage(region_code, counts.by_type, counts.by_region, rules)
+    report = reports.venue_coverage(_region())
+    covered = report.covered
     return json_response(
         200,
         {
-            "region_code": region_code,
-            "region_name": regions.region_name(region_code),
+            "region_code": report.region_code,
+            "region_name": report.region_name,
             "venues": covered.venues,
             "by_type": [
-                {
-                    "type": venue_type,
-                    "label": VENUE_TYPE_LABELS[venue_type],
-                    "requirement": requirement(rules, venue_type),
-                    "venues": covered.by_type.get(venue_type, 0),
-                }
-                for venue_type in sorted(VENUE_TYPE_LABELS)
+                {"type": t.venue_type, "label": t.label, "requirement": t.requirement, "venues": t.venues}
+                for t in report.by_type
             ],
             "by_region": [
-                {"region_code": code, "region_name": _name(code), "venues": n}
-                for code, n in covered.by_region.items()
+                {"region_code": r.region_code, "region_name": r.region_name, "venues": r.venues}
+                for r in report.by_region
             ],
             "mandatory": {
                 "types": len(covered.mandatory_types),
@@ -168,13 +148,6 @@ def venue_coverage() -> Response[str]:
             },
         },
     )
-
-
-def _name(code: str) -> str | None:
-    try:
-        return regions.region_name(code)
-    except KeyError:
-        return None
 
 
 lambda_handler: Any = lambda_handler_for(app, logger)

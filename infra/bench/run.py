@@ -415,12 +415,9 @@ def cost(results: dict[str, float], stack: InProcessStack) -> dict[str, float]:
 
 
 def timeliness(contacts: int, province: str) -> dict[str, float]:
-    """The local-stack run of infra/bench_tracing.py (case confirmed → last contact recoloured)."""
-    script = ROOT / "infra" / "bench_tracing.py"
-    if not script.exists():
-        return {}
+    """The local-stack run of infra/bench/tracing.py (case confirmed → last contact recoloured)."""
     answer = subprocess.run(
-        [sys.executable, "-m", "infra.bench_tracing", "--contacts", str(contacts), "--province", province],
+        [sys.executable, "-m", "infra.bench.tracing", "--contacts", str(contacts), "--province", province],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,13 +1,13 @@
 """Read template.yaml as the deployed stack would see it: tags, Globals, intrinsics.
 
-Only what the local stack needs is resolved: ``Ref`` to parameters and resources, ``GetAtt``
-``Arn``/``StreamArn``, ``Sub`` and ``Join``. Physical names are ``<stack>-<LogicalId>``.
+Intrinsics are evaluated by ``infra.local.intrinsics`` (shared with the deploy rehearsal) with
+this stack's answers: ``Ref`` to parameters and resources, ``GetAtt`` ``Arn``/``StreamArn``.
+Physical names are ``<stack>-<LogicalId>``.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-ACCOUNT = "123456789012"
+from infra.local.intrinsics import ACCOUNT, Intrinsics, partition, pseudo_parameters
+
 ROOT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
@@ -145,7 +146,7 @@ class Template:
 
     @property
     def partition(self) -> str:
-        return "aws-cn" if self.region.startswith("cn-") else "aws"
+        return partition(self.region)
 
     def physical_name(self, logical_id: str) -> str:
         return f"{self.stack_name}-{logical_id}"
@@ -167,13 +168,7 @@ class Template:
         return by_type.get(kind, f"{prefix.format(svc='cloudformation')}:{name}")
 
     def ref(self, name: str) -> str:
-        pseudo = {
-            "AWS::Region": self.region,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": self.partition,
-            "AWS::StackName": self.stack_name,
-            "AWS::URLSuffix": "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com",
-        }
+        pseudo = pseudo_parameters(self.region, self.stack_name)
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
@@ -184,39 +179,16 @@ class Template:
             return self.physical_name(name)
         raise KeyError(f"Ref to unknown name {name}")
 
+    def attribute(self, logical_id: str, attribute: str) -> str:
+        if attribute == "Arn":
+            return self.arn(logical_id)
+        if attribute == "StreamArn":
+            return self.arn(logical_id) + "/stream/local"
+        return self.physical_name(logical_id)
+
     def resolve(self, value: Any) -> Any:
-        if isinstance(value, dict) and len(value) == 1:
-            ((key, arg),) = value.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Fn::GetAtt":
-                logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                if attribute == "Arn":
-                    return self.arn(logical)
-                if attribute == "StreamArn":
-                    return self.arn(logical) + "/stream/local"
-                return self.physical_name(logical)
-            if key == "Fn::Sub":
-                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-
-                def sub(match: re.Match[str]) -> str:
-                    name = match.group(1)
-                    if name in extra:
-                        return str(self.resolve(extra[name]))
-                    if "." in name:
-                        logical, attribute = name.split(".", 1)
-                        return str(self.resolve({"Fn::GetAtt": [logical, attribute]}))
-                    return self.ref(name)
-
-                return re.sub(r"\$\{([^}!]+)\}", sub, text)
-            if key == "Fn::Join":
-                separator, parts = arg
-                return separator.join(str(self.resolve(p)) for p in parts)
-        if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        return value
+        """``value`` with every intrinsic the local stack can answer evaluated (others kept)."""
+        return Intrinsics(self.ref, self.attribute, partial=True).resolve(value)
 
     # -- what the local stack serves -------------------------------------------------------
 

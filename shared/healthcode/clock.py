@@ -89,5 +89,5 @@ CHINA = __import__("datetime").timezone(timedelta(hours=8), "CST")
 
 
 def show(instant: datetime) -> str:
-    """An instant as API.md shows it: ISO 8601 at +08:00, whole seconds."""
+    """An instant as the API shows it: ISO 8601 at +08:00, whole seconds."""
     return instant.astimezone(CHINA).replace(microsecond=0).isoformat()

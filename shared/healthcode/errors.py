@@ -1,4 +1,4 @@
-"""Domain errors. Each maps to one HTTP status and a machine-readable code (API.md envelope).
+"""Domain errors. Each maps to one HTTP status and a machine-readable code (docs/api.md, "Errors").
 
 Handlers never build error responses themselves: they raise these, and ``healthcode.edge.http``
 maps them once to ``{"error": {"code", "message", "field"}}``.

@@ -39,7 +39,7 @@ def test_make_build_builds_every_function_and_an_arm64_layer(tmp_path: Path) -> 
         "pynamodb",
         "jwt",
         "cryptography",
-        "pydantic",
+        "fastjsonschema",
         "qrcode",
         "PIL",
     ):

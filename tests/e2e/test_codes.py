@@ -116,7 +116,7 @@ def test_bad_input_wrong_callers_and_other_accounts(stack: Stack) -> None:
         (
             form(declaration=declaration(temperature=33.0)),
             "declaration.temperature",
-            "implausible_temperature",
+            "invalid_temperature",
         ),
         (form(declaration=declaration(symptoms=["itch"])), "declaration.symptoms", "unknown_symptom"),
     ):

@@ -11,13 +11,14 @@ import jwt
 import pytest
 from healthcode.rules import idcard
 
-from infra import rotate_keys
+from infra.ops import rotate_keys
 from tests.e2e.stack import Stack, running_stack
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack() -> Iterator[Stack]:
-    """Its own Guizhou stack: these tests move the clock a year ahead."""
+    """A Guizhou stack for each test: they rotate keys and move the clock a year ahead, and each
+    expects the key set a new stack starts with (in whatever order they run)."""
     with running_stack("520000") as started:
         yield started
 

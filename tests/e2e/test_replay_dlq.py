@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import replay_dlq
+from infra.ops import replay_dlq
 from tests.e2e.stack import Stack, running_stack
 
 FIXTURE = Path(__file__).parent / "fixtures" / "template.yaml"

@@ -1,6 +1,6 @@
 """Contact tracing end to end over HTTP on a Guizhou stack of its own (its clock is moved):
 families check in at a mall's restaurant and supermarket and at another shop, one person is
-confirmed a day later, and the colours follow the API.md rule — now, once observation has ended
+confirmed a day later, and the colours follow the tracing rule (docs/api.md) — now, once observation has ended
 and once quarantine has ended — in what the codes show and in the stored history."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from healthcode.settings import policy
 from healthcode.storage import connection as storage_connection
 from healthcode.storage import facts, idempotency, persons, scans
 from healthcode.storage.models import ALL_MODELS, Location, Person, Venue
+from healthcode.storage.persons import PersonView
 
 from infra.local.events import stream_record
 from tests.handlers.harness import InProcessStack, in_process_stack
@@ -82,7 +83,7 @@ def make_venue(venue_type: str = "mall", *, region_code: str = "520102", shards:
     return venue
 
 
-def make_person(level: RiskLevel = RiskLevel.GREEN, *, number: str | None = None) -> Person:
+def make_person(level: RiskLevel = RiskLevel.GREEN, *, number: str | None = None) -> PersonView:
     """A registered person whose stored colour is ``level`` (decided now, no next change)."""
     person_id = persons.new_person_id()
     person = persons.build(
@@ -97,15 +98,13 @@ def make_person(level: RiskLevel = RiskLevel.GREEN, *, number: str | None = None
         now=clock.now(),
         person_id=person_id,
     )
-    person.level = int(level)
-    person.colour = policy().colour(level)
-    person.colour_as_of = clock.now()
-    person.next_change_at = None
-    persons.create(person)
-    return person
+    person = replace(
+        person, level=int(level), colour=policy().colour(level), colour_as_of=clock.now(), next_change_at=None
+    )
+    return persons.create(person)
 
 
-def turn_red(person: Person) -> None:
+def turn_red(person: PersonView) -> None:
     """Record a case for ``person`` and let the colour engine store the new colour."""
     now = clock.now()
     case = colour.Fact(
@@ -115,7 +114,7 @@ def turn_red(person: Person) -> None:
     recolour.recompute(person.person_id, now=now, cause="case")
 
 
-def code_for(person: Person, lifetime: timedelta | None = None) -> str:
+def code_for(person: PersonView, lifetime: timedelta | None = None) -> str:
     token, _ = keystore.sign(
         "code",
         subject=person.person_id,
@@ -125,7 +124,7 @@ def code_for(person: Person, lifetime: timedelta | None = None) -> str:
     return token
 
 
-def paper_code_for(person: Person) -> str:
+def paper_code_for(person: PersonView) -> str:
     """Issue a paper code and make it the person's only valid one."""
     token, _ = keystore.sign(
         "paper",
@@ -133,8 +132,7 @@ def paper_code_for(person: Person) -> str:
         claims={},
         lifetime=timedelta(days=policy().paper_code_lifetime_days),
     )
-    stored = persons.get(person.person_id, consistent=True)
-    assert stored is not None
+    stored = Person.get(person.person_id, consistent_read=True)
     stored.paper_code_id = jwt.decode(token, options={"verify_signature": False})["jti"]
     stored.save()
     return token

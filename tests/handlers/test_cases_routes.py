@@ -1,5 +1,5 @@
 """Officials' routes of functions/cases: cases, contacts, lab results, risk areas, the full
-record — status codes, error codes and fields as API.md gives them."""
+record — status codes, error codes and fields as docs/api.md gives them."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ LAB_REFUSALS = [
     ({"results": []}, "invalid_results", "results"),
     ({"results": "all negative"}, "invalid_results", "results"),
     ({"results": [{}] * 1001}, "too_many_results", "results"),
-    ({"results": [], "lab": "x"}, "unexpected_field", "lab"),
+    ({"results": [], "lab": "x"}, "unknown_field", "lab"),
 ]
 
 
@@ -213,7 +213,7 @@ def test_risk_area_levels(stack: InProcessStack) -> None:
         ("/v1/risk-areas/529999", {"level": "high"}, "invalid_region_code"),
         ("/v1/risk-areas/52010", {"level": "high"}, "invalid_region_code"),
         ("/v1/risk-areas/520102", {"level": "severe"}, "invalid_level"),
-        ("/v1/risk-areas/520102", {"level": "high", "since": "now"}, "unexpected_field"),
+        ("/v1/risk-areas/520102", {"level": "high", "since": "now"}, "unknown_field"),
     ):
         answer = stack.call("PUT", path, as_=epi.OFFICIAL, json_body=body)
         assert (answer.status, answer.error_code) == (422, code)

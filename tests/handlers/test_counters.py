@@ -4,7 +4,6 @@ partial batch failures."""
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from healthcode import clock
 from healthcode.rules.policy import FactKind, Policy, RiskLevel
+from healthcode.services import counters as counters_service
 from healthcode.storage import facts, stats
 from healthcode.storage.models import Stat
 
@@ -35,7 +35,9 @@ DAY = "2022-05-18"
 
 
 def counters_module(stack: InProcessStack) -> Any:
-    return sys.modules[stack.handler("CountersFunction").__module__]
+    """The module that decides what the CountersFunction writes (its policy, its storage)."""
+    stack.handler("CountersFunction")
+    return counters_service
 
 
 def test_counters_after_a_drain(moto_stack: InProcessStack) -> None:

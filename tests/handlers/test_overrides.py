@@ -1,5 +1,5 @@
 """Manual colour overrides under the two-official rule, their audit trail and rate limit, and
-officials answering appeals (functions/cases, storage/overrides)."""
+officials answering appeals (functions/cases, services/overrides)."""
 
 from __future__ import annotations
 

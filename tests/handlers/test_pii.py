@@ -1,5 +1,5 @@
 """Envelope encryption and keyed hashes of personal data: healthcode.protection.pii on moto KMS and
-Secrets Manager (DESIGN.md principle 3)."""
+Secrets Manager."""
 
 from __future__ import annotations
 

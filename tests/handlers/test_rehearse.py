@@ -1,4 +1,4 @@
-"""The deploy rehearsal (infra.rehearse): the real template rehearsed for a province, and a
+"""The deploy rehearsal (infra.rehearsal): the real template rehearsed for a province, and a
 deliberately broken template whose every defect the rehearsal must catch."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from infra.local.template import Template
-from infra.rehearse import DEFAULT_TEMPLATE, Report, rehearse
+from infra.rehearsal.rehearsal import DEFAULT_TEMPLATE, rehearse
+from infra.rehearsal.report import Report
 
 # --- the real template ---------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from healthcode.storage import scans
 
-from infra.replay_dlq import InvocationFailed, Outcome, replay
+from infra.ops.replay_dlq import InvocationFailed, Outcome, replay
 from tests.handlers.harness import InProcessStack
 
 AT = datetime(2022, 5, 18, 2, 0, tzinfo=UTC)

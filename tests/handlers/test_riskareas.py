@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from healthcode import clock
 from healthcode.rules import colour
-from healthcode.services import recolour
-from healthcode.storage import cases as store
+from healthcode.services import recolour, riskareas
 from healthcode.storage import facts, persons
 from healthcode.storage.models import RiskArea
 
@@ -117,7 +116,7 @@ def test_a_large_change_carries_on_through_sweep_items(
     """GIVEN five travellers to Guiyang districts, trips read one per page, and invocations that
     run out of time after one page WHEN Guiyang turns high THEN the change hands over through
     sweep items until everyone is red, each recomputed once."""
-    monkeypatch.setattr(store, "TRIP_PAGE_SIZE", 1)
+    monkeypatch.setattr(riskareas, "TRIP_PAGE_SIZE", 1)
     people = [traveller(region, 1) for region in ("520102", "520103", "520111", "520102", "520115")]
 
     def invoke(function: str, event: dict[str, Any]) -> Any:

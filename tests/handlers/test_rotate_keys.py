@@ -13,7 +13,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from infra import rotate_keys
+from infra.ops import rotate_keys
 
 REGION = "cn-northwest-1"
 FUNCTION = "healthcode-350000-KeyAdminFunction-1A2B3C"

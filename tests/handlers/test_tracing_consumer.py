@@ -22,6 +22,7 @@ from healthcode.rules.tracing import (
     in_case_window,
     strongest_per_person,
 )
+from healthcode.services import tracing
 from healthcode.storage import cases as store
 from healthcode.storage import persons
 from healthcode.storage.models import CaseItem, Fact
@@ -130,8 +131,8 @@ def stored_exposures(case_id: str, person_ids: set[str]) -> dict[str, dict[str, 
     return found
 
 
-def case_item(case_id: str) -> CaseItem:
-    case = store.get_case(case_id, consistent=True)
+def case_item(case_id: str) -> store.CaseView:
+    case = store.get(case_id, consistent=True)
     assert case is not None
     return case
 
@@ -192,7 +193,7 @@ def test_tasks_hand_over_when_time_runs_short(
     """GIVEN pages of 3 presences and invocations that are always short of time WHEN traced THEN
     every invocation does one page and hands the rest to a continuation task, and the result is
     exactly the unhurried one."""
-    monkeypatch.setattr(store, "PAGE_SIZE", 3)
+    monkeypatch.setattr(tracing, "PAGE_SIZE", 3)
     scenario = build_scenario(4, others=4)
     case_id = report_case(aws_stack, scenario.case_person)
 

@@ -134,7 +134,7 @@ BAD_ID = "520102198506120011"  # a wrong check character (the right one is not 1
         ({"name": ""}, "name", "invalid_name"),
         ({"name": "张三1"}, "name", "invalid_name"),
         ({"name": "<script>"}, "name", "invalid_name"),
-        ({"name": "x" * 41}, "name", "invalid_name"),
+        ({"name": "x" * 51}, "name", "invalid_name"),
         ({"temperature": 33.0}, "temperature", "invalid_temperature"),
         ({"temperature": "36.5"}, "temperature", "invalid_temperature"),
         ({"temperature": None}, "temperature", "missing_field"),

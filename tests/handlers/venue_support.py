@@ -8,7 +8,7 @@ import itertools
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from healthcode.rules.policy import RiskLevel
 from healthcode.settings import policy
 from healthcode.storage import connection as storage_connection
 from healthcode.storage import idempotency, persons
-from healthcode.storage.models import Person
+from healthcode.storage.persons import PersonView
 from pynamodb.models import Model
 
 from infra.local.streams import StreamPump
@@ -111,7 +111,7 @@ def business_licence(first14: str) -> str:
 
 def make_person(
     owner_sub: str, *, level: RiskLevel = RiskLevel.GREEN, dependant: bool = False, name: str = "张三"
-) -> Person:
+) -> PersonView:
     """A registered person managed by ``owner_sub`` whose stored colour is ``level``."""
     person = persons.build(
         owner_sub=owner_sub,
@@ -124,12 +124,10 @@ def make_person(
         birth_year=1985,
         now=clock.now(),
     )
-    person.level = int(level)
-    person.colour = policy().colour(level)
-    person.colour_as_of = clock.now()
-    person.next_change_at = None
-    persons.create(person)
-    return person
+    person = replace(
+        person, level=int(level), colour=policy().colour(level), colour_as_of=clock.now(), next_change_at=None
+    )
+    return persons.create(person)
 
 
 # -- streams: the local stack's own pump, for the consumers these routes read after --------------

@@ -388,7 +388,7 @@ def deliver(stack: InProcessStack, injector: Any | None, *, replay_rounds: int =
     off, replay the failure queue as ``make replay-dlq`` does and drain what that wrote, until
     the queue is empty."""
     from infra.local.streams import StreamPump
-    from infra.replay_dlq import InvocationFailed, replay
+    from infra.ops.replay_dlq import InvocationFailed, replay
 
     delivery = Delivery()
     function_of = {stack.template.arn(name): name for name in stack.template.functions()}

@@ -27,7 +27,7 @@ CODE_REFRESH_SECONDS = 120.0
 ROLES = ("citizen", "scanner", "venue_manager", "official")
 _serial = itertools.count(500)
 
-#: The role each operation is called as (the one API.md gives it); public routes need none.
+#: The role each operation is called as (the one docs/api.md gives it); public routes need none.
 ROLE_OF: dict[str, str | None] = {
     "GET /v1/health": None,
     "GET /.well-known/jwks.json": None,

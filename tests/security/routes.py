@@ -1,21 +1,21 @@
 """The authorization table: who may call each route of ``template.yaml``, whose resource it is,
-and what every kind of caller is answered (API.md "Conventions": 401 no or invalid caller token,
+and what every kind of caller is answered (docs/api.md "Conventions": 401 no or invalid caller token,
 403 wrong role or not your resource, 404 unknown id).
 
 One row per route. ``tests/security/test_authorization_matrix.py`` calls every route as every
 role and as the resource's owner, a guardian and a stranger, and fails when the template has a
 route with no row here or a row names a route the template no longer has.
 
-Deliberate departures from API.md's "403 not your resource", kept and explained:
+Deliberate departures from the contract's "403 not your resource", kept and explained:
 
 * Personal codes (``/v1/codes/{person_id}…``) answer a stranger ``404 code_not_found`` exactly as
   for an id that does not exist (functions/codes: "any other account gets 404, as if it did not
   exist"). A 403 would confirm that a person id is real; OWASP API1:2023 (BOLA) recommends not
-  disclosing existence for personal records. API.md's 404 "unknown id" is the answer a stranger
+  disclosing existence for personal records. The contract's 404 "unknown id" is the answer a stranger
   cannot tell apart from it.
 * Venues answer a stranger manager ``403 not_venue_manager``: a venue is public (its poster hangs
   at the door) and its id is printed in its code, so existence discloses nothing.
-* Check-ins answer ``403 not_your_person`` for another account's person in the body, as API.md
+* Check-ins answer ``403 not_your_person`` for another account's person in the body, as docs/api.md
   says ("the caller must own (or be guardian of) every person").
 """
 

@@ -227,7 +227,7 @@ def _lab_results(world: World, target: Target, case: Case) -> Call:
 
 
 def _override_request(world: World, target: Target, case: Case) -> Call:
-    person_id = _unknown_person() if target is Target.UNKNOWN else world.person.person_id
+    person_id = _unknown_person() if target is Target.UNKNOWN else world.overridden.person_id
     body = {"colour": "green", "reason_code": "recovered", "evidence_ref": "EV-2022-0002"}
     return Call(f"/v1/persons/{person_id}/colour", body)
 
@@ -238,9 +238,9 @@ def _override(world: World, target: Target, case: Case) -> str:
     if target is Target.UNKNOWN:
         return f"ovr-{uuid.uuid4().hex}"
     if case.succeeds:
-        return world.request_override(world.person, world.requesting_official)
+        return world.request_override(world.overridden, world.requesting_official)
     return str(
-        world._once("override", lambda: world.request_override(world.person, world.requesting_official))
+        world._once("override", lambda: world.request_override(world.overridden, world.requesting_official))
     )
 
 

@@ -28,13 +28,13 @@ import pytest
 from healthcode import clock
 from healthcode.rules import colour
 from healthcode.rules.policy import FactKind, RiskLevel
-from healthcode.services import recolour
-from healthcode.storage import base, facts, overrides, persons, scans, stats
+from healthcode.services import overrides, recolour
+from healthcode.storage import base, facts, persons, scans, stats
 from healthcode.storage.models import Person
 
 from infra.local.inprocess import InProcessStack
 from infra.local.streams import StreamPump
-from infra.replay_dlq import replay
+from infra.ops.replay_dlq import replay
 from tests.security import fault_world as fw
 from tests.security.dynamodb_faults import (
     Fault,

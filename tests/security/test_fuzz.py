@@ -12,7 +12,7 @@ checksums and signatures into storage, where a 500 would hide. Checks, on every 
   snake_case code; the one exception is the authorizer's own ``401 {"message": "Unauthorized"}``
   (API Gateway cannot customise it; README), which must be exactly that;
 * the status is one the document lists, the content type and the JSON body conform to it
-  (answers list the fields API.md promises);
+  (answers list the fields docs/api.md promises);
 * a request the schema forbids is refused (so the document is never looser than the handlers).
 
 Bounded and seeded: hypothesis is derandomized (the same cases every run) with

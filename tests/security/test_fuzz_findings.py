@@ -3,7 +3,7 @@
 1. Two trips to one region declared at the same second: BatchWriteItem refused the batch of
    facts (one key twice) → 500. ``storage.facts.save`` writes each key once.
 2. A body temperature written as a 401-digit integer: ``math.isfinite`` overflowed → 500.
-   ``application.check_temperature`` compares an int exactly.
+   ``forms.check_temperature`` compares an int exactly.
 3. An unpaired surrogate escape (``"\\ud800"``) in any text: the first UTF-8 encode failed (a
    code's signature check, a hash, DynamoDB) → 500. ``http.json_body`` refuses it: 400.
 4. Instants before 1970 (year 1, 1900): a case diagnosed then → 500; a lab result sampled in
@@ -25,7 +25,7 @@ import pytest
 from healthcode import clock
 from healthcode.edge.http import _unpaired_surrogate
 from healthcode.errors import InvalidInput
-from healthcode.services.applications import check_temperature
+from healthcode.rules.forms import check_temperature
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -81,14 +81,14 @@ def test_a_temperature_of_any_integer_size_is_implausible_not_an_overflow(value:
     # GIVEN a temperature as a huge integer WHEN checked THEN refused as implausible
     with pytest.raises(InvalidInput) as refused:
         check_temperature(value)
-    assert refused.value.code == "implausible_temperature"
+    assert refused.value.code == "invalid_temperature"
 
 
 def test_non_finite_temperatures_are_still_the_wrong_type() -> None:
     for value in (float("inf"), float("-inf"), float("nan")):
         with pytest.raises(InvalidInput) as refused:
             check_temperature(value)
-        assert refused.value.code == "invalid_type"
+        assert refused.value.code == "invalid_temperature"
     assert check_temperature(37) == 37.0
 
 

@@ -5,7 +5,7 @@ Each is a clear 4xx in the error envelope naming the field, never a 5xx, and a r
 writes nothing: the stack's tables hold as many items after a route's refused requests as
 before (every stream record processed). Each route's base body is shown to be accepted, so a
 refusal is the hostile part's doing. The fields come from the served OpenAPI document (request
-body schemas of ``infra/api_schemas.py``), so a field added to a route is attacked too.
+body schemas of ``healthcode.edge.specs``), so a field added to a route is attacked too.
 """
 
 from __future__ import annotations

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
+import string
 import subprocess
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,8 +68,32 @@ MANAGER_PHONES = ("13605910256", "13605910267")
 PEOPLE = (ADULT, CHILD, UNWELL, WALK_IN, SHOPKEEPER)
 
 
+class CapturedStack(Stack):
+    """A local stack whose every output line is kept, and which can say when it has all of them."""
+
+    def __init__(self, url: str, process: subprocess.Popen[str], output: deque[str]) -> None:
+        super().__init__(url, process, output)
+        self.awaited: dict[str, threading.Event] = {}
+
+    def seen(self, line: str) -> None:
+        self.output.append(line)
+        for marker, event in list(self.awaited.items()):
+            if marker in line:
+                event.set()
+
+    def flush_output(self, timeout: float = 30) -> None:
+        """Return once every line the stack wrote so far has been read: a marker request's own
+        log lines come after them in the pipe (letters only, so no redaction rewrites it)."""
+        marker = "flush" + "".join(random.choices(string.ascii_lowercase, k=16))
+        event = self.awaited.setdefault(marker, threading.Event())
+        self.http.get(f"{self.url}/v1/health?flush={marker}", timeout=timeout).raise_for_status()
+        if not event.wait(timeout):
+            raise RuntimeError(f"the stack's output did not show {marker} within {timeout} s")
+        del self.awaited[marker]
+
+
 @contextmanager
-def captured_stack(province: str) -> Iterator[Stack]:
+def captured_stack(province: str) -> Iterator[CapturedStack]:
     """A local stack as its own process (like ``tests/e2e/stack.running_stack``) whose every
     output line is kept: root logging at DEBUG, powertools logging each event it receives."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -85,27 +110,26 @@ def captured_stack(province: str) -> Iterator[Stack]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    output: deque[str] = deque()  # every line, unbounded
+    stack = CapturedStack("", process, deque())  # every line, unbounded
     ready = threading.Event()
-    url: list[str] = []
 
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            output.append(line)
-            if line.startswith("ready on "):
-                url.append(line.split("ready on ", 1)[1].strip())
+            stack.seen(line)
+            if line.startswith("ready on ") and not ready.is_set():
+                stack.url = line.split("ready on ", 1)[1].strip()
                 ready.set()
         ready.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     ready.wait(90)
-    if not url:
+    if not stack.url:
         process.kill()
-        raise RuntimeError("local stack did not start:\n" + "".join(output))
+        raise RuntimeError("local stack did not start:\n" + "".join(stack.output))
     try:
-        yield Stack(url[0], process, output)
+        yield stack
     finally:
         process.terminate()
         try:
@@ -258,7 +282,7 @@ def run_scenario(stack: Stack) -> Scenario:
 def scenario() -> Iterator[Scenario]:
     with captured_stack(PROVINCE) as stack:
         done = run_scenario(stack)
-        time.sleep(0.5)  # the last log lines of the last requests
+        stack.flush_output()  # the last log lines of the last requests
         yield done
 
 

@@ -168,7 +168,7 @@ def retry_apply_by_id_number(world: RetryWorld) -> Retried:
     n = world.next()
     who = (f"retry-citizen-{n}", ("citizen",))
     first, again = _twice(world, "POST", "/v1/codes", who, world.form(n), None)
-    assert (first.status, again.status) == (201, 200), "API.md: the same ID number again answers 200"
+    assert (first.status, again.status) == (201, 200), "docs/api.md: the same ID number again answers 200"
     again = Answer(201, again.headers, again.body)  # then the bodies must agree: same person, colour
     return Retried(first, again, world.count("PersonsTable", owner_sub=who[0]))
 

@@ -227,6 +227,15 @@ class World:
         )
 
     @property
+    def overridden(self) -> Person:
+        """A yellow code of another account for officials' overrides to act on: an approved one
+        turns it green, which must not happen to ``person`` (appeals need it yellow, in any order)."""
+        return self._once(  # type: ignore[no-any-return]
+            "overridden",
+            lambda: self.apply(account("citizen"), declaration=declaration(contact_with_case=True)),
+        )
+
+    @property
     def dependant(self) -> Person:
         """A child in the citizen's care, also yellow."""
         return self._once(  # type: ignore[no-any-return]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from healthcode.edge import specs
 from healthcode.errors import InvalidInput
 from healthcode.rules import cases, colour, idcard, regions
 from healthcode.rules.policy import Policy, RiskLevel, load_policy
@@ -69,7 +70,7 @@ def test_case_report_by_person_or_id_number() -> None:
         },
     ):
         with pytest.raises(InvalidInput) as refused:
-            cases.check_case_report(body, now=NOW)
+            specs.check_body("POST /v1/cases", body)
         assert refused.value.code == "person_required"
 
 
@@ -83,7 +84,7 @@ def test_case_report_by_person_or_id_number() -> None:
         ({"diagnosed_at": "2022-05-18T09:30:00"}, "diagnosed_at", "invalid_diagnosed_at"),
         ({"diagnosed_at": 1652837400}, "diagnosed_at", "invalid_diagnosed_at"),
         ({"diagnosed_at": "2022-05-18T10:06:00+08:00"}, "diagnosed_at", "diagnosed_in_future"),
-        ({"severity": "mild"}, "severity", "unexpected_field"),
+        ({"severity": "mild"}, "severity", "unknown_field"),
     ],
 )
 def test_case_report_refusals(change: dict[str, object], field: str, code: str) -> None:
@@ -96,6 +97,7 @@ def test_case_report_refusals(change: dict[str, object], field: str, code: str) 
     body.update(change)
     body = {k: v for k, v in body.items() if v is not None}
     with pytest.raises(InvalidInput) as refused:
+        specs.check_body("POST /v1/cases", body)  # the request's spec, then the rules
         cases.check_case_report(body, now=NOW)
     assert (refused.value.field, refused.value.code) == (field, code)
 
@@ -110,7 +112,7 @@ def test_diagnosis_within_clock_skew_is_accepted() -> None:
 GOOD = {"id_number": valid_id(), "sampled_at": "2022-05-17T08:00:00+08:00", "result": "negative"}
 BAD_ROWS: dict[str, object] = {
     "not_an_object": ["520102199003071234", "2022-05-17T08:00:00+08:00", "negative"],
-    "unexpected_field": {**GOOD, "name": "张三"},
+    "unknown_field": {**GOOD, "name": "张三"},
     "invalid_id_number": {**GOOD, "id_number": wrong_check(valid_id())},
     "invalid_sampled_at": {**GOOD, "sampled_at": "2022-05-17 08:00"},
     "sampled_in_future": {**GOOD, "sampled_at": "2022-05-19T08:00:00+08:00"},
@@ -190,6 +192,7 @@ def override(**change: object) -> cases.OverrideRequest:
         "evidence_ref": "GY-2022-0518-7",
     }
     body.update(change)
+    specs.check_body("PUT /v1/persons/{person_id}/colour", body)  # the request's spec, then the rules
     return cases.check_override_body(body, policy=GUIZHOU, now=NOW)
 
 
@@ -216,7 +219,7 @@ def test_override_request_is_validated() -> None:
         ({"until": "2023-06-01T00:00:00+08:00"}, "until", "invalid_until"),
         ({"until": "tomorrow"}, "until", "invalid_until"),
         ({"risk_level": 2}, "risk_level", "invalid_risk_level"),
-        ({"approved": True}, "approved", "unexpected_field"),
+        ({"approved": True}, "approved", "unknown_field"),
     ],
 )
 def test_override_refusals(change: dict[str, object], field: str, code: str) -> None:

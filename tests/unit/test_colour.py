@@ -450,10 +450,10 @@ def test_unknown_symptom_is_refused() -> None:
 
 @pytest.mark.parametrize("temperature", [3.73, 373.0, float("nan"), float("inf")])
 def test_implausible_temperature_is_refused(temperature: float) -> None:
-    # GIVEN a temperature no body has WHEN declared THEN 422 implausible_temperature
+    # GIVEN a temperature no body has WHEN declared THEN 422 invalid_temperature
     with pytest.raises(InvalidInput) as caught:
         declaration(temperature=temperature)
-    assert caught.value.code == "implausible_temperature"
+    assert caught.value.code == "invalid_temperature"
 
 
 @pytest.mark.parametrize("person_key", ["11010519491231002X", "13800138000", "", "a#b"])

@@ -22,6 +22,9 @@ from healthcode.rules.credentials import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stdnum.cn import uscc
+
+from tests.unit import stdnum_examples
 
 SETTINGS = settings(max_examples=200, deadline=None)
 
@@ -416,3 +419,27 @@ def test_id_number_branch_uses_the_id_card_check() -> None:
         assert (caught.value.code, caught.value.field) == ("invalid_credential", "subject_id")
     finally:
         clock.reset()
+
+
+# -- python-stdnum's published examples (tests/unit/stdnum_examples.py) ---------------------------
+
+
+@pytest.mark.parametrize("code", stdnum_examples.USCC_VALID)
+def test_stdnums_valid_usccs_pass_our_stricter_check(code: str) -> None:
+    # GIVEN a credit code python-stdnum documents as valid (its check: length, alphabet, MOD 31)
+    assert uscc.is_valid(code)
+    # WHEN checked by ours, which also checks the registration authority and organisation type
+    # (GB 32100's table) and the GB 11714 check character inside the code
+    # THEN it passes too, in stdnum's canonical form
+    assert check_uscc(code) == uscc.compact(code)
+    assert _mod11(uscc.compact(code)[8:16]) == uscc.compact(code)[16]
+
+
+@pytest.mark.parametrize(("code", "reason"), stdnum_examples.USCC_INVALID)
+def test_stdnums_invalid_usccs_are_refused(code: str, reason: str) -> None:
+    # GIVEN a credit code python-stdnum documents as invalid WHEN checked THEN refused, saying why
+    assert not uscc.is_valid(code)
+    with pytest.raises(InvalidInput) as caught:
+        check_uscc(code, field="credential_number")
+    assert (caught.value.code, caught.value.field) == ("invalid_credential", "credential_number")
+    assert reason in caught.value.message

@@ -1,4 +1,5 @@
-"""The HTTP edge: one error envelope, strict JSON bodies, size limits, unknown routes."""
+"""The HTTP edge: one error envelope, strict JSON bodies checked against their route's spec, size
+limits, unknown routes."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ def echo() -> Response[str]:
     return json_response(200, json_body(app))
 
 
+@app.put("/v1/risk-areas/<region_code>")
+def risk_area(region_code: str) -> Response[str]:
+    return json_response(200, json_body(app))
+
+
 @app.get("/raise/<kind>")
 def raise_(kind: str) -> Response[str]:
     errors = {
@@ -39,14 +45,20 @@ def me() -> Response[str]:
     return json_response(200, {"sub": who.sub})
 
 
-def call(method: str, path: str, body: bytes = b"", claims: dict[str, str] | None = None) -> dict[str, Any]:
+def call(
+    method: str,
+    path: str,
+    body: bytes = b"",
+    claims: dict[str, str] | None = None,
+    route_key: str | None = None,
+) -> dict[str, Any]:
     event = http_api_event(
         method=method,
         raw_path=path,
         raw_query="",
         headers={"content-type": "application/json"},
         body=body,
-        route_key=f"{method} {path}",
+        route_key=route_key or f"{method} {path}",
         path_parameters={},
         claims=claims,
         source_ip="127.0.0.1",
@@ -115,3 +127,25 @@ def test_roles_are_checked() -> None:
     denied = call("GET", "/me", claims={"sub": "a", "roles": "[citizen]"})
     assert denied["statusCode"] == 403 and error_of(denied)["code"] == "forbidden_role"
     assert call("GET", "/me")["statusCode"] == 401
+
+
+@pytest.mark.parametrize("route_key", ["PUT /v1/risk-areas/{region_code}", "$default"])
+def test_a_body_is_checked_against_its_routes_spec(route_key: str) -> None:
+    # GIVEN a route with a request spec (found by API Gateway's routeKey, or by the path)
+    path = "/v1/risk-areas/520102"
+    # WHEN a body that fits it is sent THEN the handler gets it
+    fits = call("PUT", path, json.dumps({"level": "high"}).encode(), route_key=route_key)
+    assert fits["statusCode"] == 200 and json.loads(fits["body"]) == {"level": "high"}
+    # AND one that does not is 422 naming the field, before the handler runs
+    for body, code, field in (
+        ({"level": "severe"}, "invalid_level", "level"),
+        ({}, "missing_field", "level"),
+        ({"level": "high", "since": "now"}, "unknown_field", "since"),
+    ):
+        answer = call("PUT", path, json.dumps(body).encode(), route_key=route_key)
+        assert answer["statusCode"] == 422
+        assert error_of(answer) | {"message": ""} == {"code": code, "field": field, "message": ""}
+
+
+def test_a_route_without_a_spec_takes_any_object() -> None:
+    assert call("POST", "/echo", b'{"anything": [1, {"goes": null}]}')["statusCode"] == 200

@@ -1,4 +1,4 @@
-"""Log lines carry no personal data: healthcode.protection.logs (DESIGN.md principle 3)."""
+"""Log lines carry no personal data: healthcode.protection.logs."""
 
 from __future__ import annotations
 

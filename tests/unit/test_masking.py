@@ -36,7 +36,7 @@ def _revealed(masked: str, original: str, *, separators: str = "") -> list[int]:
 @pytest.mark.parametrize(
     ("value", "masked"),
     [
-        ("520102199003071234", "5201**********1234"),  # API.md
+        ("520102199003071234", "5201**********1234"),  # docs/api.md
         ("11010519491231002X", "1101**********002X"),
         ("110105491231002", "1101*******1002"),  # first-generation 15-digit number
         (" 520102199003071234 ", "5201**********1234"),
@@ -68,7 +68,7 @@ def test_id_mask_shows_at_most_the_first_four_and_last_four(value: str) -> None:
 @pytest.mark.parametrize(
     ("value", "masked"),
     [
-        ("13800000000", "138****0000"),  # API.md
+        ("13800000000", "138****0000"),  # docs/api.md
         ("15912345678", "159****5678"),
         ("059187654321", "059*****4321"),
         ("1380000000", "**********"),  # too short to show both ends
@@ -98,7 +98,7 @@ def test_phone_mask_shows_at_most_the_first_three_and_last_four(value: str) -> N
 @pytest.mark.parametrize(
     ("value", "masked"),
     [
-        ("张三", "张*"),  # API.md
+        ("张三", "张*"),  # docs/api.md
         ("欧阳娜娜", "欧***"),
         ("王", "*"),
         ("阿卜杜拉·买买提", "阿*******"),  # one name, however it is punctuated

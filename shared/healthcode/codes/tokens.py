@@ -46,7 +46,7 @@ TYP_HEADER: dict[CodeKind, str] = {"code": "hc-code+jwt", "paper": "hc-paper+jwt
 #: Headers that would let a token choose its own key: refused outright.
 FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
 IAT_LEEWAY = timedelta(seconds=60)
-#: Error code per kind when a code is forged/tampered/garbage (API.md).
+#: Error code per kind when a code is forged/tampered/garbage.
 INVALID_CODE: dict[CodeKind, str] = {
     "code": "invalid_code",
     "paper": "invalid_code",
@@ -194,8 +194,16 @@ class KeySet:
 
 
 def bootstrap_keyset(now: datetime) -> KeySet:
-    """The first key set of a new stack: one code key and one venue key, active at once."""
-    return KeySet(keys=(new_key("code", now=now), new_key("venue", now=now)))
+    """The first key set of a new stack: one code key and one venue key, created ``now`` and
+    signing at any instant of the stack clock (from ``clock.EARLIEST``): no key precedes them, so
+    a clock set before the stack's creation — a local stack replaying a past scenario — still
+    signs. Rotated keys keep their delay (``KeySet.rotate``)."""
+    return KeySet(
+        keys=(
+            new_key("code", now=now, activates_at=clock.EARLIEST),
+            new_key("venue", now=now, activates_at=clock.EARLIEST),
+        )
+    )
 
 
 # --- the container's view of the key set ------------------------------------------------------

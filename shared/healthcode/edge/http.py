@@ -1,8 +1,10 @@
 """The HTTP edge every function shares: the resolver, the error envelope, bodies and callers.
 
 Errors are mapped here once (STYLE habit 3): domain code raises ``HealthCodeError`` subclasses,
-request validation failures become 422 with the offending field, unknown routes 404. A handler
-module is then only its routes and a one-line ``lambda_handler``.
+unknown routes answer 404. A JSON body is checked against its route's spec
+(``healthcode.edge.specs``) as it is read, so a handler gets a body of the right shape or the
+caller a 422 naming the field. A handler module is then only its routes and a one-line
+``lambda_handler``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from healthcode import clock
-from healthcode.errors import BadRequest, HealthCodeError, InvalidInput, PayloadTooLarge
+from healthcode.errors import BadRequest, HealthCodeError, PayloadTooLarge
 from healthcode.protection.auth import Caller, caller_from_event
 
 MAX_BODY_BYTES = 256 * 1024
@@ -52,24 +53,12 @@ def error_response(error: HealthCodeError) -> Response[str]:
     return json_response(error.status, error.envelope(), headers)
 
 
-def _field_of(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or None
-
-
-def make_app(*, validation: bool = False) -> APIGatewayHttpResolver:
-    """A resolver with the envelope mapping installed. ``validation`` turns on powertools'
-    pydantic request validation (only for functions that validate bodies: cold start)."""
-    app = APIGatewayHttpResolver(enable_validation=validation, serializer=dumps)
+def make_app() -> APIGatewayHttpResolver:
+    """A resolver with the envelope mapping installed."""
+    app = APIGatewayHttpResolver(serializer=dumps)
 
     def _domain(error: HealthCodeError) -> Response[str]:
         return error_response(error)
-
-    def _validation(error: RequestValidationError) -> Response[str]:
-        first = error.errors()[0] if error.errors() else {}
-        field = _field_of(tuple(first.get("loc", ())))
-        message = str(first.get("msg", "invalid input"))
-        return error_response(InvalidInput(message, field=field))
 
     def _not_found(_: Exception) -> Response[str]:
         return json_response(
@@ -77,7 +66,6 @@ def make_app(*, validation: bool = False) -> APIGatewayHttpResolver:
         )
 
     app.exception_handler(HealthCodeError)(_domain)
-    app.exception_handler(RequestValidationError)(_validation)
     app.not_found(_not_found)
     return app
 
@@ -97,8 +85,9 @@ def _reject_constant(name: str) -> Any:
 
 
 def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
-    """The request body as a JSON object; 400 for anything else (NaN and Infinity refused, and
-    strings holding unpaired surrogates)."""
+    """The request body as a JSON object that fits the route's spec: 400 for anything but a
+    JSON object (NaN and Infinity refused, and strings holding unpaired surrogates), 422 naming
+    the field for one that does not fit."""
     data = raw_body(app.current_event.raw_event)
     if not data:
         raise BadRequest("a JSON body is required", code="invalid_json")
@@ -113,6 +102,13 @@ def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
             "the body is not Unicode text: a string holds an unpaired surrogate escape (\\ud800-\\udfff)",
             code="invalid_json",
         )
+    from healthcode.edge import specs  # only functions that read bodies pay for the specs
+
+    event = app.current_event.raw_event
+    http = event.get("requestContext", {}).get("http", {})
+    route = specs.route_of(event.get("routeKey"), str(http.get("method", "")), str(event.get("rawPath", "")))
+    if route is not None:
+        specs.check_body(route, value)
     return value
 
 

@@ -1,4 +1,4 @@
-"""Logging that carries no personal data (DESIGN.md principle 3).
+"""Logging that carries no personal data.
 
 ``get_logger(service)`` is the only way functions get a logger. Every line it writes passes twice
 through ``redact``:

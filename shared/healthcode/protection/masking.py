@@ -1,4 +1,4 @@
-"""Display masks for personal data (API.md's ``name_masked`` and ``id_masked``; DESIGN.md rule 3).
+"""Display masks for personal data: the answers' ``name_masked``, ``id_masked`` and ``phone_masked``.
 
 Each mask keeps the length of its input and replaces every hidden character with ``*``; what
 stays visible is fixed and small:

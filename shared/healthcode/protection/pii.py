@@ -1,4 +1,4 @@
-"""Personal data at rest: envelope encryption and keyed hashes (DESIGN.md principle 3).
+"""Personal data at rest: envelope encryption and keyed hashes.
 
 **Encryption.** ``encrypt`` seals a value with AES-256-GCM under a data key that KMS generates
 (``GenerateDataKey``, ``AES_256``) from the stack's key ``PII_KEY_ID``. The result is a compact,

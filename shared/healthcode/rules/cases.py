@@ -31,7 +31,8 @@ Risk areas
     A level set on a prefecture (``xxyy00``) or province (``xx0000``) covers every trip to a code
     under it (``colour.travel_facts``). Trips are indexed by the exact code visited, so
     :func:`covered_trip_regions` lists the codes whose trips a change may affect: the area itself
-    and every GB/T 2260 code (current or abolished) under it.
+    and every GB/T 2260 code (current or abolished) under it. A :class:`Sweep` walks those trips
+    and, like a tracing task, carries on from where it stopped when time runs short.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ __all__ = [
     "LabRow",
     "OverrideRequest",
     "RejectedRow",
+    "Sweep",
     "TracingTask",
     "VenueToSearch",
     "case_id_for",
@@ -101,7 +103,7 @@ _PERSON_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class CaseStatus(StrEnum):
-    """API.md's case statuses; every one of them turns the person red at once."""
+    """A case's status; every one of them turns the person red at once."""
 
     CONFIRMED = "confirmed"
     ASYMPTOMATIC = "asymptomatic"
@@ -152,12 +154,6 @@ class CaseReport:
     diagnosed_at: datetime
 
 
-def _refuse_unknown(body: Mapping[str, object], known: frozenset[str]) -> None:
-    unknown = sorted(str(key) for key in body if key not in known)
-    if unknown:
-        raise InvalidInput(f"unexpected field {unknown[0]}", field=unknown[0], code="unexpected_field")
-
-
 def check_person_id(value: object, *, field: str = "person_id") -> str:
     """A person id as the API hands them out (``p-…``): opaque, short, no ``#``."""
     if not isinstance(value, str) or not _PERSON_ID.fullmatch(value):
@@ -178,32 +174,27 @@ def check_instant(value: object, *, field: str) -> datetime:
 
 
 def check_case_report(body: Mapping[str, object], *, now: datetime) -> CaseReport:
-    """Validate ``{person_id or id_number, status, diagnosed_at}``."""
-    _refuse_unknown(body, frozenset({"person_id", "id_number", "status", "diagnosed_at"}))
+    """``{person_id or id_number, status, diagnosed_at}`` as the spec of ``POST /v1/cases`` let
+    it through: the ID number's check character and the diagnosis instant."""
     has_person, has_number = body.get("person_id") is not None, body.get("id_number") is not None
     if has_person == has_number:
         raise InvalidInput("give either person_id or id_number", field="person_id", code="person_required")
     person_id = check_person_id(body["person_id"]) if has_person else None
     id_number = None
     if has_number:
-        raw = body["id_number"]
-        if not isinstance(raw, str):
-            raise InvalidInput("id_number must be a string", field="id_number", code="invalid_id_number")
-        id_number = idcard.check_id_number(raw, today=_aware_utc(now, "now").astimezone(CHINA).date()).number
-    status = body.get("status")
-    if status not in CaseStatus.__members__.values():
-        raise InvalidInput(
-            f"status must be one of {[s.value for s in CaseStatus]}", field="status", code="invalid_status"
-        )
-    diagnosed_at = check_diagnosed_at(check_instant(body.get("diagnosed_at"), field="diagnosed_at"), now=now)
+        today = _aware_utc(now, "now").astimezone(CHINA).date()
+        id_number = idcard.check_id_number(str(body["id_number"]), today=today).number
+    diagnosed_at = check_diagnosed_at(check_instant(body["diagnosed_at"], field="diagnosed_at"), now=now)
     return CaseReport(
-        person_id=person_id, id_number=id_number, status=CaseStatus(str(status)), diagnosed_at=diagnosed_at
+        person_id=person_id,
+        id_number=id_number,
+        status=CaseStatus(str(body["status"])),
+        diagnosed_at=diagnosed_at,
     )
 
 
 def check_area_level(body: Mapping[str, object]) -> AreaRisk:
     """Validate ``{level: high/medium/low}`` of ``PUT /v1/risk-areas/{region_code}``."""
-    _refuse_unknown(body, frozenset({"level"}))
     level = body.get("level")
     if level == "high" or level == "medium" or level == "low":
         return level
@@ -256,7 +247,7 @@ def _check_lab_row(index: int, row: object, *, now: datetime, today: date) -> La
         return RejectedRow(index, "not_an_object")
     unknown = sorted(str(key) for key in row if key not in _LAB_FIELDS)
     if unknown:
-        return RejectedRow(index, "unexpected_field", unknown[0])
+        return RejectedRow(index, "unknown_field", unknown[0])
     raw_id = row.get("id_number")
     if not isinstance(raw_id, str):
         return RejectedRow(index, "invalid_id_number", "id_number")
@@ -280,7 +271,7 @@ def check_lab_rows(rows: object, *, now: datetime) -> tuple[list[LabRow], list[R
 
     The batch as a whole must be a list of 1 to :data:`MAX_LAB_ROWS` rows (``422
     invalid_results`` / ``too_many_results``, field ``results``); everything else is per row:
-    ``not_an_object``, ``unexpected_field``, ``invalid_id_number``, ``invalid_sampled_at``,
+    ``not_an_object``, ``unknown_field``, ``invalid_id_number``, ``invalid_sampled_at``,
     ``sampled_in_future``, ``invalid_result`` and ``conflicting_result`` (two rows for the same
     person and sampling instant disagree: both are rejected, neither can be trusted).
     """
@@ -418,7 +409,6 @@ def check_override(
 
 def check_override_body(body: Mapping[str, object], *, policy: Policy, now: datetime) -> OverrideRequest:
     """Validate ``{colour, reason_code, evidence_ref, note?, until?, risk_level?}``."""
-    _refuse_unknown(body, frozenset({"colour", "reason_code", "evidence_ref", "note", "until", "risk_level"}))
     until = body.get("until")
     return check_override(
         colour=body.get("colour"),
@@ -623,6 +613,62 @@ def covered_trip_regions(region_code: str) -> list[str]:
     else:
         return [region_code]
     return [region_code, *sorted(code for code in candidates if regions.was_region(code))]
+
+
+#: Key prefix of sweep items (they share the risk areas' table).
+SWEEP_PREFIX = "sweep#"
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """Recompute everyone with a trip covered by ``area`` left after ``cutoff``, from trip
+    region ``covered_trip_regions(area)[code_index]`` and key ``after`` on. ``change`` names
+    the change of level (the area's version); ``part`` counts continuations."""
+
+    area: str
+    change: str
+    cutoff: datetime
+    part: int = 0
+    code_index: int = 0
+    after: Mapping[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{SWEEP_PREFIX}{self.area}#{self.change}#{self.part:05d}"
+
+    def continuation(self, code_index: int, after: Mapping[str, Any] | None) -> Sweep:
+        return Sweep(self.area, self.change, self.cutoff, self.part + 1, code_index, after)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "area": self.area,
+            "change": self.change,
+            "cutoff": _instant_text(self.cutoff),
+            "part": self.part,
+            "code_index": self.code_index,
+            "after": dict(self.after) if self.after is not None else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> Sweep:
+        """Read a stored sweep; ``ValueError`` for anything malformed (a poison record)."""
+        try:
+            if not isinstance(data, Mapping) or data.get("v") != 1:
+                raise ValueError("not a version-1 sweep")
+            after = data.get("after")
+            sweep = cls(
+                area=str(data["area"]),
+                change=str(data["change"]),
+                cutoff=datetime.strptime(data["cutoff"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+                part=int(data["part"]),
+                code_index=int(data["code_index"]),
+                after=after if isinstance(after, Mapping) else None,
+            )
+            covered_trip_regions(sweep.area)
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"malformed sweep: {error!r}") from error
+        return sweep
 
 
 def travel_cutoff(now: datetime, policy: Policy) -> datetime:

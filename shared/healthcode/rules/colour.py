@@ -76,7 +76,6 @@ Declarations and travel
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -85,6 +84,7 @@ from typing import Literal
 
 from healthcode.clock import CHINA
 from healthcode.errors import InvalidInput
+from healthcode.rules import forms
 from healthcode.rules.policy import FactKind, Policy, RiskLevel
 
 __all__ = [
@@ -124,9 +124,6 @@ AreaRisk = Literal["high", "medium", "low"]
 
 #: Reason code of a manual override.
 OVERRIDE_CODE = "override"
-
-#: Plausible body temperatures for a declaration, °C; anything outside is a typing error.
-_TEMPERATURE_RANGE = (30.0, 45.0)
 
 _REGION_CODE = re.compile(r"[1-9]\d{5}")
 _REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -449,7 +446,7 @@ class Travel:
 
 @dataclass(frozen=True, slots=True)
 class Declaration:
-    """A health declaration (API.md ``declaration``), already parsed at the edge."""
+    """A health declaration (the ``declaration`` of an application), already parsed at the edge."""
 
     symptoms: tuple[str, ...]
     temperature: float | None
@@ -467,13 +464,7 @@ class Declaration:
                 code="unknown_symptom",
             )
         if self.temperature is not None:
-            low, high = _TEMPERATURE_RANGE
-            if not math.isfinite(self.temperature) or not low <= self.temperature <= high:
-                raise InvalidInput(
-                    f"temperature must be between {low} and {high} °C",
-                    field="declaration.temperature",
-                    code="implausible_temperature",
-                )
+            forms.check_temperature(self.temperature, field="declaration.temperature")
 
 
 def _check_person_key(person_key: str) -> None:

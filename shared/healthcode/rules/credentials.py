@@ -1,4 +1,4 @@
-"""Venue subject credentials: the number a venue registers under (DESIGN.md, "Venue code").
+"""Venue subject credentials: the number a venue registers under.
 
 The Jiangxi and Henan guides ask for the subject's 统一社会信用代码, its old 工商注册号, an
 individual's 身份证号, or, for a vehicle venue, its 车牌号. Each checker takes raw input and
@@ -42,7 +42,7 @@ INVALID_CREDENTIAL_TYPE: Final = "invalid_credential_type"
 
 
 class CredentialType(StrEnum):
-    """What a venue's ``credential_number`` is (API.md, ``POST /v1/venues``)."""
+    """What a venue's ``credential_number`` is (``POST /v1/venues``)."""
 
     USCC = "uscc"
     BUSINESS_LICENCE = "business_licence"

@@ -1,7 +1,7 @@
 """Geolocation: a venue's registered position and a scanning device's, and how far apart they are.
 
-Every venue is registered with a location (DESIGN.md), and a check-in farther than the policy's
-``checkin_max_distance_m`` from the venue is refused as ``location_mismatch`` (API.md). Any
+Every venue is registered with a location, and a check-in farther than the policy's
+``checkin_max_distance_m`` from the venue is refused as ``location_mismatch``. Any
 valid WGS 84 coordinate is accepted: venues are not confined to the mainland's bounding box.
 """
 

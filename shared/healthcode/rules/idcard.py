@@ -18,13 +18,15 @@ from typing import Literal
 
 from healthcode import errors
 from healthcode.rules import regions
+from healthcode.rules.forms import check_mobile
+
+__all__ = ["check_mobile"]  # the one mobile-number checker lives in forms
 
 #: ISO 7064 MOD 11-2 weights: 2^(17-i) mod 11 for positions i = 0..16.
 _WEIGHTS = tuple(pow(2, 17 - position, 11) for position in range(17))
 #: Check character for each remainder of the weighted sum modulo 11.
 _CHECK_CHARACTERS = "10X98765432"
 _BODY = re.compile(r"[0-9]{17}")
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 #: No one born before this date is taken to hold an ID number.
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
@@ -100,26 +102,3 @@ def _birth_date(digits: str) -> date | None:
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError:
         return None
-
-
-def check_mobile(value: str, *, field: str = "phone") -> str:
-    """Validate a mainland mobile number; return its 11 digits.
-
-    Whitespace and hyphens anywhere are dropped, then one leading ``+86`` or ``86``. What
-    remains must be ``1[3-9]`` and nine more digits. Refused with
-    ``InvalidInput`` (code ``invalid_phone``); the message never repeats the number.
-    """
-
-    def invalid(reason: str) -> errors.InvalidInput:
-        return errors.InvalidInput(f"{field} {reason}", field=field, code="invalid_phone")
-
-    if not isinstance(value, str):
-        raise invalid("must be a string")
-    digits = "".join(value.split()).replace("-", "")
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    elif digits.startswith("86"):  # no mobile number starts with 8
-        digits = digits[2:]
-    if not _MOBILE.fullmatch(digits):
-        raise invalid("must be a mainland mobile number: 11 digits starting 13 to 19, optionally after +86")
-    return digits

@@ -1,7 +1,7 @@
 """Province policy: every rule a province may set, as validated data with defaults.
 
 One JSON file per province in ``healthcode/policies/<GB/T 2260 code>.json``. A file names only
-the fields that differ from the defaults below (API.md's bracketed values and the Guizhou/Shanxi
+the fields that differ from the defaults below (docs/api.md's bracketed values and the Guizhou/Shanxi
 colour rules); a field it names replaces the default whole (a ``palette`` lists every level, a
 ``dwell_minutes`` table every type the province wants to keep). ``load_policy`` validates the
 file and fails fast with a message that names the offending field, so a bad policy stops a stack
@@ -31,7 +31,7 @@ from healthcode.rules import regions
 
 
 class RiskLevel(IntEnum):
-    """Canonical level: 0 green, 1 yellow, 2 red (API.md)."""
+    """Canonical level: 0 green, 1 yellow, 2 red."""
 
     GREEN = 0
     YELLOW = 1
@@ -51,7 +51,7 @@ class FactKind(StrEnum):
     DECLARED_CONTACT = "declared_contact"  # "contact with a case" ticked on the declaration
 
 
-#: API.md's venue types with their default dwell minutes.
+#: The venue types with their default dwell minutes.
 DEFAULT_DWELL_MINUTES: dict[str, int] = {
     "residential": 720,
     "village": 720,
@@ -354,7 +354,7 @@ _VENUE_TYPE = _text()
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Tracing:
-    """The contact-tracing rule's parameters (API.md, defaults in brackets there)."""
+    """The contact-tracing rule's parameters (docs/api.md gives the defaults in brackets)."""
 
     lookback_days: int = field(default=14, metadata=_rule(_POSITIVE))
     close_contact_minutes: int = field(default=15, metadata=_rule(_POSITIVE))
@@ -370,7 +370,7 @@ class Tracing:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
-    """Everything a province decides. Defaults follow Guizhou/Shanxi and API.md.
+    """Everything a province decides. Defaults follow Guizhou/Shanxi and docs/api.md.
 
     Building one validates it (raising :class:`PolicyError` naming every bad field), from a JSON
     document (:meth:`from_document`, :func:`parse_policy`) or in code (``Policy(province=..., name=...,

@@ -1,8 +1,8 @@
 """GB/T 2260 administrative division codes (中华人民共和国行政区划代码).
 
 The codes ship as data in ``healthcode/data/regions.tsv`` (source, licence and how to refresh it:
-``healthcode/data/REGIONS.md``): every code listed by any revision the source carries, with its
-latest name and the last revision that listed it.
+``healthcode/data/REGIONS.md``): every code listed by any revision the sources carry, with its
+latest name, the last revision that listed it and where that revision comes from.
 
 Two sets matter:
 
@@ -25,6 +25,7 @@ from healthcode import errors
 
 _CODE = re.compile(r"[0-9]{6}")
 _PROVINCE = re.compile(r"(?!00)[0-9]{2}0000")
+_REVISION = re.compile(r"(19|20)[0-9]{2}(0[1-9]|1[0-2])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +46,15 @@ def _divisions() -> _Divisions:
         if not line or line.startswith("#"):
             continue
         parts = line.split("\t")
-        if len(parts) != 3 or not _CODE.fullmatch(parts[0]) or not parts[1] or not parts[2].isdecimal():
-            raise ValueError(f"data/regions.tsv line {number}: expected code<TAB>name<TAB>YYYYMM")
-        code, name, revision = parts
+        if (
+            len(parts) != 4
+            or not _CODE.fullmatch(parts[0])
+            or not parts[1]
+            or not _REVISION.fullmatch(parts[2])
+            or not parts[3]
+        ):
+            raise ValueError(f"data/regions.tsv line {number}: expected code<TAB>name<TAB>YYYYMM<TAB>source")
+        code, name, revision, _source = parts
         names[code] = name
         last_listed[code] = revision
     if not names:

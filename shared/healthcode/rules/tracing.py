@@ -1,4 +1,4 @@
-"""The contact-tracing rule (API.md, "Contact tracing rule"), as plain functions over presences.
+"""The contact-tracing rule (docs/api.md), as plain functions over presences.
 
 A *presence* is a person at a venue over ``[start, start + dwell(venue type)]``: every check-in
 and every checkpoint verification is one. For a case, the stream consumer
@@ -34,7 +34,7 @@ from healthcode.rules.policy import FactKind, Policy
 
 
 class ContactKind(StrEnum):
-    """How strongly a contact was exposed; API.md's ``kind`` of a contact row."""
+    """How strongly a contact was exposed: the ``kind`` of a contact row."""
 
     CLOSE = "close"
     SECONDARY = "secondary"

@@ -3,7 +3,7 @@ who may see whom, and how reports are written. Plain Python: no storage, no cloc
 
 Registration (``check_registration``)
     Every field the Jiangxi and Henan guides require, each checked on its own and refused with
-    ``InvalidInput`` naming the field: ``name`` (场所名称), ``type`` (one of API.md's venue
+    ``InvalidInput`` naming the field: ``name`` (场所名称), ``type`` (one of the venue
     types), ``subject_name`` (主体名称), ``credential_type`` + ``credential_number`` (统一社会信用
     代码 with its GB 32100 and GB 11714 checks, 工商注册号, 身份证号, or a licence plate; a
     vehicle registers under its plate and only a vehicle does), ``region_code`` (a current
@@ -41,7 +41,6 @@ import csv
 import io
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -52,8 +51,8 @@ from healthcode.clock import CHINA
 from healthcode.errors import Forbidden, InvalidInput, NotFound
 from healthcode.rules import regions
 from healthcode.rules.credentials import CredentialType, check_credential
+from healthcode.rules.forms import check_address, check_mobile, check_text
 from healthcode.rules.geo import Location, check_location, distance_m
-from healthcode.rules.idcard import check_mobile
 from healthcode.rules.policy import VENUE_TYPES, Policy, RiskLevel
 
 # --------------------------------------------------------------------------------------------
@@ -106,22 +105,18 @@ MAX_ADDRESS_CHARS: Final = 120
 #: Shape of a venue id (``storage.venues.new_venue_id``); anything else cannot name a venue.
 VENUE_ID: Final = re.compile(r"v-[0-9a-f]{32}")
 
-REGISTRATION_FIELDS: Final = (
-    "name",
-    "type",
-    "subject_name",
-    "credential_type",
-    "credential_number",
-    "region_code",
-    "location",
-    "address",
-    "manager_phone",
-    "parent_venue_id",
-)
-_OPTIONAL_FIELDS: Final = frozenset({"parent_venue_id"})
-#: Unicode categories never accepted in a venue's text: controls, format characters, surrogates,
-#: private use, unassigned, line and paragraph separators.
-_REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+#: Credential types whose subject is an organisation (a registered business name, public in the
+#: national enterprise credit system). Any other subject (an ID card, a licence plate) may be a
+#: person: its name is personal data.
+ORGANISATION_CREDENTIALS: Final = frozenset({"uscc", "business_licence"})
+
+
+def subject_is_a_person(credential_type: CredentialType | str) -> bool:
+    """Whether a venue's subject (主体) may be a person: registered by ID card or licence plate,
+    not by an organisation's credential. Its name is then stored encrypted, with a keyed hash
+    (what the export hands on) and a mask (what the venue's view shows)."""
+    return str(credential_type) not in ORGANISATION_CREDENTIALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,14 +140,8 @@ class VenueRegistration:
 
 
 def check_registration(body: Mapping[str, Any], *, province: str) -> VenueRegistration:
-    """The registration in a ``POST /v1/venues`` body, or ``InvalidInput`` naming the first bad
-    field (in API.md's order; unknown fields first)."""
-    unknown = sorted(str(key) for key in body if key not in REGISTRATION_FIELDS)
-    if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}", field=unknown[0], code="unknown_field")
-    for name in REGISTRATION_FIELDS:
-        if name not in _OPTIONAL_FIELDS and body.get(name) is None:
-            raise InvalidInput(f"{name} is required", field=name, code="missing_field")
+    """The registration in a ``POST /v1/venues`` body its spec let through, or ``InvalidInput``
+    naming the first field that fails what a schema cannot say."""
     venue_name = check_text(body["name"], field="name", max_chars=MAX_NAME_CHARS)
     venue_type = check_venue_type(body["type"])
     subject_name = check_text(body["subject_name"], field="subject_name", max_chars=MAX_SUBJECT_NAME_CHARS)
@@ -161,15 +150,9 @@ def check_registration(body: Mapping[str, Any], *, province: str) -> VenueRegist
     )
     region_code = check_venue_region(body["region_code"], province=province)
     location = check_venue_location(body["location"])
-    address = check_text(
-        body["address"], field="address", max_chars=MAX_ADDRESS_CHARS, min_chars=MIN_ADDRESS_CHARS
-    )
+    address = check_address(body["address"], min_chars=MIN_ADDRESS_CHARS, max_chars=MAX_ADDRESS_CHARS)
     manager_phone = check_mobile(body["manager_phone"], field="manager_phone")
     parent = body.get("parent_venue_id")
-    if parent is not None and not isinstance(parent, str):
-        raise InvalidInput(
-            "parent_venue_id must be a venue id", field="parent_venue_id", code="invalid_venue_id"
-        )
     return VenueRegistration(
         name=venue_name,
         venue_type=venue_type,
@@ -184,23 +167,6 @@ def check_registration(body: Mapping[str, Any], *, province: str) -> VenueRegist
     )
 
 
-def check_text(value: object, *, field: str, max_chars: int, min_chars: int = 1) -> str:
-    """A name or address: a string, NFC-normalised, surrounding whitespace and runs of inner
-    whitespace reduced, no control or invisible format characters, within the length bounds."""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be a string", field=field, code=f"invalid_{field}")
-    text = " ".join(unicodedata.normalize("NFC", value).split())
-    if any(unicodedata.category(character) in _REFUSED_CATEGORIES for character in text):
-        raise InvalidInput(
-            f"{field} contains control or invisible characters", field=field, code=f"invalid_{field}"
-        )
-    if not min_chars <= len(text) <= max_chars:
-        raise InvalidInput(
-            f"{field} must be {min_chars} to {max_chars} characters", field=field, code=f"invalid_{field}"
-        )
-    return text
-
-
 def check_venue_type(value: object, *, field: str = "type") -> str:
     if not isinstance(value, str) or value not in VENUE_TYPES:
         raise InvalidInput(
@@ -211,17 +177,7 @@ def check_venue_type(value: object, *, field: str = "type") -> str:
     return value
 
 
-def _check_credential(credential_type: object, number: object, venue_type: str) -> tuple[CredentialType, str]:
-    if not isinstance(credential_type, str) or credential_type not in set(CredentialType):
-        raise InvalidInput(
-            "credential_type must be one of " + ", ".join(sorted(CredentialType)),
-            field="credential_type",
-            code="invalid_credential_type",
-        )
-    if not isinstance(number, str):
-        raise InvalidInput(
-            "credential_number must be a string", field="credential_number", code="invalid_credential"
-        )
+def _check_credential(credential_type: str, number: str, venue_type: str) -> tuple[CredentialType, str]:
     canonical = check_credential(credential_type, number)
     kind = CredentialType(credential_type)
     if (venue_type == "vehicle") != (kind == CredentialType.LICENCE_PLATE):

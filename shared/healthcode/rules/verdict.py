@@ -19,17 +19,17 @@ Where the verdict is decided
     Pure: no storage, no clock, no AWS.
 
 Temperatures
-    :func:`check_temperature` validates a reading from a request: a JSON number (not a
-    boolean, not a string) from 34.0 to 43.0 °C, the range a body thermometer shows; anything
-    else is a typing error, refused with ``invalid_temperature`` and the field's name.
+    A reading from a request is checked by ``healthcode.rules.forms.check_temperature`` (34 to
+    43 °C, ``invalid_temperature``), re-exported here.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from healthcode.errors import InvalidInput
+from healthcode.rules.forms import TEMPERATURE_MAX as MAX_TEMPERATURE_C
+from healthcode.rules.forms import TEMPERATURE_MIN as MIN_TEMPERATURE_C
+from healthcode.rules.forms import check_temperature
 from healthcode.rules.policy import Policy, RiskLevel
 
 __all__ = [
@@ -40,10 +40,6 @@ __all__ = [
     "is_fever",
     "judge",
 ]
-
-#: Plausible body temperatures at a checkpoint, °C (inclusive).
-MIN_TEMPERATURE_C = 34.0
-MAX_TEMPERATURE_C = 43.0
 
 _GOES_THROUGH = "pass"  # the one verdict that lets a person in
 
@@ -79,19 +75,3 @@ def judge(level: RiskLevel, temperature: float | None, policy: Policy) -> Checkp
         fever=fever,
         abnormal=fever or level != RiskLevel.GREEN,
     )
-
-
-def check_temperature(value: object, *, field: str = "temperature") -> float:
-    """A body temperature from a request, °C; ``InvalidInput`` (``invalid_temperature``) otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(
-            f"{field} must be a number of degrees Celsius", field=field, code="invalid_temperature"
-        )
-    reading = float(value) if isinstance(value, float) or abs(value) < 1000 else math.inf
-    if not math.isfinite(reading) or not MIN_TEMPERATURE_C <= reading <= MAX_TEMPERATURE_C:
-        raise InvalidInput(
-            f"{field} must be between {MIN_TEMPERATURE_C:.0f} and {MAX_TEMPERATURE_C:.0f} °C",
-            field=field,
-            code="invalid_temperature",
-        )
-    return reading

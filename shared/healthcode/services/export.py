@@ -5,8 +5,10 @@ venue-code registrations and scan records (全量汇聚). The export consumer
 (``functions/export``) reads the VenuesTable and ScansTable streams and writes what this module
 makes of each batch into the stack's export bucket; the schema is ``docs/export-schema.md``.
 
-Plain Python: the handler passes each stream record as a :class:`Change` (images already
-decoded from DynamoDB's wire form) and a ``hasher`` (``healthcode.protection.pii.keyed_hash``).
+The handler passes each stream record as a :class:`Change` (images already decoded from
+DynamoDB's wire form); :func:`read` makes it a line (keyed hashes by
+``healthcode.protection.pii.keyed_hash``) and :func:`write` puts a batch's lines in the bucket,
+one PutObject per table and day, a failed PutObject failing the records it carried.
 
 What leaves the stack, and what does not
     An explicit allow-list per table: an attribute added to an item later is not exported until
@@ -33,13 +35,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from healthcode import aws
 from healthcode.clock import CHINA
+from healthcode.protection import pii
+from healthcode.protection.logs import get_logger
+from healthcode.rules.venues import ORGANISATION_CREDENTIALS
+from healthcode.settings import env, settings
+
+logger = get_logger("export")
 
 Table = Literal["scans", "venues"]
 Operation = Literal["INSERT", "MODIFY", "REMOVE"]
@@ -55,10 +66,10 @@ CONTENT_TYPE: Final = "application/x-ndjson; charset=utf-8"
 #: Hash kinds (``pii.keyed_hash`` separates domains by kind).
 ACCOUNT_HASH: Final = "account"
 SUBJECT_HASH: Final = "subject_name"
-#: Credential types whose subject is an organisation (a registered business name, public in the
-#: national enterprise credit system): the subject name is exported in clear. Any other subject
-#: (an ID card, a licence plate: possibly a person) is exported as a keyed hash.
-ORGANISATION_CREDENTIALS: Final = frozenset({"uscc", "business_licence"})
+#: The environment variable naming the export bucket.
+BUCKET_ENV: Final = "EXPORT_BUCKET"
+#: Failures of a PutObject that leave its records to be retried.
+WRITE_ERRORS: Final = (ClientError, BotoCoreError)
 #: Venue-table items that are not registrations (storage/venues.py ``PHONE_GUARD_PREFIX``).
 PHONE_GUARD_PREFIX: Final = "phone#"
 _STORED_INSTANT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -102,6 +113,43 @@ class ExportObject:
 
     def body(self) -> bytes:
         return "".join(line.text() + "\n" for line in self.lines).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class StreamLine:
+    """An export line and the stream it was read from (objects are named after the stream)."""
+
+    stream: str
+    line: ExportLine
+
+
+Record = TypeVar("Record")
+
+
+def read(change: Change, *, stream: str) -> StreamLine | None:
+    """The line a stream record becomes in this stack (None: nothing is exported)."""
+    line = export_line(change, province=settings().province, hasher=pii.keyed_hash)
+    return None if line is None else StreamLine(stream=stream, line=line)
+
+
+def write(batch: Sequence[tuple[Record, StreamLine]], failed: Callable[[Iterable[Record]], None]) -> None:
+    """One PutObject per stream, table and day; a failed write hands the records it carried to
+    ``failed`` (called while its error is being handled)."""
+    bucket = env(BUCKET_ENV)
+    s3 = aws.client("s3")
+    streams: dict[str, list[tuple[Record, ExportLine]]] = {}
+    for record, entry in batch:
+        streams.setdefault(entry.stream, []).append((record, entry.line))
+    for stream, entries in streams.items():
+        record_of = {id(line): record for record, line in entries}
+        for obj in export_objects((line for _, line in entries), stream=stream):
+            try:
+                s3.put_object(Bucket=bucket, Key=obj.key, Body=obj.body(), ContentType=CONTENT_TYPE)
+            except WRITE_ERRORS:
+                logger.warning("export object write failed", extra={"key": obj.key}, exc_info=True)
+                failed(record_of[id(line)] for line in obj.lines)
+                continue
+            logger.info("exported", extra={"key": obj.key, "lines": len(obj.lines)})
 
 
 def export_line(change: Change, *, province: str, hasher: Hasher) -> ExportLine | None:
@@ -299,6 +347,6 @@ def _stored_instant(text: str) -> datetime:
 
 
 def _show_precise(instant: datetime) -> str:
-    """ISO 8601 at +08:00, always with milliseconds (API.md's ``clock.show`` drops them; the
-    order of changes within a second matters to the platform)."""
+    """ISO 8601 at +08:00, always with milliseconds (``clock.show`` drops them; the order of
+    changes within a second matters to the platform)."""
     return instant.astimezone(CHINA).isoformat(timespec="milliseconds")

@@ -29,6 +29,7 @@ index. The expiry job reads one bucket per hour and calls :func:`recompute` for 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, cast, get_args
 
@@ -37,9 +38,9 @@ from healthcode.rules import colour
 from healthcode.rules.colour import AreaRisk, ColourDecision, Reason
 from healthcode.rules.policy import Policy, RiskLevel
 from healthcode.settings import policy as province_policy
-from healthcode.storage import facts, persons
+from healthcode.storage import audit, facts, persons
 from healthcode.storage.base import instant_key
-from healthcode.storage.models import AuditEntry, Person, RiskArea
+from healthcode.storage.persons import Edit, PersonView
 
 #: Audit kind of a colour change (what ``GET /v1/codes/{id}/history`` lists).
 HISTORY_KIND: Final = "colour_change"
@@ -89,7 +90,7 @@ def _reasons_from_json(raw: Sequence[dict[str, Any]]) -> tuple[Reason, ...]:
     )
 
 
-def stored_decision(person: Person, *, at: datetime, policy: Policy) -> ColourDecision | None:
+def stored_decision(person: PersonView, *, at: datetime, policy: Policy) -> ColourDecision | None:
     """The decision stored on ``person`` if it still holds at ``at``, else None."""
     as_of = person.colour_as_of
     if as_of is None or at < as_of:
@@ -124,12 +125,10 @@ def risk_levels(trips: Iterable[colour.Travel]) -> dict[str, AreaRisk]:
     """The risk levels set on the areas covering ``trips`` (one BatchGetItem per 100 areas)."""
     codes = sorted({code for trip in trips for code in _covering_areas(trip.region_code)})
     levels: dict[str, AreaRisk] = {}
-    if not codes:
-        return levels
-    for area in RiskArea.batch_get(codes):
-        if area.level not in _AREA_RISKS:
-            raise ValueError(f"risk area {area.region_code} has an unknown level")
-        levels[area.region_code] = cast(AreaRisk, area.level)
+    for region_code, level in facts.area_levels(codes).items():
+        if level not in _AREA_RISKS:
+            raise ValueError(f"risk area {region_code} has an unknown level")
+        levels[region_code] = cast(AreaRisk, level)
     return levels
 
 
@@ -146,7 +145,7 @@ def assess(
     )
 
 
-def current(person: Person, *, now: datetime | None = None) -> ColourDecision:
+def current(person: PersonView, *, now: datetime | None = None) -> ColourDecision:
     """The person's colour now. If the stored colour is still valid (now < stored next_change_at,
     or no next change) answer from the stored item with NO DynamoDB call; otherwise recompute from
     facts (one Query on the person's facts + risk-area reads for declared travel) without writing."""
@@ -161,10 +160,11 @@ def current(person: Person, *, now: datetime | None = None) -> ColourDecision:
 # -- storing -----------------------------------------------------------------------------------
 
 
-def record(person: Person, decision: ColourDecision, *, actor: str, cause: str) -> list[AuditEntry] | None:
-    """Put ``decision`` on ``person`` (in place). Returns None when nothing stored changes;
-    otherwise the history entry to write with the person — none when only the expiry of a reason
-    or the next change moved, one when the colour, the level or the kinds of reason changed."""
+def record(person: PersonView, decision: ColourDecision, *, actor: str, cause: str) -> Edit | None:
+    """The person with ``decision`` stored on them, or None when nothing stored changes. The
+    edit carries the history entry to write with the person: none when only the expiry of a
+    reason or the next change moved, one when the colour, the level or the kinds of reason
+    changed."""
     reasons = reasons_json(decision.reasons)
     next_change = instant_key(decision.next_change_at) if decision.next_change_at else None
     first = person.colour_as_of is None
@@ -180,7 +180,7 @@ def record(person: Person, decision: ColourDecision, *, actor: str, cause: str) 
     after_codes = sorted({reason.code for reason in decision.reasons})
     shown = first or int(person.level) != int(decision.level) or person.colour != decision.colour
     shown = shown or before_codes != after_codes
-    entries: list[AuditEntry] = []
+    entries: list[audit.Entry] = []
     if shown:
         details = {
             "from": None if first else person.colour,
@@ -193,7 +193,7 @@ def record(person: Person, decision: ColourDecision, *, actor: str, cause: str) 
         }
         entry_id = f"v{(person.version or 0) + 1}"  # the write that makes the next version
         entries.append(
-            persons.audit_entry(
+            audit.person_entry(
                 person.person_id,
                 HISTORY_KIND,
                 actor=actor,
@@ -202,13 +202,16 @@ def record(person: Person, decision: ColourDecision, *, actor: str, cause: str) 
                 entry_id=entry_id,
             )
         )
-    person.level = int(decision.level)
-    person.colour = decision.colour
-    person.reasons = reasons
-    person.colour_as_of = decision.as_of
-    person.next_change_at = next_change
-    person.change_bucket = bucket_of(decision.next_change_at)
-    return entries
+    coloured = replace(
+        person,
+        level=int(decision.level),
+        colour=decision.colour,
+        reasons=reasons,
+        colour_as_of=decision.as_of,
+        next_change_at=next_change,
+        change_bucket=bucket_of(decision.next_change_at),
+    )
+    return Edit(person=coloured, entries=tuple(entries))
 
 
 def recompute(
@@ -224,7 +227,7 @@ def recompute(
     rules = province_policy()
     decided: list[ColourDecision] = []
 
-    def change(person: Person) -> list[AuditEntry] | None:
+    def change(person: PersonView) -> Edit | None:
         decision = assess(person_id, facts.state_of(person_id), at=at, policy=rules)
         decided.append(decision)
         if person.colour_as_of is not None and person.colour_as_of > at:

@@ -35,17 +35,59 @@ def new_appeal_id() -> str:
 
 
 @dataclass(frozen=True)
+class Appeal:
+    """An appeal as stored (``note`` is the citizen's reason; ``answer`` the officials')."""
+
+    request_id: str
+    kind: str
+    queue: str | None
+    status: str
+    person_id: str
+    requested_by: str
+    level: int
+    colour: str
+    note: str | None
+    created_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    answer: str | None = None
+
+
+def view_of(item: Request) -> Appeal:
+    return Appeal(
+        request_id=item.request_id,
+        kind=item.kind,
+        queue=item.queue,
+        status=item.status,
+        person_id=item.person_id,
+        requested_by=item.requested_by,
+        level=int(item.level or 0),
+        colour=str(item.colour),
+        note=item.note,
+        created_at=clock.parse_instant(item.created_at),
+        decided_by=item.decided_by,
+        decided_at=item.decided_at,
+        answer=item.answer,
+    )
+
+
+@dataclass(frozen=True)
 class Filed:
-    appeal: Request
+    appeal: Appeal
     created: bool  # False: a retry found the appeal it had filed before
 
 
-def get(appeal_id: str) -> Request | None:
+def _item(appeal_id: str) -> Request | None:
     try:
         request = Request.get(appeal_id, consistent_read=True)
     except Request.DoesNotExist:
         return None
     return request if request.kind == KIND else None
+
+
+def get(appeal_id: str) -> Appeal | None:
+    item = _item(appeal_id)
+    return None if item is None else view_of(item)
 
 
 def file(
@@ -78,30 +120,26 @@ def file(
     except PutError as error:
         if error.cause_response_code != "ConditionalCheckFailedException":
             raise
-        earlier = get(appeal_id)
+        earlier = _item(appeal_id)
         if earlier is None or earlier.person_id != person_id or earlier.requested_by != requested_by:
             raise Conflict(
                 "this Idempotency-Key was used for another request", code="idempotency_key_reused"
             ) from error
         appeal, created = earlier, False
     _log(appeal)
-    return Filed(appeal=appeal, created=created)
+    return Filed(appeal=view_of(appeal), created=created)
 
 
 def _log(appeal: Request) -> None:
     """The audit entry of a filed appeal (idempotent: same instant, same id)."""
-    try:
-        audit.append(
-            audit.person_subject(appeal.person_id),
-            AUDIT_KIND,
-            actor=appeal.requested_by,
-            details={"appeal_id": appeal.request_id, "level": appeal.level, "colour": appeal.colour},
-            at=clock.parse_instant(appeal.created_at),
-            entry_id=appeal.request_id,
-        )
-    except PutError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    audit.append_once(
+        audit.person_subject(appeal.person_id),
+        AUDIT_KIND,
+        actor=appeal.requested_by,
+        details={"appeal_id": appeal.request_id, "level": appeal.level, "colour": appeal.colour},
+        at=clock.parse_instant(appeal.created_at),
+        entry_id=appeal.request_id,
+    )
 
 
 def filed_since(requested_by: str, since: datetime) -> int:

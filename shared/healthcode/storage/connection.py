@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from pynamodb.connection import Connection, TableConnection
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
 #: Environment variable naming each table (set by template.yaml on the functions that use it).
@@ -29,6 +30,9 @@ TABLE_ENV = {
     "RiskAreasTable": "RISK_AREAS_TABLE",
     "IdempotencyTable": "IDEMPOTENCY_TABLE",
 }
+
+#: What a failed DynamoDB request raises, for callers outside storage that carry on past one.
+StorageError = PynamoDBException
 
 MAX_RETRY_ATTEMPTS = 3
 CONNECT_TIMEOUT_SECONDS = 2

@@ -1,9 +1,10 @@
 """Facts under a person: write them (idempotently, by deterministic id) and read a person's
-whole state in one Query, converted to the colour engine's inputs."""
+whole state in one Query, converted to the colour engine's inputs; and the risk levels of the
+areas a person's trips cross (RiskAreas table), read when their colour is decided."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from pynamodb.models import BatchWrite
 from healthcode.rules import colour
 from healthcode.rules.policy import FactKind, RiskLevel
 from healthcode.storage.base import ttl_after
-from healthcode.storage.models import Fact
+from healthcode.storage.models import Fact, RiskArea
 
 #: Stored kinds that are not a FactKind.
 TRAVEL, LAB, OVERRIDE = "travel", "lab", "override"
@@ -99,6 +100,45 @@ def save(items: Iterable[Fact]) -> int:
     return len(unique)
 
 
+def add(
+    person_id: str,
+    *,
+    facts: Iterable[colour.Fact] = (),
+    trips: Iterable[colour.Travel] = (),
+    recorded_at: datetime,
+    source: str | None = None,
+    trip_keep_days: int = 0,
+) -> int:
+    """Write a person's facts and declared trips together (one batch write of up to 25)."""
+    return save(
+        [
+            *(item_for(person_id, fact, recorded_at=recorded_at, source=source) for fact in facts),
+            *(
+                travel_item(person_id, trip, recorded_at=recorded_at, keep_days=trip_keep_days)
+                for trip in trips
+            ),
+        ]
+    )
+
+
+def add_sourced(entries: Iterable[tuple[str, colour.Fact, str]]) -> int:
+    """Write facts of several persons, each with its own source (``(person_id, fact, source)``,
+    the fact's ``recorded_at`` set), in BatchWriteItem requests of 25 like ``save``."""
+    items = []
+    for person_id, fact, source in entries:
+        if fact.recorded_at is None:
+            raise ValueError("a sourced fact carries the instant it was recorded")
+        items.append(item_for(person_id, fact, recorded_at=fact.recorded_at, source=source))
+    return save(items)
+
+
+def area_levels(region_codes: Sequence[str]) -> dict[str, str]:
+    """The risk level set on each of these areas that has one (one BatchGetItem per 100)."""
+    if not region_codes:
+        return {}
+    return {area.region_code: str(area.level) for area in RiskArea.batch_get(region_codes)}
+
+
 def delete(person_id: str, fact_id: str) -> None:
     Fact(person_id, fact_id).delete()
 
@@ -133,3 +173,32 @@ def state_of(person_id: str, *, consistent: bool = True) -> PersonState:
                 )
             )
     return state
+
+
+def add_in_batches(
+    entries: Iterable[tuple[str, colour.Fact]], *, recorded_at: datetime, source: str | None = None
+) -> int:
+    """Write facts of many persons (``(person_id, fact)``) in BatchWriteItem requests of 25,
+    retrying refused items (``storage.batches``): for long runs such as tracing's exposures."""
+    from healthcode.storage.batches import write_batches
+
+    return write_batches(
+        Fact,
+        (item_for(person_id, fact, recorded_at=recorded_at, source=source) for person_id, fact in entries),
+    )
+
+
+def add_labs(
+    results: Iterable[tuple[str, str, colour.LabResult]], *, recorded_at: datetime, keep_days: int
+) -> int:
+    """Write lab results (``(person_id, lab_id, result)``) as lab facts, in batches like
+    ``add_in_batches``."""
+    from healthcode.storage.batches import write_batches
+
+    return write_batches(
+        Fact,
+        (
+            lab_item(person_id, lab_id, result, recorded_at=recorded_at, keep_days=keep_days)
+            for person_id, lab_id, result in results
+        ),
+    )

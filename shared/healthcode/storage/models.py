@@ -438,7 +438,7 @@ class IdempotencyRecord(Model):
 
 
 class RiskAreaSweep(Model):
-    """Where an interrupted risk-area change carries on (see the module docstring)."""
+    """Where an interrupted risk-area change carries on (see ``storage.riskareas``)."""
 
     class Meta(BaseMeta):
         table_name = TableName("RiskAreasTable")

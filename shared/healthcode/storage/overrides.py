@@ -1,26 +1,26 @@
-"""Manual colour overrides under the two-official rule, and officials' answers to appeals.
+"""RequestsTable as officials work it: manual colour overrides under the two-official rule, and
+officials' answers to appeals.
 
-Both are ``models.Request`` items (RequestsTable). While open they carry ``queue`` =
-``<kind>#<status>`` (``override#pending_approval``, ``appeal#open``), which the ``by_queue``
-index lists oldest first; a closed request drops ``queue`` and leaves the index (sparse).
+Both are ``models.Request`` items. While open they carry ``queue`` = ``<kind>#<status>``
+(``override#pending_approval``, ``appeal#open``), which the ``by_queue`` index lists oldest
+first; a closed request drops ``queue`` and leaves the index (sparse).
 
 Every step is one ``TransactWriteItems``: the request (created with ``attribute_not_exists``,
-later changed under its ``version``), the audit entry on the person
+later changed under its ``version`` and its open status), the audit entry on the person
 (``override_requested`` / ``override_approved`` / ``override_rejected`` / ``appeal_answered``,
-append-only, never overwritten) and, on approval, the override fact under the person
-(``storage.facts.override_item``), which the colour consumer turns into the new colour. So a
-request, its audit entry and its effect are written together or not at all, and a concurrent
-approve/reject of the same request fails one of them with 409.
+append-only, never overwritten) and, on approval, the override fact under the person, which the
+colour consumer turns into the new colour. So a request, its audit entry and its effect are
+written together or not at all. A step refused by its conditions answers False; what that means
+(a retry, a concurrent decision) is the overrides service's to tell.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
-import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -28,29 +28,36 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from healthcode.errors import Conflict, Forbidden, InvalidInput, NotFound
+from healthcode import clock
+from healthcode.errors import InvalidInput
 from healthcode.rules import colour
 from healthcode.rules.cases import OverrideRequest
-from healthcode.rules.policy import RiskLevel
 from healthcode.storage import facts
 from healthcode.storage.base import instant_key
 from healthcode.storage.connection import connection, table
-from healthcode.storage.models import AuditEntry, Fact, Request
+from healthcode.storage.models import AuditEntry, Request
 from healthcode.storage.persons import audit_entry
 
 __all__ = [
+    "APPEAL",
     "APPEAL_ANSWERED",
+    "APPEAL_OPEN",
+    "APPLIED",
+    "OVERRIDE",
     "OVERRIDE_APPROVED",
     "OVERRIDE_REJECTED",
     "OVERRIDE_REQUESTED",
+    "PENDING_APPROVAL",
+    "REJECTED",
+    "RequestView",
+    "add_override",
     "answer_appeal",
-    "approve",
+    "close_override",
     "get",
+    "is_appeal_id",
+    "is_override_id",
     "open_appeals",
-    "override_id_for",
     "pending_overrides",
-    "reject",
-    "request_override",
 ]
 
 OVERRIDE: Final = "override"
@@ -64,7 +71,52 @@ OVERRIDE_REQUESTED: Final = "override_requested"
 OVERRIDE_APPROVED: Final = "override_approved"
 OVERRIDE_REJECTED: Final = "override_rejected"
 APPEAL_ANSWERED: Final = "appeal_answered"
-APPEAL_OUTCOMES: Final = frozenset({"upheld", "dismissed"})
+#: Longest request id a route looks up.
+MAX_ID = 64
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """An override or an appeal as stored (``note``: an override's note, an appeal's reason;
+    ``level`` and ``colour``: what the override sets, or what the appeal contests)."""
+
+    request_id: str
+    kind: str
+    person_id: str
+    requested_by: str
+    created_at: datetime
+    status: str
+    colour: str | None
+    level: float | None
+    reason_code: str | None
+    evidence_ref: str | None
+    note: str | None
+    until: datetime | None
+    decided_by: str | None
+    decided_at: datetime | None
+    answer: str | None
+    version: int | None
+
+
+def _view(item: Request) -> RequestView:
+    return RequestView(
+        request_id=item.request_id,
+        kind=item.kind,
+        person_id=item.person_id,
+        requested_by=item.requested_by,
+        created_at=clock.parse_instant(item.created_at),
+        status=item.status,
+        colour=item.colour,
+        level=item.level,
+        reason_code=item.reason_code,
+        evidence_ref=item.evidence_ref,
+        note=item.note,
+        until=item.until,
+        decided_by=item.decided_by,
+        decided_at=item.decided_at,
+        answer=item.answer,
+        version=item.version,
+    )
 
 
 def _first_condition_failed(error: TransactWriteError) -> bool:
@@ -72,31 +124,28 @@ def _first_condition_failed(error: TransactWriteError) -> bool:
     return (
         bool(reasons)
         and reasons[0] is not None
-        and reasons[0].code
-        in {
-            "ConditionalCheckFailed",
-            "TransactionConflict",
-        }
+        and reasons[0].code in {"ConditionalCheckFailed", "TransactionConflict"}
     )
 
 
-def override_id_for(actor: str, idempotency_key: str | None) -> str:
-    """A new override id; derived from (official, ``Idempotency-Key``) when the request has one,
-    so a retried request names the same override."""
-    if idempotency_key is None:
-        return f"ovr-{uuid.uuid4().hex}"
-    digest = hashlib.sha256(actor.encode("utf-8") + b"\x00" + idempotency_key.encode("utf-8")).hexdigest()
-    return f"ovr-{digest[:32]}"
+def is_override_id(request_id: str) -> bool:
+    """Whether an override could have this id (``ovr-…``)."""
+    return request_id.startswith("ovr-") and len(request_id) <= MAX_ID
 
 
-def get(request_id: str, *, consistent: bool = True) -> Request | None:
+def is_appeal_id(request_id: str) -> bool:
+    """Whether an appeal could have this id."""
+    return len(request_id) <= MAX_ID and "#" not in request_id
+
+
+def get(request_id: str, *, consistent: bool = True) -> RequestView | None:
     try:
-        return Request.get(request_id, consistent_read=consistent)
+        return _view(Request.get(request_id, consistent_read=consistent))
     except Request.DoesNotExist:
         return None
 
 
-def _details(request: Request) -> dict[str, Any]:
+def _details(request: Request | RequestView) -> dict[str, Any]:
     return {
         "override_id": request.request_id,
         "colour": request.colour,
@@ -109,32 +158,18 @@ def _details(request: Request) -> dict[str, Any]:
     }
 
 
-def _override_fact(request: Request, *, starts_at: datetime) -> Fact:
-    if request.until is not None and request.until <= starts_at:
-        raise Conflict("the override's end has passed; request a new one", code="override_expired")
-    override = colour.Override(
-        override_id=request.request_id,
-        level=RiskLevel(int(request.level or 0)),
-        starts_at=starts_at,
-        until=request.until,
-        reason_code=str(request.reason_code),
-    )
-    return facts.override_item(request.person_id, override, recorded_at=starts_at, source=request.request_id)
-
-
-def request_override(
-    *,
+def add_override(
     override_id: str,
+    *,
     person_id: str,
     actor: str,
     change: OverrideRequest,
     now: datetime,
-    second_official_required: bool,
-) -> tuple[Request, bool]:
-    """Record an override request (and its audit entry); with ``second_official_required``
-    False it is applied at once (fact and an ``override_approved`` entry in the same
-    transaction). Returns the request and whether it was created now (False: a retry with the
-    same id found the first one, which must be the same official's)."""
+    applied: colour.Override | None,
+) -> RequestView | None:
+    """Record an override request and its ``override_requested`` entry; with ``applied`` (one
+    official suffices) it is applied at once: its fact and an ``override_approved`` entry go in
+    the same transaction. None if the id is taken (a retry, or a collision)."""
     request = Request(
         override_id,
         kind=OVERRIDE,
@@ -151,7 +186,7 @@ def request_override(
         until=change.until,
         history=[f"{instant_key(now)} {OVERRIDE_REQUESTED} {actor}"],
     )
-    if not second_official_required:
+    if applied is not None:
         request.status = APPLIED
         request.queue = None
         request.decided_by = actor
@@ -171,8 +206,8 @@ def request_override(
                 ),
                 condition=AuditEntry.entry.does_not_exist(),
             )
-            if not second_official_required:
-                transaction.save(_override_fact(request, starts_at=now))
+            if applied is not None:
+                transaction.save(facts.override_item(person_id, applied, recorded_at=now, source=override_id))
                 transaction.save(
                     audit_entry(
                         person_id,
@@ -187,44 +222,23 @@ def request_override(
     except TransactWriteError as error:
         if not _first_condition_failed(error):
             raise
-        existing = get(override_id)
-        if existing is None or existing.kind != OVERRIDE or existing.requested_by != actor:
-            raise Conflict("this override id is taken", code="override_exists") from error
-        if existing.person_id != person_id:
-            raise InvalidInput(
-                "this Idempotency-Key was already used for another person",
-                field="Idempotency-Key",
-                code="idempotency_key_reused",
-            ) from error
-        return existing, False
-    return request, True
+        return None
+    return _view(request)
 
 
-def _override(override_id: str) -> Request:
-    request = get(override_id)
-    if request is None or request.kind != OVERRIDE:
-        raise NotFound("no such override", code="override_not_found")
-    return request
-
-
-def _open(request: Request) -> Request:
-    if request.status != PENDING_APPROVAL:
-        raise Conflict(f"the override is already {request.status}", code="override_not_pending")
-    return request
-
-
-def _closed_by(request: Request, *, status: str, official: str) -> bool:
-    """Whether ``official`` already closed ``request`` with ``status``: their retried decision
-    (the first answer lost on the way) answers as the first one did, instead of a 409."""
-    return request.status == status and request.decided_by == official
-
-
-def _decide(
-    request: Request, *, status: str, actor: str, now: datetime, kind: str, answer: str | None
-) -> Request:
-    """Close an override request: the request (under its version), the audit entry and, if
-    applied, the fact, in one transaction."""
-    fact = _override_fact(request, starts_at=now) if status == APPLIED else None
+def close_override(
+    request: RequestView,
+    *,
+    status: str,
+    actor: str,
+    now: datetime,
+    kind: str,
+    answer: str | None,
+    applied: colour.Override | None,
+) -> bool:
+    """Close a pending override (``status`` applied or rejected, audit ``kind``): the request
+    (under its version, still pending), the audit entry and, if ``applied``, the override fact,
+    in one transaction. False if the request was no longer pending as read."""
     details = {**_details(request), "decided_by": actor}
     if answer is not None:
         details["answer"] = answer
@@ -240,50 +254,55 @@ def _decide(
     ]
     if answer is not None:
         actions.append(Request.answer.set(answer))
+    item = Request(request.request_id)
+    item.version = request.version
     try:
         with TransactWrite(connection=connection()) as transaction:
-            transaction.update(request, actions=actions, condition=Request.status == PENDING_APPROVAL)
+            transaction.update(item, actions=actions, condition=Request.status == PENDING_APPROVAL)
             transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
-            if fact is not None:
-                transaction.save(fact)
+            if applied is not None:
+                transaction.save(
+                    facts.override_item(
+                        request.person_id, applied, recorded_at=now, source=request.request_id
+                    )
+                )
     except TransactWriteError as error:
         if _first_condition_failed(error):
-            decided = _reread(request.request_id)
-            if _closed_by(decided, status=status, official=actor):
-                return decided  # the same decision, sent twice at once
-            raise Conflict("the override was decided meanwhile", code="override_not_pending") from error
+            return False
         raise
-    return _reread(request.request_id)
+    return True
 
 
-def _reread(request_id: str) -> Request:
-    request = get(request_id)
-    if request is None:  # pragma: no cover - requests are never deleted
-        raise NotFound("the request vanished", code="request_not_found")
-    return request
-
-
-def approve(override_id: str, *, approver: str, now: datetime) -> Request:
-    """A second official applies a pending override (403 ``cannot_approve_own`` for the
-    requester; 409 ``override_not_pending`` if it is already decided — unless this official
-    applied it: a retry gets the override as applied)."""
-    request = _override(override_id)
-    if _closed_by(request, status=APPLIED, official=approver):
-        return request
-    _open(request)
-    if request.requested_by == approver:
-        raise Forbidden("an override needs a second official's approval", code="cannot_approve_own")
-    return _decide(request, status=APPLIED, actor=approver, now=now, kind=OVERRIDE_APPROVED, answer=None)
-
-
-def reject(override_id: str, *, official: str, reason: str | None, now: datetime) -> Request:
-    """Close a pending override without effect (any official, the requester withdrawing it too);
-    a retry by the official who rejected it gets the override as rejected."""
-    request = _override(override_id)
-    if _closed_by(request, status=REJECTED, official=official):
-        return request
-    _open(request)
-    return _decide(request, status=REJECTED, actor=official, now=now, kind=OVERRIDE_REJECTED, answer=reason)
+def answer_appeal(appeal: RequestView, *, outcome: str, official: str, answer: str, now: datetime) -> bool:
+    """Close an open appeal with ``outcome`` and the official's answer, with its
+    ``appeal_answered`` entry, in one transaction. False if it was no longer open as read."""
+    entry = audit_entry(
+        appeal.person_id,
+        APPEAL_ANSWERED,
+        actor=official,
+        at=now,
+        details={"appeal_id": appeal.request_id, "outcome": outcome, "answer": answer},
+        entry_id=appeal.request_id,
+    )
+    actions: list[Action] = [
+        Request.status.set(outcome),
+        Request.decided_by.set(official),
+        Request.decided_at.set(now),
+        Request.answer.set(answer),
+        Request.queue.remove(),
+        Request.history.set(Request.history.append([f"{instant_key(now)} {APPEAL_ANSWERED} {official}"])),
+    ]
+    item = Request(appeal.request_id)
+    item.version = appeal.version
+    try:
+        with TransactWrite(connection=connection()) as transaction:
+            transaction.update(item, actions=actions, condition=Request.status == APPEAL_OPEN)
+            transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
+    except TransactWriteError as error:
+        if _first_condition_failed(error):
+            return False
+        raise
+    return True
 
 
 # -- queues --------------------------------------------------------------------------------------
@@ -313,66 +332,19 @@ def _decode(token: str | None, queue: str) -> dict[str, Any] | None:
     return {name: {"S": value} for name, value in plain.items()}
 
 
-def _queue(queue: str, *, limit: int, after: str | None) -> tuple[list[Request], str | None]:
+def _queue(queue: str, *, limit: int, after: str | None) -> tuple[list[RequestView], str | None]:
     answer = table(Request).query(
         queue, index_name="by_queue", exclusive_start_key=_decode(after, queue), limit=limit
     )
-    items = [Request.from_raw_data(raw) for raw in answer.get("Items", [])]
+    items = [_view(Request.from_raw_data(raw)) for raw in answer.get("Items", [])]
     return items, _encode(answer.get("LastEvaluatedKey"))
 
 
-def pending_overrides(*, limit: int, after: str | None = None) -> tuple[list[Request], str | None]:
+def pending_overrides(*, limit: int, after: str | None = None) -> tuple[list[RequestView], str | None]:
     """Overrides waiting for a second official, oldest first; and the token of the next page."""
     return _queue(f"{OVERRIDE}#{PENDING_APPROVAL}", limit=limit, after=after)
 
 
-def open_appeals(*, limit: int, after: str | None = None) -> tuple[list[Request], str | None]:
+def open_appeals(*, limit: int, after: str | None = None) -> tuple[list[RequestView], str | None]:
     """Appeals no official has answered yet, oldest first; and the token of the next page."""
     return _queue(f"{APPEAL}#{APPEAL_OPEN}", limit=limit, after=after)
-
-
-def answer_appeal(appeal_id: str, *, official: str, outcome: str, answer: str, now: datetime) -> Request:
-    """An official answers an open appeal; its status becomes the outcome (``upheld``: the
-    colour is to be corrected, by an override under the two-official rule; ``dismissed``: it
-    stands)."""
-    from healthcode.errors import NotFound
-
-    if outcome not in APPEAL_OUTCOMES:
-        raise InvalidInput(
-            f"outcome must be one of {sorted(APPEAL_OUTCOMES)}", field="outcome", code="invalid_outcome"
-        )
-    request = get(appeal_id)
-    if request is None or request.kind != APPEAL:
-        raise NotFound("no such appeal", code="appeal_not_found")
-    if _closed_by(request, status=outcome, official=official):
-        return request  # a retried answer: the appeal as first answered
-    if request.status != APPEAL_OPEN:
-        raise Conflict(f"the appeal is already {request.status}", code="appeal_not_open")
-    entry: AuditEntry = audit_entry(
-        request.person_id,
-        APPEAL_ANSWERED,
-        actor=official,
-        at=now,
-        details={"appeal_id": appeal_id, "outcome": outcome, "answer": answer},
-        entry_id=appeal_id,
-    )
-    actions: list[Action] = [
-        Request.status.set(outcome),
-        Request.decided_by.set(official),
-        Request.decided_at.set(now),
-        Request.answer.set(answer),
-        Request.queue.remove(),
-        Request.history.set(Request.history.append([f"{instant_key(now)} {APPEAL_ANSWERED} {official}"])),
-    ]
-    try:
-        with TransactWrite(connection=connection()) as transaction:
-            transaction.update(request, actions=actions, condition=Request.status == APPEAL_OPEN)
-            transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
-    except TransactWriteError as error:
-        if _first_condition_failed(error):
-            answered = _reread(appeal_id)
-            if _closed_by(answered, status=outcome, official=official):
-                return answered  # the same answer, sent twice at once
-            raise Conflict("the appeal was answered meanwhile", code="appeal_not_open") from error
-        raise
-    return _reread(appeal_id)

@@ -1,9 +1,9 @@
 """Persons: create, look up (by id, by ID number's keyed hash, by managing account), edit, decrypt.
 
-Personal fields are encrypted with ``healthcode.protection.pii`` under an encryption context that binds
-each ciphertext to its person and field; the ID number and phone are also stored as keyed
-hashes for lookup. Nothing here logs or returns personal data except ``identity()``, whose
-callers must audit the read.
+Callers get :class:`PersonView` values, never items. Personal fields are encrypted with
+``healthcode.protection.pii`` under an encryption context that binds each ciphertext to its
+person and field; the ID number and phone are also stored as keyed hashes for lookup. Nothing
+here logs or returns personal data except ``identity()``, whose callers must audit the read.
 
 One person per ID number. The index ``by_id_hash`` finds a person but cannot refuse a second
 one with the same ID number, so ``create`` writes, in one transaction with the person, a *claim*
@@ -13,15 +13,16 @@ consistent GetItem when the index (eventually consistent) has not caught up yet.
 
 Edits use the person's version (optimistic locking): ``save`` refuses to overwrite a person
 someone else wrote since it was read (``ChangedMeanwhile``, a 409), and ``edit`` re-reads and
-re-applies a change until it lands. Audit entries about the change go in the same transaction,
-so a change and its history entry are written together or not at all.
+re-applies a change until it lands. A change is a function from the person as read to the
+person as it should be (an :class:`Edit`, with the audit entries about it): entries go in the
+same transaction, so a change and its history entry are written together or not at all.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -31,7 +32,7 @@ from pynamodb.transactions import TransactWrite
 from healthcode.errors import Conflict
 from healthcode.protection import pii
 from healthcode.protection.masking import mask_id_number, mask_name, mask_phone
-from healthcode.storage.audit import person_subject
+from healthcode.storage import audit
 from healthcode.storage.base import instant_key
 from healthcode.storage.connection import connection
 from healthcode.storage.models import AuditEntry, IdNumberClaim, Person
@@ -51,6 +52,87 @@ class ChangedMeanwhile(Conflict):
     """The person was written by someone else since it was read (its version moved on)."""
 
     default_code = "concurrent_update"
+
+
+@dataclass(frozen=True)
+class PersonView:
+    """A person as stored: masked and encrypted personal fields, the stored colour
+    (``healthcode.services.recolour``), the paper code, an open guardian link, the version.
+    ``repr`` shows no ciphertext."""
+
+    person_id: str
+    owner_sub: str  # the account that manages this code (self or guardian)
+    dependant: bool
+    id_hash: str
+    name_masked: str
+    id_masked: str
+    region_code: str
+    created_at: datetime
+    updated_at: datetime
+    name_enc: str = field(repr=False)
+    id_enc: str = field(repr=False)
+    phone_hash: str | None = field(default=None, repr=False)
+    phone_enc: str | None = field(default=None, repr=False)
+    address_enc: str | None = field(default=None, repr=False)
+    phone_masked: str | None = None
+    birth_year: int | None = None
+    level: int = 0
+    colour: str = "green"
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # JSON of the reasons: never mutate
+    colour_as_of: datetime | None = None
+    next_change_at: str | None = None
+    change_bucket: str | None = None
+    paper_code_id: str | None = None
+    paper_code: str | None = None
+    paper_expires_at: datetime | None = None
+    link_hash: str | None = field(default=None, repr=False)
+    link_expires_at: datetime | None = None
+    link_failures: int | None = None
+    version: int | None = None
+
+
+_FIELDS: Final = tuple(f.name for f in fields(PersonView))
+#: Fields a change may not touch: the key, and the version (``save`` moves it on).
+_FIXED: Final = frozenset({"person_id", "version"})
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What a change makes of a person, and the audit entries to write with it."""
+
+    person: PersonView
+    entries: Sequence[audit.Entry] = ()
+
+
+#: A change to a person, decided on a fresh read: the edit to write, or None for nothing to write.
+Change = Callable[[PersonView], Edit | None]
+
+
+def view_of(item: Person) -> PersonView:
+    """The view of a stored person item (for storage modules that read persons themselves)."""
+    values: dict[str, Any] = {name: getattr(item, name) for name in _FIELDS}
+    values["dependant"] = bool(values["dependant"])
+    values["level"] = int(values["level"] or 0)
+    values["reasons"] = list(values["reasons"] or [])
+    for name in ("birth_year", "link_failures", "version"):
+        values[name] = None if values[name] is None else int(values[name])
+    return PersonView(**values)
+
+
+def _item_of(person: PersonView) -> Person:
+    """A new, unsaved item holding ``person`` (no version: it does not exist yet)."""
+    values = {name: getattr(person, name) for name in _FIELDS if name not in _FIXED}
+    return Person(person.person_id, **values)
+
+
+def _apply(item: Person, before: PersonView, after: PersonView) -> None:
+    """Set on ``item`` the fields ``after`` changed from ``before``."""
+    for name in _FIELDS:
+        value = getattr(after, name)
+        if value != getattr(before, name):
+            if name in _FIXED:
+                raise ValueError(f"a change may not set {name}")
+            setattr(item, name, value)
 
 
 def _context(person_id: str, field: str) -> dict[str, str]:
@@ -79,14 +161,12 @@ def is_unclaimed_owner(owner_sub: str) -> bool:
     return owner_sub.startswith(UNCLAIMED_PREFIX)
 
 
-def close_link(person: Person) -> None:
-    """Close the person's guardian link, if one is open (in place; save to keep it)."""
-    person.link_hash = None
-    person.link_expires_at = None
-    person.link_failures = None
+def without_link(person: PersonView) -> PersonView:
+    """The person with their guardian link closed, if one was open."""
+    return replace(person, link_hash=None, link_expires_at=None, link_failures=None)
 
 
-def get(person_id: str, *, consistent: bool = False) -> Person | None:
+def _item(person_id: str, *, consistent: bool) -> Person | None:
     if not person_id or "#" in person_id:  # claim items share the table; they are not persons
         return None
     try:
@@ -95,15 +175,20 @@ def get(person_id: str, *, consistent: bool = False) -> Person | None:
         return None
 
 
-def find_by_id_number(id_number: str) -> Person | None:
+def get(person_id: str, *, consistent: bool = False) -> PersonView | None:
+    item = _item(person_id, consistent=consistent)
+    return None if item is None else view_of(item)
+
+
+def find_by_id_number(id_number: str) -> PersonView | None:
     """The person holding ``id_number`` (tries every hash-key version: rotation-safe)."""
     for digest in pii.keyed_hashes_for_lookup("id_number", id_number):
         for person in Person.by_id_hash.query(digest, limit=1):
-            return person
+            return view_of(person)
     return None
 
 
-def holder_of(id_number: str) -> Person | None:
+def holder_of(id_number: str) -> PersonView | None:
     """Like ``find_by_id_number`` but consistent: the claim item, then the person (GetItems)."""
     for digest in pii.keyed_hashes_for_lookup("id_number", id_number):
         try:
@@ -114,9 +199,9 @@ def holder_of(id_number: str) -> Person | None:
     return None
 
 
-def of_owner(owner_sub: str) -> Iterator[Person]:
+def of_owner(owner_sub: str) -> Iterator[PersonView]:
     """Every code an account manages (its own and its dependants'), one Query."""
-    return iter(Person.by_owner.query(owner_sub))
+    return (view_of(person) for person in Person.by_owner.query(owner_sub))
 
 
 def build(
@@ -131,22 +216,23 @@ def build(
     birth_year: int | None,
     now: datetime,
     person_id: str | None = None,
-) -> Person:
+) -> PersonView:
     """A new, unsaved person with its personal fields encrypted and masked."""
     pid = person_id or new_person_id()
-    person = Person(
-        pid,
+    person = PersonView(
+        person_id=pid,
         owner_sub=owner_sub,
         dependant=dependant,
         id_hash=pii.keyed_hash("id_number", id_number),
         id_enc=pii.encrypt(id_number, context=_context(pid, "id_number")),
         id_masked=mask_id_number(id_number),
-        level=0,
-        colour="green",
-        reasons=[],
+        name_enc="",
+        name_masked="",
+        region_code=region_code,
         created_at=now,
+        updated_at=now,
     )
-    set_identity(
+    return with_identity(
         person,
         name=name,
         phone=phone,
@@ -155,11 +241,10 @@ def build(
         birth_year=birth_year,
         now=now,
     )
-    return person
 
 
-def set_identity(
-    person: Person,
+def with_identity(
+    person: PersonView,
     *,
     name: str,
     phone: str | None,
@@ -167,19 +252,22 @@ def set_identity(
     region_code: str,
     birth_year: int | None,
     now: datetime,
-) -> None:
-    """Replace a person's name, phone, address and region (encrypted, hashed, masked) in place.
+) -> PersonView:
+    """The person with a new name, phone, address and region (encrypted, hashed, masked).
     The ID number never changes: it is what the person is."""
     pid = person.person_id
-    person.name_enc = pii.encrypt(name, context=_context(pid, "name"))
-    person.name_masked = mask_name(name)
-    person.phone_hash = pii.keyed_hash("phone", phone) if phone else None
-    person.phone_enc = pii.encrypt(phone, context=_context(pid, "phone")) if phone else None
-    person.phone_masked = mask_phone(phone) if phone else None
-    person.address_enc = pii.encrypt(address, context=_context(pid, "address")) if address else None
-    person.region_code = region_code
-    person.birth_year = birth_year
-    person.updated_at = now
+    return replace(
+        person,
+        name_enc=pii.encrypt(name, context=_context(pid, "name")),
+        name_masked=mask_name(name),
+        phone_hash=pii.keyed_hash("phone", phone) if phone else None,
+        phone_enc=pii.encrypt(phone, context=_context(pid, "phone")) if phone else None,
+        phone_masked=mask_phone(phone) if phone else None,
+        address_enc=pii.encrypt(address, context=_context(pid, "address")) if address else None,
+        region_code=region_code,
+        birth_year=birth_year,
+        updated_at=now,
+    )
 
 
 def audit_entry(
@@ -191,16 +279,20 @@ def audit_entry(
     details: Mapping[str, Any],
     entry_id: str,
 ) -> AuditEntry:
-    """An entry of the person's audit trail, to write with ``create``/``save`` in one transaction.
-    Same layout as ``storage.audit.append``: ``<UTC instant>#<kind>#<entry_id>``."""
+    """The item of an entry of the person's audit trail, for storage modules that write it in
+    their own transaction (services use ``audit.person_entry``)."""
     return AuditEntry(
-        person_subject(person_id),
+        audit.person_subject(person_id),
         f"{instant_key(at)}#{kind}#{entry_id}",
         kind=kind,
         actor=actor,
         at=at,
         details=dict(details),
     )
+
+
+def _entry_items(entries: Sequence[audit.Entry | AuditEntry]) -> list[AuditEntry]:
+    return [audit.item_of(entry) if isinstance(entry, audit.Entry) else entry for entry in entries]
 
 
 def _refused_by_a_condition(error: TransactWriteError) -> bool:
@@ -211,33 +303,34 @@ def _refused_by_a_condition(error: TransactWriteError) -> bool:
     return bool(codes) and codes <= _RETRYABLE
 
 
-def create(person: Person, *, entries: Sequence[AuditEntry] = ()) -> Person:
+def create(person: PersonView, *, entries: Sequence[audit.Entry | AuditEntry] = ()) -> PersonView:
     """Save a new person with the claim on its ID number (and ``entries``), all or nothing;
     409 ``person_exists`` if the id is taken or another person holds the ID number."""
+    item = _item_of(person)
     claim = IdNumberClaim(f"{CLAIM_PREFIX}{person.id_hash}", holder=person.person_id)
     try:
         with TransactWrite(connection=connection()) as transaction:
-            transaction.save(person, condition=Person.person_id.does_not_exist())
+            transaction.save(item, condition=Person.person_id.does_not_exist())
             transaction.save(claim, condition=IdNumberClaim.person_id.does_not_exist())
-            for entry in entries:
+            for entry in _entry_items(entries):
                 transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
     except TransactWriteError as error:
         if _refused_by_a_condition(error):
             raise Conflict("this person already exists", code="person_exists") from error
         raise
-    return person
+    return view_of(item)
 
 
-def save(person: Person, *, entries: Sequence[AuditEntry] = ()) -> Person:
-    """Write an edited person (and ``entries``) if nobody wrote it since it was read;
+def save(person: Person, *, entries: Sequence[audit.Entry | AuditEntry] = ()) -> PersonView:
+    """Write an edited person item (and ``entries``) if nobody wrote it since it was read;
     ``ChangedMeanwhile`` otherwise. The version moves on by one."""
     try:
         if not entries:
             person.save()
-            return person
+            return view_of(person)
         with TransactWrite(connection=connection()) as transaction:
             transaction.save(person)
-            for entry in entries:
+            for entry in _entry_items(entries):
                 transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
     except PutError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
@@ -247,34 +340,31 @@ def save(person: Person, *, entries: Sequence[AuditEntry] = ()) -> Person:
         if _refused_by_a_condition(error):
             raise ChangedMeanwhile("the code was changed meanwhile: try again") from error
         raise
-    return person
+    return view_of(person)
 
 
-#: A change to a person, made in place on a fresh read. It returns the audit entries to write
-#: with it (possibly none), or None when there is nothing to write.
-Change = Callable[[Person], Sequence[AuditEntry] | None]
-
-
-def edit(person_id: str, change: Change) -> Person | None:
-    """Read the person (consistently), apply ``change`` and save, starting again from a fresh
-    read if someone else wrote in between. None if there is no such person; the person as
+def edit(person_id: str, change: Change) -> PersonView | None:
+    """Read the person (consistently), decide the change and save it, starting again from a
+    fresh read if someone else wrote in between. None if there is no such person; the person as
     written (or as read, when ``change`` had nothing to write) otherwise. ``change`` may raise
     to refuse; nothing is written then."""
     for _ in range(EDIT_ATTEMPTS):
-        person = get(person_id, consistent=True)
-        if person is None:
+        item = _item(person_id, consistent=True)
+        if item is None:
             return None
-        entries = change(person)
-        if entries is None:
-            return person
+        before = view_of(item)
+        edited = change(before)
+        if edited is None:
+            return before
+        _apply(item, before, edited.person)
         try:
-            return save(person, entries=entries)
+            return save(item, entries=edited.entries)
         except ChangedMeanwhile:
             continue
     raise ChangedMeanwhile("the code is being changed by several requests at once: try again")
 
 
-def identity(person: Person) -> Identity:
+def identity(person: PersonView) -> Identity:
     """Decrypt a person's identity. Callers must write an audit entry for the read."""
     pid = person.person_id
     return Identity(
@@ -285,3 +375,11 @@ def identity(person: Person) -> Identity:
         if person.address_enc
         else None,
     )
+
+
+def due_for_change(buckets: Sequence[str], *, now: datetime) -> Iterator[str]:
+    """Persons whose stored colour is due to change by ``now``, from ``by_next_change``: one
+    Query per hour bucket (in the order given), ``next_change_at <= now``."""
+    for bucket in buckets:
+        for person in Person.by_next_change.query(bucket, Person.next_change_at <= instant_key(now)):
+            yield str(person.person_id)

@@ -6,16 +6,15 @@ Key design: ``venue_shard = "<venue_id>#<n>"`` with ``n = hash(scan_id) mod shar
 was at venue V between t1 and t2" is ``shards`` Queries with ``at_scan BETWEEN``; "where was
 person P" is one Query on ``by_person``. ``expires_ttl`` = scan time + retention days.
 
-A checkpoint reads what it needs before writing a scan in one BatchGetItem over two or three
-tables (``lookup``: the person, the checkpoint venue, and the idempotency record when the request
-carries a key), so a verification is that read plus one write.
+A presence is one write: a PutItem (BatchWriteItem for companions checking in together), or a
+TransactWriteItems with the first answer when the request has an Idempotency-Key
+(``put_with_answer``). What is read before it is ``storage.scan_reads``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,10 +22,9 @@ from typing import Any
 from pynamodb.exceptions import PutError
 from pynamodb.models import BatchWrite
 
-from healthcode.errors import Throttled
+from healthcode.storage import idempotency
 from healthcode.storage.base import instant_key, ttl_after
-from healthcode.storage.connection import client, table_name
-from healthcode.storage.models import Person, Scan, Venue
+from healthcode.storage.models import Scan
 
 
 @dataclass(frozen=True)
@@ -106,76 +104,82 @@ def put_many(records: Iterable[ScanRecord], *, shards: int, retention_days: int)
     return count
 
 
-def at_venue(venue_id: str, shards: int, start: datetime, end: datetime) -> Iterator[Scan]:
-    """Every presence at ``venue_id`` with scan time in ``[start, end]``: ``shards`` Queries."""
-    low, high = f"{instant_key(start)}#", f"{instant_key(end)}#\uffff"
-    for shard in range(max(1, shards)):
-        yield from Scan.query(partition(venue_id, shard), Scan.at_scan.between(low, high))
+def put_with_answer(
+    records: Sequence[ScanRecord],
+    *,
+    shards: int,
+    retention_days: int,
+    actor: str,
+    key: str,
+    answer: dict[str, Any],
+    fingerprint: str | None,
+) -> bool:
+    """Store scans with the first answer to ``actor``'s Idempotency-Key ``key``, all in one
+    TransactWriteItems; False (nothing written) when the key has an answer already."""
+    items = [item_for(record, shards=shards, retention_days=retention_days) for record in records]
+    return idempotency.remember(actor, key, answer, with_items=items, fingerprint=fingerprint)
 
 
-def of_person(person_id: str, start: datetime, end: datetime) -> Iterator[Scan]:
-    """Where ``person_id`` was with scan time in ``[start, end]``: one Query on ``by_person``."""
-    low, high = f"{instant_key(start)}#", f"{instant_key(end)}#\uffff"
-    return iter(Scan.by_person.query(person_id, Scan.at_scan.between(low, high)))
-
-
-# -- what a checkpoint reads before it writes ------------------------------------------------------
-
-#: BatchGetItem rounds for keys DynamoDB leaves unprocessed (throttling) before giving up.
-LOOKUP_ATTEMPTS = 4
-
-
-def checkpoint(venue_id: str) -> Venue | None:
-    """The venue a checkpoint stands at (a manual registration reads it before anything else)."""
-    try:
-        return Venue.get(venue_id)
-    except Venue.DoesNotExist:
-        return None
+# -- stored presences --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class CheckpointLookup:
-    """The person whose code was scanned, the checkpoint venue, and the idempotency record
-    (wire form) for the request's key; each None when it does not exist (or was not asked for)."""
+class StoredScan:
+    """A presence as stored: its keys (partition, ``<instant>#<scan id>``), what was recorded and
+    when TTL removes it."""
 
-    person: Person | None
-    venue: Venue | None
-    idempotency_item: Mapping[str, Any] | None
+    venue_shard: str
+    at_scan: str
+    person_id: str
+    venue_id: str
+    root_venue_id: str
+    venue_type: str
+    region_code: str
+    kind: str
+    actor: str
+    level: int
+    colour: str
+    verdict: str
+    abnormal: bool
+    temperature: float | None
+    name_masked: str | None
+    id_masked: str | None
+    presented: str | None
+    expires_ttl: int
 
 
-def lookup(
-    person_id: str, venue_id: str, *, idempotency_key: Mapping[str, Any] | None = None
-) -> CheckpointLookup:
-    """Read the person (strongly consistent: a colour changed a moment ago counts), the venue and
-    optionally an idempotency record (its wire-form key, see ``storage.idempotency.record_key``)
-    in one BatchGetItem; unprocessed keys are asked for again with a short backoff."""
-    if not person_id or "#" in person_id:  # other items share the persons table; they are not persons
-        raise ValueError("not a person id")
-    persons, venues = table_name("PersonsTable"), table_name("VenuesTable")
-    idempotency = table_name("IdempotencyTable")
-    request: dict[str, Any] = {
-        persons: {"Keys": [{"person_id": {"S": person_id}}], "ConsistentRead": True},
-        venues: {"Keys": [{"venue_id": {"S": venue_id}}]},
-    }
-    if idempotency_key is not None:
-        request[idempotency] = {"Keys": [dict(idempotency_key)], "ConsistentRead": True}
-    found: dict[str, list[dict[str, Any]]] = {}
-    dynamodb = client()
-    for attempt in range(LOOKUP_ATTEMPTS):
-        answer = dynamodb.batch_get_item(RequestItems=request)
-        for table, items in answer.get("Responses", {}).items():
-            found.setdefault(table, []).extend(items)
-        request = answer.get("UnprocessedKeys") or {}
-        if not request:
-            break
-        time.sleep(0.05 * 2**attempt)
-    else:
-        raise Throttled("the checkpoint is busy; try again in a moment", code="throttled")
-    person = found.get(persons, [])
-    venue = found.get(venues, [])
-    prior = found.get(idempotency, [])
-    return CheckpointLookup(
-        person=Person.from_raw_data(person[0]) if person else None,
-        venue=Venue.from_raw_data(venue[0]) if venue else None,
-        idempotency_item=prior[0] if prior else None,
+def _stored(item: Scan) -> StoredScan:
+    return StoredScan(
+        venue_shard=item.venue_shard,
+        at_scan=item.at_scan,
+        person_id=item.person_id,
+        venue_id=item.venue_id,
+        root_venue_id=item.root_venue_id,
+        venue_type=item.venue_type,
+        region_code=item.region_code,
+        kind=item.kind,
+        actor=item.actor,
+        level=int(item.level),
+        colour=item.colour,
+        verdict=item.verdict,
+        abnormal=bool(item.abnormal),
+        temperature=item.temperature,
+        name_masked=item.name_masked,
+        id_masked=item.id_masked,
+        presented=item.presented,
+        expires_ttl=int(item.expires_ttl),
     )
+
+
+def at_venue(venue_id: str, shards: int, start: datetime, end: datetime) -> Iterator[StoredScan]:
+    """Every presence at ``venue_id`` with scan time in ``[start, end]``: ``shards`` Queries."""
+    low, high = f"{instant_key(start)}#", f"{instant_key(end)}#\uffff"
+    for shard in range(max(1, shards)):
+        for item in Scan.query(partition(venue_id, shard), Scan.at_scan.between(low, high)):
+            yield _stored(item)
+
+
+def of_person(person_id: str, start: datetime, end: datetime) -> Iterator[StoredScan]:
+    """Where ``person_id`` was with scan time in ``[start, end]``: one Query on ``by_person``."""
+    low, high = f"{instant_key(start)}#", f"{instant_key(end)}#\uffff"
+    return (_stored(item) for item in Scan.by_person.query(person_id, Scan.at_scan.between(low, high)))

@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from healthcode.clock import CHINA
 from healthcode.errors import InvalidInput
@@ -55,8 +56,10 @@ __all__ = [
     "KEEP_COUNTERS_DAYS",
     "REGION_SHARDS",
     "SEQUENCE_WIDTH",
+    "WRITE_ERRORS",
     "Alert",
     "CountedScan",
+    "CounterContention",
     "DayStats",
     "UnitStats",
     "add_day",
@@ -84,6 +87,15 @@ MAX_ATTEMPTS = 5
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _REGION = re.compile(r"[1-9][0-9]{5}")
+
+
+class CounterContention(RuntimeError):
+    """The venue-day item kept changing under the counter (retried by the stream)."""
+
+
+#: What a failed write of the consumer raises (throttling, the network, pynamodb's wrapping of
+#: either, contention): the batch is retried. Anything else is a bug and fails the whole batch.
+WRITE_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError, PynamoDBException, CounterContention)
 
 
 # -- what readers get --------------------------------------------------------------------------
@@ -427,10 +439,6 @@ def _create(pk: str, venue_id: str, day: str, scans: Sequence[CountedScan], name
 
 def _day_end(day: str) -> datetime:
     return datetime.combine(date.fromisoformat(day) + timedelta(days=1), datetime.min.time(), tzinfo=CHINA)
-
-
-class CounterContention(RuntimeError):
-    """The venue-day item kept changing under the counter (retried by the stream)."""
 
 
 def add_day(venue_id: str, day: str, scans: Sequence[CountedScan], *, name: str | None) -> int:

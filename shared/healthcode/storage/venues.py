@@ -1,4 +1,6 @@
-"""Venues, their phone guards, the persons a check-in names, and the coverage counters.
+"""Venues, their phone guards and the coverage counters.
+
+Callers get :class:`VenueView` values, never items.
 
 Item layouts (VenuesTable, key ``venue_id``):
 
@@ -22,36 +24,88 @@ same transaction as the increments, so a redelivered stream record counts a venu
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from healthcode.errors import Conflict, Throttled
+from healthcode.errors import Conflict
 from healthcode.protection import pii
 from healthcode.protection.masking import mask_id_number, mask_name, mask_phone
 from healthcode.rules.credentials import CredentialType
 from healthcode.rules.geo import Location
-from healthcode.rules.venues import ParentVenue, VenueCode, VenueRegistration, child_region, coverage_levels
-from healthcode.services.export import ORGANISATION_CREDENTIALS
-from healthcode.storage import idempotency
-from healthcode.storage.connection import client, connection, table_name
+from healthcode.rules.venues import (
+    ParentVenue,
+    VenueCode,
+    VenueRegistration,
+    child_region,
+    coverage_levels,
+    subject_is_a_person,
+)
+from healthcode.storage.connection import connection
 from healthcode.storage.models import Location as LocationMap
-from healthcode.storage.models import Person, Stat, Venue
+from healthcode.storage.models import Stat, Venue
 
 PHONE_GUARD_PREFIX = "phone#"
 COVERAGE_PREFIX = "COVERAGE#"
 COVERED_PREFIX = "COVERED#"
 COVERED_SK = "COVERAGE"
 REGION_SK_PREFIX = "region#"
-#: BatchGetItem takes at most 100 keys.
-MAX_BATCH_GET = 100
+
+
+@dataclass(frozen=True)
+class VenueView:
+    """A registered venue as stored: its registration (personal fields only masked), complex,
+    manager, write shards and current venue code, and the version its next change must match."""
+
+    venue_id: str
+    name: str | None
+    venue_type: str | None
+    subject_name: str | None  # masked when the subject is a person
+    credential_type: str | None
+    credential_masked: str | None
+    region_code: str | None
+    location: Location | None
+    address: str | None
+    manager_sub: str | None
+    manager_phone_masked: str | None
+    parent_venue_id: str | None
+    root_venue_id: str | None
+    shards: int
+    code: str | None
+    code_id: str | None
+    code_expires_at: datetime | None
+    created_at: datetime | None
+    version: int | None
+
+
+def view_of(item: Venue) -> VenueView:
+    """The view of a stored venue item (for storage modules that read venues themselves)."""
+    where = item.location
+    return VenueView(
+        venue_id=item.venue_id,
+        name=item.name,
+        venue_type=item.type,
+        subject_name=item.subject_name,
+        credential_type=item.credential_type,
+        credential_masked=item.credential_masked,
+        region_code=item.region_code,
+        location=Location(lat=float(where.lat), lng=float(where.lng)) if where is not None else None,
+        address=item.address,
+        manager_sub=item.manager_sub,
+        manager_phone_masked=item.manager_phone_masked,
+        parent_venue_id=item.parent_venue_id,
+        root_venue_id=item.root_venue_id,
+        shards=int(item.shards),
+        code=item.code,
+        code_id=item.code_id,
+        code_expires_at=item.code_expires_at,
+        created_at=item.created_at,
+        version=None if item.version is None else int(item.version),
+    )
 
 
 def new_venue_id() -> str:
@@ -69,14 +123,7 @@ def credential_masked(credential_type: CredentialType, number: str) -> str:
     return mask_id_number(number) if credential_type == CredentialType.ID_NUMBER else number
 
 
-def subject_is_a_person(credential_type: CredentialType) -> bool:
-    """Whether a venue's subject (主体) may be a person: registered by ID card or licence plate,
-    not by an organisation's credential. Its name is personal data then: stored encrypted, with a
-    keyed hash (what the export hands on) and a mask (what the venue's view shows)."""
-    return str(credential_type) not in ORGANISATION_CREDENTIALS
-
-
-def build(
+def _build(
     registration: VenueRegistration,
     *,
     venue_id: str,
@@ -131,7 +178,7 @@ class PhoneGuard:
     other_versions: tuple[str, ...]
 
 
-def phone_guard(venue: Venue, phone: str) -> PhoneGuard:
+def _phone_guard(venue: Venue, phone: str) -> PhoneGuard:
     current, *others = pii.keyed_hashes_for_lookup("phone", phone)
     return PhoneGuard(
         guard=Venue(PHONE_GUARD_PREFIX + current, guards_venue_id=venue.venue_id),
@@ -139,7 +186,7 @@ def phone_guard(venue: Venue, phone: str) -> PhoneGuard:
     )
 
 
-def add_registration(transaction: TransactWrite, venue: Venue, guard: PhoneGuard | None) -> None:
+def _add_registration(transaction: TransactWrite, venue: Venue, guard: PhoneGuard | None) -> None:
     """Add a new venue (and its phone guard) to ``transaction``; both refuse to overwrite."""
     for other in guard.other_versions if guard else ():
         transaction.condition_check(Venue, other, condition=Venue.venue_id.does_not_exist())
@@ -156,20 +203,43 @@ class VenueChanged(Exception):
     """The venue changed since it was read (optimistic lock): read it again."""
 
 
-def create(venue: Venue, guard: PhoneGuard | None, *, also: Iterable[Model] = ()) -> None:
-    """Store a new venue (one TransactWriteItems with its guard and ``also``). Raises
-    ``VenueExists`` when the id is taken, 409 ``phone_has_venue`` when the phone already holds a
-    venue (one venue code per phone)."""
+def register(
+    registration: VenueRegistration,
+    *,
+    venue_id: str,
+    root_venue_id: str,
+    manager_sub: str,
+    shards: int,
+    code: str,
+    code_expires_at: datetime,
+    code_id: str,
+    now: datetime,
+    one_per_phone: bool,
+) -> VenueView:
+    """Store a new venue, personal fields encrypted and masked (one TransactWriteItems, with its
+    phone guard when ``one_per_phone``). Raises ``VenueExists`` when the id is taken, 409
+    ``phone_has_venue`` when the phone already holds a venue (one venue code per phone)."""
+    venue = _build(
+        registration,
+        venue_id=venue_id,
+        root_venue_id=root_venue_id,
+        manager_sub=manager_sub,
+        shards=shards,
+        code=code,
+        code_expires_at=code_expires_at,
+        code_id=code_id,
+        now=now,
+    )
+    guard = _phone_guard(venue, registration.manager_phone) if one_per_phone else None
     try:
         with TransactWrite(connection=connection()) as transaction:
-            add_registration(transaction, venue, guard)
-            for item in also:
-                transaction.save(item)
+            _add_registration(transaction, venue, guard)
     except TransactWriteError as error:
-        raise refusal(error, guard) from error
+        raise _refusal(error, guard) from error
+    return view_of(venue)
 
 
-def refusal(error: TransactWriteError, guard: PhoneGuard | None) -> Exception:
+def _refusal(error: TransactWriteError, guard: PhoneGuard | None) -> Exception:
     """What a cancelled registration transaction means: the venue exists (a retry), the phone
     holds a venue (409), or the error itself when something else failed."""
     reasons = (
@@ -192,12 +262,12 @@ def refusal(error: TransactWriteError, guard: PhoneGuard | None) -> Exception:
     return error
 
 
-def get(venue_id: str) -> Venue | None:
+def get(venue_id: str) -> VenueView | None:
     """A registered venue (never a phone guard)."""
     if not venue_id.startswith("v-"):
         return None
     try:
-        return Venue.get(venue_id)
+        return view_of(Venue.get(venue_id))
     except Venue.DoesNotExist:
         return None
 
@@ -215,106 +285,41 @@ def parent(venue_id: str) -> ParentVenue | None:
     )
 
 
-def venue_code(venue: Venue, *, province: str) -> VenueCode:
-    """The claims of ``venue``'s code, from its item."""
+def venue_code(venue: VenueView, *, province: str) -> VenueCode:
+    """The claims of ``venue``'s code, from what is stored."""
     if venue.location is None:
         raise ValueError(f"venue {venue.venue_id} has no location")
     return VenueCode(
         venue_id=venue.venue_id,
         name=str(venue.name),
-        venue_type=str(venue.type),
+        venue_type=str(venue.venue_type),
         province=province,
         region_code=str(venue.region_code),
         root_venue_id=venue.root_venue_id or venue.venue_id,
-        location=Location(lat=float(venue.location.lat), lng=float(venue.location.lng)),
+        location=venue.location,
         shards=int(venue.shards),
         address=str(venue.address),
     )
 
 
-def replace_code(venue: Venue, *, code: str, code_id: str, expires_at: datetime) -> None:
-    """Store a re-issued code (optimistic lock on the venue's version): ``VenueChanged`` when
-    another request changed the venue first."""
+def replace_code(venue: VenueView, *, code: str, code_id: str, expires_at: datetime) -> VenueView:
+    """Store a re-issued code (optimistic lock on the venue's version): the venue with it, or
+    ``VenueChanged`` when another request changed the venue first."""
+    item = Venue(venue.venue_id, version=venue.version)
     try:
-        venue.update(
+        item.update(
             actions=[Venue.code.set(code), Venue.code_id.set(code_id), Venue.code_expires_at.set(expires_at)]
         )
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
             raise VenueChanged(venue.venue_id) from error
         raise
+    return view_of(item)
 
 
-def complex_members(root_venue_id: str) -> list[Venue]:
+def complex_members(root_venue_id: str) -> list[VenueView]:
     """Every venue of a complex (its root included): one Query on ``by_root``."""
-    return list(Venue.by_root.query(root_venue_id))
-
-
-# --- persons named by a check-in -----------------------------------------------------------------
-
-
-def persons(person_ids: Sequence[str]) -> dict[str, Person]:
-    """The persons with these ids that exist: one GetItem for one id, one BatchGetItem for up
-    to 100 (pynamodb re-requests unprocessed keys)."""
-    unique = list(dict.fromkeys(person_ids))
-    if len(unique) > MAX_BATCH_GET:
-        raise ValueError(f"at most {MAX_BATCH_GET} persons per call")
-    if len(unique) == 1:
-        try:
-            return {unique[0]: Person.get(unique[0])}
-        except Person.DoesNotExist:
-            return {}
-    return {person.person_id: person for person in Person.batch_get(unique)}
-
-
-@dataclass(frozen=True)
-class CheckinReads:
-    """What a check-in reads before it writes: the persons it names that exist, and the first
-    answer to its Idempotency-Key if there was one."""
-
-    persons: dict[str, Person]
-    first_answer: dict[str, Any] | None
-
-
-#: Rounds of re-requesting keys a BatchGetItem left unprocessed (throttling) before giving up.
-MAX_UNPROCESSED_ROUNDS = 5
-
-
-def checkin_reads(
-    person_ids: Sequence[str], *, idempotency_of: tuple[str, str] | None, fingerprint: str | None = None
-) -> CheckinReads:
-    """The persons of a check-in and, with ``idempotency_of`` = (caller, key), the stored first
-    answer: still one call, a BatchGetItem across both tables (the record read consistently)."""
-    if idempotency_of is None:
-        return CheckinReads(persons=persons(person_ids), first_answer=None)
-    unique = list(dict.fromkeys(person_ids))
-    if len(unique) + 1 > MAX_BATCH_GET:
-        raise ValueError(f"at most {MAX_BATCH_GET - 1} persons per call")
-    persons_table, records_table = table_name("PersonsTable"), table_name("IdempotencyTable")
-    request: dict[str, Any] = {
-        persons_table: {"Keys": [{"person_id": {"S": person_id}} for person_id in unique]},
-        records_table: {"Keys": [idempotency.record_key(*idempotency_of)], "ConsistentRead": True},
-    }
-    items: dict[str, list[dict[str, Any]]] = {persons_table: [], records_table: []}
-    dynamodb = client()
-    for round_ in range(MAX_UNPROCESSED_ROUNDS):
-        answer = dynamodb.batch_get_item(RequestItems=request)
-        for table, found in answer.get("Responses", {}).items():
-            items.setdefault(table, []).extend(found)
-        request = answer.get("UnprocessedKeys") or {}
-        if not request:
-            break
-        time.sleep(min(0.05 * 2**round_, 0.5))
-    else:
-        raise Throttled("too many requests at once: try again in a moment", code="throttled")
-    found_persons = {}
-    for raw in items[persons_table]:
-        person = Person.from_raw_data(raw)
-        found_persons[person.person_id] = person
-    record = items[records_table][0] if items[records_table] else None
-    return CheckinReads(
-        persons=found_persons, first_answer=idempotency.answer_from_item(record, fingerprint=fingerprint)
-    )
+    return [view_of(venue) for venue in Venue.by_root.query(root_venue_id)]
 
 
 # --- coverage counters ------------------------------------------------------------------------

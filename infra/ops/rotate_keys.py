@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.rehearse import DEFAULT_CONFIG, load_environment
+from infra.ops.environments import DEFAULT_CONFIG, load_environment
 
 FUNCTION = "KeyAdminFunction"
 USES = ("code", "venue")
@@ -117,7 +117,9 @@ def wait_until_published(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.rotate_keys", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.ops.rotate_keys", description=__doc__.split("\n\n")[0]
+    )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--env", help="samconfig.toml environment (fujian, henan, shanxi, jiangxi, guizhou)")
     where.add_argument("--local", metavar="URL", help="a running local stack, e.g. http://127.0.0.1:3000")

@@ -2,8 +2,8 @@
 body (``json_body``) has a request body schema, one that parses none has none; the query
 parameters and the Idempotency-Key header it reads are listed, and nothing it does not read.
 Found by reading each handler module's code (the route function and the module's helpers it
-calls), so a handler that starts reading a new parameter fails here until the registry
-(``infra/api_schemas.py``) says so."""
+calls), so a handler that starts reading a new parameter fails here until its spec
+(``healthcode.edge.specs``) says so."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from healthcode.edge.specs import OPERATIONS
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from infra.api_schemas import OPERATIONS
 from infra.local.template import ROOT_TEMPLATE, Template
 from infra.openapi import OUTPUT
 

@@ -1,7 +1,7 @@
 """Timeliness of colour changes (Guizhou's assessment): how long from ``POST /v1/cases`` until the
 last contact's new colour is stored, for a case with N close contacts, on the local stack.
 
-    .venv/bin/python -m infra.bench_tracing [--contacts 1000] [--province 520000] [--url URL]
+    .venv/bin/python -m infra.bench.tracing [--contacts 1000] [--province 520000] [--url URL]
 
 Without ``--url`` a local stack is started for the run (``python -m infra.local``) and stopped
 after it. N citizens in families of ten (one code and nine dependants per account) check in at a
@@ -39,7 +39,7 @@ import requests
 from healthcode import clock
 from healthcode.rules import idcard
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAMILY = 10
 PLACE = ("520102", 26.5783, 106.7135, "贵州省贵阳市南明区遵义路1号 贵阳站")
 
@@ -286,7 +286,7 @@ def run(url: str, contacts: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.bench_tracing", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m infra.bench.tracing", description=__doc__)
     parser.add_argument("--contacts", type=int, default=1000, help="close contacts (a multiple of 10)")
     parser.add_argument("--province", default="520000")
     parser.add_argument("--url", help="a running local stack (default: start one)")

@@ -21,7 +21,7 @@ from samtranslator.translator.translator import Translator
 
 from infra.local.template import load_yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class OfflinePolicyLoader:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.events import TTL_IDENTITY, stream_record
-from infra.rehearse import DEFAULT_CONFIG, load_environment
+from infra.ops.environments import DEFAULT_CONFIG, load_environment
 
 #: (function ARN, event) -> the function's answer; raises when the invocation itself failed.
 Invoke = Callable[[str, dict[str, Any]], Any]
@@ -191,7 +191,9 @@ def replay_local(url: str, *, queue: str = "StreamFailureQueue") -> Outcome:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.replay_dlq", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.ops.replay_dlq", description=__doc__.split("\n\n")[0]
+    )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--env", help="samconfig.toml environment (fujian, henan, shanxi, jiangxi, guizhou)")
     where.add_argument("--local", metavar="URL", help="a running local stack, e.g. http://127.0.0.1:3000")

@@ -1,28 +1,41 @@
-"""What each route takes and answers, for the served OpenAPI document (``infra/openapi.py``).
+"""One request spec per route: the JSON Schemas of what it takes (body, query, headers) and
+answers. The same specs validate request bodies at run time (:func:`check_body`, compiled with
+fastjsonschema on a route's first request) and make the served OpenAPI document
+(:mod:`healthcode.edge.openapi`), so the two cannot drift.
 
-The handlers parse their bodies by hand (``healthcode.edge.http.json_body`` and the domain's
-``check_*`` functions, which answer 422 naming the field), so powertools' resolvers cannot
-describe them. This registry does, route by route, written from API.md and from each
-handler's validation: the request body's JSON Schema, the query and header parameters the
-handler reads, and the success answers with the fields API.md promises (an answer may carry
-more fields; an error is always the envelope, which ``infra/openapi.py`` adds to every route).
+A schema failure is answered ``422`` naming the field by its dotted path (``declaration.travel.0
+.region_code``) with one code per mistake: ``unknown_field``, ``missing_field`` (absent or
+``null``: optional fields may be ``null``, read as absent), ``invalid_type``, or the code a schema
+names with the extension keywords below; any other broken constraint is ``invalid_<field>``.
+What a schema cannot say (check characters, signatures, current region codes) the rules check
+after it.
 
-The schemas describe what a handler *accepts*, never more strictly: a body the handler takes
-must validate (the fuzz suite sends schema-violating bodies and fails if one is taken), while
-some bodies that validate are still refused for what a schema cannot say (an ID number's check
-character, a code's signature, a region code that is not current). Optional fields may be
-``null``: the handlers read ``null`` as absent. Every template route must have an entry:
-``infra/openapi.py`` refuses to build the document otherwise.
+``x-error-code``
+    A code for every failure of the value (a string), or per JSON Schema keyword (an object such
+    as ``{"maxItems": "too_many_trips"}``). A string code also covers everything inside the
+    value (a bad ``location.lng`` is an ``invalid_location`` of ``location``).
+``x-missing-code``
+    The code when this (required) property is absent or ``null``; ``missing_field`` otherwise.
+``x-error-field``
+    On an object: the property a failure of the object's own keywords (``oneOf``) is put on.
+``x-blank-is-missing``
+    On an object: a required string property that is blank counts as absent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
+import fastjsonschema
+
+from healthcode.errors import InvalidInput
+from healthcode.rules.applications import MAX_TRIPS
 from healthcode.rules.colour import SYMPTOMS
 from healthcode.rules.credentials import CredentialType
+from healthcode.rules.forms import ADDRESS_MAX, ADDRESS_MIN, NAME_MAX, TEMPERATURE_MAX, TEMPERATURE_MIN
 from healthcode.rules.policy import VENUE_TYPES
 
 Schema = dict[str, Any]
@@ -48,7 +61,7 @@ def obj(properties: Mapping[str, Schema], required: tuple[str, ...] = (), *, clo
 
 
 def answer(properties: Mapping[str, Schema], required: tuple[str, ...]) -> Schema:
-    """A JSON answer: the fields API.md promises are required; more fields may come."""
+    """A JSON answer: the fields docs/api.md promises are required; more fields may come."""
     return obj(properties, required, closed=False)
 
 
@@ -57,6 +70,20 @@ def text(min_length: int = 1, max_length: int | None = None, **extra: Any) -> Sc
     if max_length is not None:
         schema["maxLength"] = max_length
     return schema
+
+
+def coded(schema: Schema, code: str | Mapping[str, str]) -> Schema:
+    """``schema`` whose failures are answered with ``code`` (see the module docstring)."""
+    return {**schema, "x-error-code": code if isinstance(code, str) else dict(code)}
+
+
+def missing_as(schema: Schema, code: str) -> Schema:
+    """``schema`` of a required property whose absence is answered with ``code``."""
+    return {**schema, "x-missing-code": code}
+
+
+#: A person's name (``healthcode.rules.forms.check_name`` checks the letters).
+PERSON_NAME: Schema = coded(text(1, NAME_MAX, pattern=r"\S"), "invalid_name")
 
 
 STRING: Schema = {"type": "string"}
@@ -69,18 +96,21 @@ IDEMPOTENCY = r"^[!-~]{1,255}$"
 COMPONENTS: dict[str, Schema] = {
     "RegionCode": {
         "type": "string",
+        "x-error-code": "invalid_region_code",
         "pattern": "^[0-9]{6}$",
         "description": "GB/T 2260 administrative division code of the current revision",
         "examples": ["520102"],
     },
     "IdNumber": {
         "type": "string",
+        "x-error-code": "invalid_id_number",
         "pattern": "^[0-9]{17}[0-9Xx]$",
         "description": "Resident ID number (GB 11643): 17 digits and the MOD 11-2 check character; "
         "a real birth date, a GB/T 2260 province prefix",
     },
     "MobilePhone": {
         "type": "string",
+        "x-error-code": "invalid_phone",
         "minLength": 11,
         "description": "Mainland mobile number, 1[3-9] and nine digits; spaces, hyphens and a leading "
         "+86 or 86 are allowed",
@@ -88,11 +118,13 @@ COMPONENTS: dict[str, Schema] = {
     },
     "PersonId": {
         "type": "string",
+        "x-error-code": "invalid_person_id",
         "pattern": "^[A-Za-z0-9_-]{1,64}$",
         "description": "A person id as the API hands it out (p-...)",
     },
     "Location": {
         "type": "object",
+        "x-error-code": "invalid_location",
         "required": ["lat", "lng"],
         "properties": {
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
@@ -102,16 +134,25 @@ COMPONENTS: dict[str, Schema] = {
     },
     "Temperature": {
         "type": "number",
-        "minimum": 34,
-        "maximum": 43,
+        "x-error-code": "invalid_temperature",
+        "minimum": int(TEMPERATURE_MIN),
+        "maximum": int(TEMPERATURE_MAX),
         "description": "Body temperature, degrees Celsius",
     },
-    "Trip": obj({"region_code": ref("RegionCode"), "left_at": INSTANT}, ("region_code", "left_at")),
+    "Trip": {
+        **obj({"region_code": ref("RegionCode"), "left_at": INSTANT}, ("region_code", "left_at")),
+        "x-blank-is-missing": True,
+    },
     "Declaration": obj(
         {
-            "symptoms": {"type": "array", "items": {"type": "string", "enum": sorted(SYMPTOMS)}},
+            "symptoms": coded(
+                {"type": "array", "items": {"type": "string", "enum": sorted(SYMPTOMS)}},
+                {"enum": "unknown_symptom"},
+            ),
             "temperature": nullable(ref("Temperature")),
-            "travel": {"type": "array", "maxItems": 30, "items": ref("Trip")},
+            "travel": coded(
+                {"type": "array", "maxItems": MAX_TRIPS, "items": ref("Trip")}, {"maxItems": "too_many_trips"}
+            ),
             "contact_with_case": {"type": "boolean"},
         },
         ("symptoms", "travel", "contact_with_case"),
@@ -246,24 +287,30 @@ OPERATIONS: dict[str, Operation] = {
     ),
     # -- citizen --------------------------------------------------------------------------------
     "POST /v1/codes": Operation(
-        body=obj(
-            {
-                "name": text(1, 50),
-                "id_number": ref("IdNumber"),
-                "phone": ref("MobilePhone"),
-                "address": text(2, 200),
-                "region_code": ref("RegionCode"),
-                "declaration": ref("Declaration"),
-                "dependant": nullable({"type": "boolean"}),
-                "link_code": nullable(
-                    {
-                        **STRING,
-                        "description": "One-time link code (10 characters; case, spaces, hyphens free)",
-                    }
-                ),
-            },
-            ("name", "id_number", "phone", "address", "region_code", "declaration"),
-        ),
+        body={
+            **obj(
+                {
+                    "name": PERSON_NAME,
+                    "id_number": ref("IdNumber"),
+                    "phone": ref("MobilePhone"),
+                    "address": coded(text(ADDRESS_MIN, ADDRESS_MAX), "invalid_address"),
+                    "region_code": ref("RegionCode"),
+                    "declaration": ref("Declaration"),
+                    "dependant": nullable({"type": "boolean"}),
+                    "link_code": nullable(
+                        coded(
+                            {
+                                **STRING,
+                                "description": "Link code: 10 characters; case, spaces, hyphens free",
+                            },
+                            "invalid_link_code",
+                        )
+                    ),
+                },
+                ("name", "id_number", "phone", "address", "region_code", "declaration"),
+            ),
+            "x-blank-is-missing": True,
+        },
         headers=(idempotency_key(IDEMPOTENCY_CODES),),
         answers={
             "201": json_answer("A new code", ref("CodeAnswer")),
@@ -323,7 +370,10 @@ OPERATIONS: dict[str, Operation] = {
         }
     ),
     "POST /v1/codes/{person_id}/appeals": Operation(
-        body=obj({"reason": text(1, 500)}, ("reason",)),
+        body={
+            **obj({"reason": coded(text(1, 500, pattern=r"\S"), "invalid_reason")}, ("reason",)),
+            "x-blank-is-missing": True,
+        },
         headers=(idempotency_key(IDEMPOTENCY_CODES),),
         answers={"201": json_answer("The appeal, open", answer({"appeal_id": STRING}, ("appeal_id",)))},
     ),
@@ -355,10 +405,22 @@ OPERATIONS: dict[str, Operation] = {
     "POST /v1/checkins": Operation(
         body=obj(
             {
-                "venue_code": text(1),
+                "venue_code": coded(text(1), "missing_field"),  # as check_checkin has always answered
                 "person_id": ref("PersonId"),
                 "companions": nullable(
-                    {"type": "array", "maxItems": 9, "uniqueItems": True, "items": ref("PersonId")}
+                    coded(
+                        {
+                            "type": "array",
+                            "maxItems": 9,
+                            "items": ref("PersonId"),
+                            "description": "People in the caller's care; each person once per scan "
+                            "(duplicate_person)",
+                        },
+                        {
+                            "type": "invalid_companions",
+                            "maxItems": "too_many_companions",
+                        },
+                    )
                 ),
                 "location": ref("Location"),
             },
@@ -398,8 +460,8 @@ OPERATIONS: dict[str, Operation] = {
     "POST /v1/verifications": Operation(
         body=obj(
             {
-                "code": text(1, 4096),
-                "checkpoint_id": text(1, 128),
+                "code": coded(text(1, 4096, pattern=r"\S"), "invalid_code"),
+                "checkpoint_id": coded(text(1, 128, pattern=r"\S"), "invalid_input"),
                 "temperature": nullable(ref("Temperature")),
             },
             ("code", "checkpoint_id"),
@@ -410,11 +472,11 @@ OPERATIONS: dict[str, Operation] = {
     "POST /v1/manual-registrations": Operation(
         body=obj(
             {
-                "name": text(1, 40),
+                "name": PERSON_NAME,
                 "id_number": ref("IdNumber"),
                 "phone": ref("MobilePhone"),
                 "temperature": ref("Temperature"),
-                "checkpoint_id": text(1, 128),
+                "checkpoint_id": coded(text(1, 128, pattern=r"\S"), "invalid_input"),
             },
             ("name", "id_number", "phone", "temperature", "checkpoint_id"),
         ),
@@ -425,20 +487,34 @@ OPERATIONS: dict[str, Operation] = {
     "POST /v1/venues": Operation(
         body=obj(
             {
-                "name": text(1, 50),
-                "type": {"type": "string", "enum": sorted(VENUE_TYPES)},
-                "subject_name": text(1, 100),
-                "credential_type": {"type": "string", "enum": sorted(CredentialType)},
-                "credential_number": {
-                    **text(1),
-                    "description": "USCC, business licence or ID number (licence plate for a vehicle); "
-                    "full-width characters and spaces are normalised",
-                },
+                "name": coded(text(1, 50), "invalid_name"),
+                "type": coded({"type": "string", "enum": sorted(VENUE_TYPES)}, "invalid_venue_type"),
+                "subject_name": coded(text(1, 100), "invalid_subject_name"),
+                "credential_type": coded(
+                    {"type": "string", "enum": sorted(kind.value for kind in CredentialType)},
+                    "invalid_credential_type",
+                ),
+                "credential_number": coded(
+                    {
+                        **text(1),
+                        "description": "USCC, business licence or ID number (licence plate for a vehicle); "
+                        "full-width characters and spaces are normalised",
+                    },
+                    "invalid_credential",
+                ),
                 "region_code": {**ref("RegionCode"), "description": "a county (区县) inside the province"},
                 "location": ref("Location"),
-                "address": text(4, 120),
+                "address": coded(text(4, 120), "invalid_address"),
                 "manager_phone": ref("MobilePhone"),
-                "parent_venue_id": nullable({"type": "string", "pattern": "^v-[0-9a-f]{32}$"}),
+                "parent_venue_id": nullable(
+                    coded(
+                        {
+                            "type": "string",
+                            "description": "A venue id (v- and 32 hex digits); others name no venue (404)",
+                        },
+                        "invalid_venue_id",
+                    )
+                ),
             },
             (
                 "name",
@@ -582,24 +658,34 @@ OPERATIONS: dict[str, Operation] = {
         body={
             **obj(
                 {
-                    "person_id": nullable({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"}),
+                    "person_id": nullable(
+                        coded(
+                            {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"},
+                            "invalid_person_id",
+                        )
+                    ),
                     "id_number": nullable(ref("IdNumber")),
-                    "status": {"type": "string", "enum": ["confirmed", "asymptomatic", "suspected"]},
-                    "diagnosed_at": {**INSTANT, "maxLength": 40},
+                    "status": coded(
+                        {"type": "string", "enum": ["confirmed", "asymptomatic", "suspected"]},
+                        "invalid_status",
+                    ),
+                    "diagnosed_at": coded({**INSTANT, "maxLength": 40}, "invalid_diagnosed_at"),
                 },
                 ("status", "diagnosed_at"),
             ),
             "oneOf": [
                 {
                     "required": ["person_id"],
-                    "properties": {"person_id": {"type": "string"}, "id_number": {"type": "null"}},
+                    "properties": {"person_id": {"not": {"type": "null"}}, "id_number": {"type": "null"}},
                 },
                 {
                     "required": ["id_number"],
-                    "properties": {"id_number": {"type": "string"}, "person_id": {"type": "null"}},
+                    "properties": {"id_number": {"not": {"type": "null"}}, "person_id": {"type": "null"}},
                 },
             ],
             "description": "The person by person_id or by id_number: exactly one of them",
+            "x-error-code": {"oneOf": "person_required"},
+            "x-error-field": "person_id",
         },
         answers={
             "202": json_answer(
@@ -660,6 +746,11 @@ OPERATIONS: dict[str, Operation] = {
             {
                 "results": {
                     "type": "array",
+                    "x-error-code": {
+                        "type": "invalid_results",
+                        "minItems": "invalid_results",
+                        "maxItems": "too_many_results",
+                    },
                     "minItems": 1,
                     "maxItems": 1000,
                     # Each row is checked on its own: a row that is not a LabRow is rejected in the
@@ -689,23 +780,37 @@ OPERATIONS: dict[str, Operation] = {
         },
     ),
     "PUT /v1/risk-areas/{region_code}": Operation(
-        body=obj({"level": {"type": "string", "enum": ["high", "medium", "low"]}}, ("level",)),
+        body=obj(
+            {"level": coded({"type": "string", "enum": ["high", "medium", "low"]}, "invalid_level")},
+            ("level",),
+        ),
         answers={"200": json_answer("The area", ref("RiskArea"))},
     ),
     "GET /v1/risk-areas/{region_code}": Operation(answers={"200": json_answer("The area", ref("RiskArea"))}),
     "PUT /v1/persons/{person_id}/colour": Operation(
         body=obj(
             {
-                "colour": {**text(1), "description": "A colour of the province palette"},
-                "reason_code": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"},
-                "evidence_ref": text(1, 200),
-                "note": nullable(text(1, 500)),
-                "until": nullable({**INSTANT, "maxLength": 40}),
+                "colour": missing_as(
+                    coded({**text(1), "description": "A colour of the province palette"}, "invalid_colour"),
+                    "invalid_colour",
+                ),
+                "reason_code": missing_as(
+                    coded({"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"}, "invalid_reason_code"),
+                    "invalid_reason_code",
+                ),
+                "evidence_ref": missing_as(
+                    coded(text(1, 200), "invalid_evidence_ref"), "invalid_evidence_ref"
+                ),
+                "note": nullable(coded(text(1, 500), "invalid_note")),
+                "until": nullable(coded({**INSTANT, "maxLength": 40}, "invalid_until")),
                 "risk_level": nullable(
-                    {
-                        **RISK_LEVEL,
-                        "description": "when the colour name stands for two levels (Fujian orange)",
-                    }
+                    coded(
+                        {
+                            **RISK_LEVEL,
+                            "description": "when the colour name stands for two levels (Fujian orange)",
+                        },
+                        "invalid_risk_level",
+                    )
                 ),
             },
             ("colour", "reason_code", "evidence_ref"),
@@ -729,7 +834,7 @@ OPERATIONS: dict[str, Operation] = {
         answers={"200": json_answer("The override, applied", ref("Override"))}
     ),
     "POST /v1/overrides/{override_id}/reject": Operation(
-        body=obj({"reason": nullable(text(1, 500))}),
+        body=obj({"reason": nullable(coded(text(1, 500), "invalid_reason"))}),
         body_required=False,
         answers={"200": json_answer("The override, rejected", ref("Override"))},
     ),
@@ -748,8 +853,11 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "POST /v1/appeals/{appeal_id}/answer": Operation(
         body=obj(
-            {"outcome": {"type": "string", "enum": ["upheld", "dismissed"]}, "answer": text(1, 500)},
-            ("outcome", "answer"),
+            {
+                "answer": coded(text(1, 500), "invalid_answer"),
+                "outcome": coded({"type": "string", "enum": ["upheld", "dismissed"]}, "invalid_outcome"),
+            },
+            ("answer", "outcome"),
         ),
         answers={"200": json_answer("The appeal, answered", ref("Appeal"))},
     ),
@@ -775,3 +883,181 @@ OPERATIONS: dict[str, Operation] = {
 
 #: Path parameters with a shape of their own (the rest are opaque strings: unknown → 404).
 PATH_PARAMETERS: dict[str, Schema] = {"region_code": ref("RegionCode")}
+
+
+# -- checking request bodies -------------------------------------------------------------------
+
+Validator = Callable[[Any], Any]
+_NULL: Final[Schema] = {"type": "null"}
+_SEGMENT = re.compile(r"\{[^}]+\}")
+_bodies: dict[str, tuple[Schema, Validator]] = {}
+_fragments: dict[int, Validator] = {}
+_routes: list[tuple[str, re.Pattern[str]]] = []
+
+
+def route_of(route_key: str | None, method: str, path: str) -> str | None:
+    """The spec key of a request: API Gateway's ``routeKey`` when it names one, else the route
+    whose template matches ``method`` and ``path``."""
+    if route_key in OPERATIONS:
+        return route_key
+    if not _routes:
+        _routes.extend(
+            (key, re.compile(_SEGMENT.sub("[^/]+", re.escape(key).replace(r"\{", "{").replace(r"\}", "}"))))
+            for key in OPERATIONS
+        )
+    wanted = f"{method.upper()} {path}"
+    return next((key for key, pattern in _routes if pattern.fullmatch(wanted)), None)
+
+
+def check_body(key: str, body: Any) -> None:
+    """Validate a request body against the spec of route ``key``; ``InvalidInput`` naming the
+    first mistake. A route without a body spec takes any body."""
+    found = _bodies.get(key)
+    if found is None:
+        spec = OPERATIONS[key].body
+        if spec is None:
+            return
+        schema = inline(spec)
+        found = _bodies[key] = (schema, fastjsonschema.compile(_unknown_first(schema), use_formats=False))
+    schema, validate = found
+    try:
+        validate(body)
+    except fastjsonschema.JsonSchemaValueException as failure:
+        raise refusal(schema, failure) from None
+
+
+def inline(schema: Any) -> Any:
+    """``schema`` with every ``$ref`` to a component replaced by the component (a copy)."""
+    if isinstance(schema, dict):
+        target = schema.get("$ref")
+        if isinstance(target, str) and target.startswith("#/components/schemas/"):
+            rest = {k: v for k, v in schema.items() if k != "$ref"}
+            return inline({**COMPONENTS[target.rsplit("/", 1)[1]], **rest})
+        return {name: inline(value) for name, value in schema.items()}
+    if isinstance(schema, list):
+        return [inline(item) for item in schema]
+    return schema
+
+
+def _unknown_first(schema: Any) -> Any:
+    """``schema`` with each closed object's unknown-field check moved into an ``allOf`` (checked
+    before ``required`` and the properties): a misspelt field is the first thing named."""
+    if isinstance(schema, list):
+        return [_unknown_first(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    moved = {name: _unknown_first(value) for name, value in schema.items()}
+    if moved.get("additionalProperties") is False and "properties" in moved:
+        del moved["additionalProperties"]
+        closed = {"properties": {name: {} for name in moved["properties"]}, "additionalProperties": False}
+        moved["allOf"] = [closed, *moved.get("allOf", [])]
+    return moved
+
+
+def _nullable_branch(schema: Any) -> Any:
+    """The non-null branch of a ``nullable`` schema, else None."""
+    branches = schema.get("anyOf") if isinstance(schema, dict) else None
+    if isinstance(branches, list) and len(branches) == 2 and _NULL in branches:
+        return branches[0] if branches[1] == _NULL else branches[1]
+    return None
+
+
+def _walk(schema: Schema, path: tuple[str, ...]) -> list[Schema]:
+    """The schemas from the body's down to the value at ``path`` (nullable ones unwrapped)."""
+    node = _nullable_branch(schema) or schema
+    nodes = [node]
+    for segment in path:
+        properties = node.get("properties", {})
+        items = node.get("items")
+        if segment in properties:
+            node = properties[segment]
+        elif segment.isdigit() and isinstance(items, dict):
+            node = items
+        else:
+            node = {}
+        node = _nullable_branch(node) or node
+        nodes.append(node)
+    return nodes
+
+
+def _dotted(path: tuple[str, ...]) -> str | None:
+    return ".".join(path) or None
+
+
+def _named(path: tuple[str, ...]) -> str:
+    """The field name an ``invalid_<name>`` code is made of (a list item: its list's)."""
+    names = [segment for segment in path if not segment.isdigit()]
+    return names[-1] if names else "input"
+
+
+def _said(failure: fastjsonschema.JsonSchemaValueException, field: str | None) -> str:
+    name = failure.name or "data"
+    message = failure.message
+    said = message[len(name) :] if message.startswith(name) else f" {message}"
+    return f"{field or 'the body'}{said}"
+
+
+def refusal(
+    schema: Schema, failure: fastjsonschema.JsonSchemaValueException, prefix: tuple[str, ...] = ()
+) -> InvalidInput:
+    """The ``InvalidInput`` for a schema failure: one code per mistake (see the module docstring)."""
+    path = (*prefix, *(str(segment) for segment in failure.path[1:]))
+    nodes = _walk(schema, path)
+    node, value, rule = nodes[-1], failure.value, failure.rule
+    if rule == "additionalProperties" and isinstance(value, dict):
+        known = node.get("properties", {})
+        unknown = sorted(str(name) for name in value if name not in known)
+        name = unknown[0][:40] if unknown else ""
+        # a name that cannot stand in a dotted path (empty, or holding a dot) names its object
+        field = _dotted((*path, name)) if name and "." not in name else _dotted(path)
+        said = (
+            f"{field} is not a field of this form"
+            if field
+            else "the body has a field this form does not take"
+        )
+        return InvalidInput(said, field=field, code="unknown_field")
+    inner = _nullable_branch(failure.definition)
+    if rule == "anyOf" and inner is not None:
+        validate = _fragments.get(id(inner))
+        if validate is None:
+            validate = _fragments[id(inner)] = fastjsonschema.compile(inner, use_formats=False)
+        try:
+            validate(value)
+        except fastjsonschema.JsonSchemaValueException as deeper:
+            return refusal(schema, deeper, path)
+    for depth in range(len(nodes) - 2, -1, -1):  # a value coded as a whole covers its insides
+        code = nodes[depth].get("x-error-code")
+        if isinstance(code, str):
+            field = _dotted(path[:depth])
+            return InvalidInput(
+                f"{field} is not valid: {_said(failure, _dotted(path))}", field=field, code=code
+            )
+    if path and len(nodes) > 1:
+        parent = nodes[-2]
+        blank = isinstance(value, str) and not value.strip() and parent.get("x-blank-is-missing") is True
+        if (value is None or blank) and path[-1] in parent.get("required", ()):
+            field = _dotted(path)
+            return InvalidInput(
+                f"{field} is required", field=field, code=node.get("x-missing-code", "missing_field")
+            )
+    own = node.get("x-error-code")
+    required = node.get("required", ()) if rule == "required" and isinstance(value, dict) else ()
+    absent = next((name for name in required if name not in value), None)
+    if absent is not None and not isinstance(own, str):
+        field = _dotted((*path, absent))
+        code = node.get("properties", {}).get(absent, {}).get("x-missing-code", "missing_field")
+        return InvalidInput(f"{field} is required", field=field, code=code)
+    field = _dotted(path)
+    if isinstance(own, str):
+        return InvalidInput(_said(failure, field), field=field, code=own)
+    if isinstance(own, dict) and rule in own:
+        if "x-error-field" in node:
+            field = _dotted((*path, node["x-error-field"]))
+        return InvalidInput(_said(failure, _dotted(path)), field=field, code=own[rule])
+    for depth in range(len(nodes) - 2, -1, -1):  # a list that names its items' mistakes
+        code = nodes[depth].get("x-error-code")
+        if isinstance(code, dict) and rule in code:
+            at = _dotted(path[:depth])
+            return InvalidInput(_said(failure, field), field=at, code=code[rule])
+    code = "invalid_type" if rule == "type" else f"invalid_{_named(path)}"
+    return InvalidInput(_said(failure, field), field=field, code=code)

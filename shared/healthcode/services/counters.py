@@ -1,0 +1,99 @@
+"""What the scans stream adds up: per venue-day counters, abnormal-scan alerts and fever facts.
+
+For each batch (one stream shard, in order) :func:`apply` takes the batch's new scans, each with
+the record it came from, and
+
+1. reads the venue names once for the whole batch (one BatchGetItem);
+2. gives each venue-day **one** UpdateItem for all of its scans in the batch (``stats.add_day``:
+   counted exactly once across redeliveries);
+3. writes an ALERT item for each abnormal scan (non-green or fever), for the venue's alerts and
+   the official side (``stats.put_alerts``, deterministic keys);
+4. when the policy says so (Guizhou: yes), turns a fever reading at a checkpoint (verification or
+   manual registration at or above ``fever_threshold_c``) into a FEVER fact lasting
+   ``fever_fact_hours`` (fact id from the scan id), which the colour consumer picks up.
+
+A write that fails marks only the records it covered as failed; the stream retries the batch
+from the first of them, and what was already applied is not applied twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from healthcode.protection.logs import get_logger
+from healthcode.rules import colour, verdict
+from healthcode.rules.policy import FactKind, Policy
+from healthcode.settings import policy, settings
+from healthcode.storage import facts, stats
+from healthcode.storage.stats import CountedScan
+
+__all__ = ["CHECKPOINT_KINDS", "CountedScan", "apply", "counted", "fever_fact", "retention_days"]
+
+logger = get_logger("counters")
+
+#: Scan kinds taken at a checkpoint with a thermometer (a check-in has no reading).
+CHECKPOINT_KINDS = frozenset({"verification", "manual"})
+
+Record = TypeVar("Record")
+
+
+def counted(image: Mapping[str, Any], *, sequence: str) -> CountedScan:
+    """A new scan as the counters see it, from its stream image (wire form) and sequence number;
+    ``ValueError`` for anything that is not a scan."""
+    return stats.counted(image, sequence=sequence)
+
+
+def retention_days(rules: Policy) -> int:
+    """Alerts are kept as long as the scans they come from (see ``services.verifications``)."""
+    return max(settings().retention_days, rules.tracing.lookback_days)
+
+
+def fever_fact(scan: CountedScan, rules: Policy) -> colour.Fact | None:
+    """The FEVER fact a checkpoint reading gives, if the policy makes it one."""
+    if not rules.fever_at_checkpoint_is_fact or scan.kind not in CHECKPOINT_KINDS:
+        return None
+    if not verdict.is_fever(scan.temperature, rules):
+        return None
+    return colour.Fact(
+        fact_id=f"fever#checkpoint#{scan.scan_id}",
+        kind=FactKind.FEVER,
+        starts_at=scan.at,
+        expires_at=scan.at + timedelta(hours=rules.fever_fact_hours),
+        detail=f"checkpoint {scan.venue_id}",
+        recorded_at=scan.at,
+    )
+
+
+def apply(batch: Sequence[tuple[Record, CountedScan]], failed: Callable[[Iterable[Record]], None]) -> None:
+    """Write the batch's counters, alerts and facts; a failed write hands the records it covered
+    to ``failed`` (called while its error is being handled)."""
+    if not batch:
+        return
+    rules = policy()
+    names = stats.venue_names(scan.venue_id for _, scan in batch)
+    days: dict[tuple[str, str], list[tuple[Record, CountedScan]]] = defaultdict(list)
+    for entry in batch:
+        days[(entry[1].venue_id, entry[1].day)].append(entry)
+    for (venue_id, day), entries in days.items():
+        try:
+            stats.add_day(venue_id, day, [scan for _, scan in entries], name=names.get(venue_id))
+        except stats.WRITE_ERRORS:
+            logger.warning("counter update failed", extra={"venue_id": venue_id, "day": day}, exc_info=True)
+            failed(record for record, _ in entries)
+
+    abnormal = [(record, scan) for record, scan in batch if scan.abnormal]
+    try:
+        stats.put_alerts((scan for _, scan in abnormal), retention_days=retention_days(rules))
+    except stats.WRITE_ERRORS:
+        logger.warning("alert write failed", extra={"alerts": len(abnormal)}, exc_info=True)
+        failed(record for record, _ in abnormal)
+
+    fevers = [(record, scan, fact) for record, scan in batch if (fact := fever_fact(scan, rules))]
+    try:
+        facts.add_sourced((scan.person_id, fact, f"scan#{scan.scan_id}") for _, scan, fact in fevers)
+    except stats.WRITE_ERRORS:
+        logger.warning("fever fact write failed", extra={"facts": len(fevers)}, exc_info=True)
+        failed(record for record, _, _ in fevers)

@@ -1,0 +1,64 @@
+"""Coverage counters from the VenuesTable stream: venues by type at county, prefecture and
+province level, and per child region (read by ``GET /v1/reports/coverage``).
+
+Idempotent under redelivery: a venue is counted in one transaction with a marker item that may
+not exist yet (``storage.venues.count_in_coverage``), so a change delivered twice counts once.
+Phone-guard items in the table are not venues and are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from healthcode.storage import venues as store
+
+Operation = Literal["INSERT", "MODIFY", "REMOVE"]
+
+_REGION = re.compile(r"[1-9][0-9]{5}")
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What the counters know of a venue."""
+
+    venue_id: str
+    venue_type: str
+    region_code: str
+
+
+class NotAVenue(ValueError):
+    """A venue item without a type or a six-digit region: a poison record (sent to the DLQ)."""
+
+
+def counted(image: Mapping[str, Any] | None) -> Counted | None:
+    """The counted facts of a venue item's image; None for anything else (a phone guard)."""
+    if not image:
+        return None
+    venue_id, venue_type, region_code = image.get("venue_id"), image.get("type"), image.get("region_code")
+    if not isinstance(venue_id, str) or not venue_id.startswith("v-"):
+        return None
+    if (
+        not isinstance(venue_type, str)
+        or not isinstance(region_code, str)
+        or not _REGION.fullmatch(region_code)
+    ):
+        raise NotAVenue(f"venue item {venue_id} has no valid type and region")
+    return Counted(venue_id, venue_type, region_code)
+
+
+def apply(
+    operation: Operation | str, old_image: Mapping[str, Any] | None, new_image: Mapping[str, Any] | None
+) -> int:
+    """Apply one change of the venues table to the counters; returns the change in venues counted."""
+    old, new = counted(old_image), counted(new_image)
+    change = 0
+    if operation == "MODIFY" and old == new:
+        return 0
+    if old is not None and operation != "INSERT":
+        change -= int(store.uncount_from_coverage(old.venue_id, old.venue_type, old.region_code))
+    if new is not None and operation != "REMOVE":
+        change += int(store.count_in_coverage(new.venue_id, new.venue_type, new.region_code))
+    return change

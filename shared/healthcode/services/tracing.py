@@ -1,0 +1,211 @@
+"""Contact tracing runs: plan a new case into tasks, run a task page by page, finish the case.
+
+Every read of tracing depends only on the case: its person's presences in the case window, the
+venues of the complexes those lie in, and the presences in each co-visitor window (``shards``
+Queries per venue, paged). Exposures become facts under each contact (deterministic id: the
+exposure id), which the colour consumer picks up, and one contact row per person on the case.
+Re-running anything writes the same items, so redelivered stream records are harmless: planning
+is skipped once the case has its plan, a task already done is skipped.
+
+A task that runs short of time hands the rest to a continuation task (resuming at the same shard
+and page) instead of failing; the case is finished, exactly once, when its last task is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from healthcode.rules import cases, tracing
+from healthcode.rules.policy import Policy
+from healthcode.storage import cases as case_store
+from healthcode.storage import facts, presences
+from healthcode.storage.batches import BATCH_LIMIT
+
+__all__ = [
+    "DEFAULT_MARGIN_SECONDS",
+    "PAGE_SIZE",
+    "TaskOutcome",
+    "finish_if_complete",
+    "item_kind",
+    "plan",
+    "run_stored_task",
+    "run_task",
+]
+
+#: Items per co-visitor Query page: bounds the work between two looks at the clock.
+PAGE_SIZE = 500
+#: Stop and hand over when fewer seconds than this remain in the invocation.
+DEFAULT_MARGIN_SECONDS = 10.0
+#: Concurrent write requests while recording a page of exposures.
+WRITERS = 8
+
+_T = TypeVar("_T")
+Remaining = Callable[[], float]
+
+
+def item_kind(sort_key: str) -> Literal["case", "task"] | None:
+    """What a CasesTable item inserted under ``sort_key`` asks of tracing: plan a case, run a
+    task, or nothing (contact rows)."""
+    if case_store.is_case_key(sort_key):
+        return "case"
+    if case_store.is_task_key(sort_key):
+        return "task"
+    return None
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+def plan(case_id: str, *, policy: Policy, now: datetime) -> int | None:
+    """Write the tracing tasks of a new case and set ``tasks_total``; None if already planned.
+
+    A case whose person has no presence in the case window is done at once (no contacts).
+
+    A plan that stopped after writing some tasks (its record is retried, or replayed from the
+    failure queue after the tasks ran) writes only the tasks not written yet: rewriting one would
+    set a task that ran back to pending, and its rewrite is no INSERT to run it again. If every
+    task is done by then, the case is finished here."""
+    case = case_store.get(case_id, consistent=True)
+    if case is None or case.tasks_total is not None or case.diagnosed_at is None or case.person_id is None:
+        return None
+    first, last = tracing.case_window(case.diagnosed_at, policy)
+    found = presences.of_case_person(case.person_id, first, last)
+    tasks = cases.plan_tasks(case_id, case.person_id, found, presences.venues_by_complex(found, policy))
+    written = case_store.written_task_keys(case_id) if tasks else set()
+    case_store.add_tasks(task for task in tasks if task.key not in written)
+    if not case_store.set_plan(case_id, tasks_total=len(tasks), now=now):
+        return None
+    if written:
+        finish_if_complete(case_id, now=now)
+    return len(tasks)
+
+
+# -- tasks ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What one run of a task did. ``continued``: a continuation task took over."""
+
+    exposures: int = 0
+    pages: int = 0
+    continued: bool = False
+    already_done: bool = False
+
+
+def _record_exposures(
+    task: cases.TracingTask, exposures: Sequence[tracing.Exposure], policy: Policy, recorded_at: datetime
+) -> None:
+    """Exposure facts (under each contact), then each person's strongest contact row; both in
+    ``WRITERS`` concurrent streams of requests (a station's page holds hundreds of people)."""
+    entries = [(e.person_id, e.fact(policy)) for e in exposures]
+    chunks = [entries[start : start + BATCH_LIMIT] for start in range(0, len(entries), BATCH_LIMIT)]
+    _in_parallel(
+        lambda chunk: facts.add_in_batches(chunk, recorded_at=recorded_at, source=task.case_id), chunks
+    )
+    by_id = {e.exposure_id: e for e in exposures}
+    strongest = [by_id[row.exposure_id] for row in tracing.strongest_per_person(exposures)]
+    _in_parallel(lambda exposure: _keep_strongest(task.case_id, exposure), strongest)
+
+
+def _keep_strongest(case_id: str, exposure: tracing.Exposure) -> None:
+    rank = cases.contact_rank(exposure.kind, exposure.overlap, exposure.exposure_end)
+    case_store.keep_strongest(case_id, exposure, rank=rank)
+
+
+def _in_parallel(work: Callable[[_T], object], items: Sequence[_T]) -> None:
+    """Run ``work`` on every item, ``WRITERS`` at a time; the first error is raised (after the
+    others finish), so a failed page is retried whole, which its deterministic writes allow."""
+    if len(items) <= 1:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(WRITERS, len(items))) as pool:
+        for _ in pool.map(work, items):
+            pass
+
+
+def run_task(
+    task: cases.TracingTask,
+    *,
+    policy: Policy,
+    recorded_at: datetime,
+    now: datetime,
+    remaining_seconds: Remaining,
+    margin_seconds: float = DEFAULT_MARGIN_SECONDS,
+    page_size: int | None = None,
+    first_page_always: bool = False,
+) -> TaskOutcome:
+    """Search the task's venue for co-visitors of its case presence, page by page and shard by
+    shard (``page_size``, default :data:`PAGE_SIZE`), writing exposure facts and contact rows as
+    it goes. Before each page it looks at the clock: with less than ``margin_seconds`` left it
+    writes a continuation at the current position and stops (``first_page_always``: not before
+    the first page, so an invocation always makes progress). ``recorded_at`` (the case's
+    creation) stamps the facts, so a re-run writes identical items."""
+    if case_store.task_done(task):
+        return TaskOutcome(already_done=True)
+    size = PAGE_SIZE if page_size is None else page_size
+    first, last = tracing.co_visitor_window(task.presence, policy, task.venue.venue_type)
+    shard, after = task.shard, task.after
+    exposures = pages = 0
+    while shard < task.venue.shards:
+        if (pages or not first_page_always) and remaining_seconds() < margin_seconds:
+            closed = case_store.close_task(task, task.continuation(shard, after))
+            finish_if_complete(task.case_id, now=now)
+            return TaskOutcome(exposures=exposures, pages=pages, continued=closed, already_done=not closed)
+        candidates, after = presences.page_at(
+            task.venue.venue_id, shard, first, last, after=after, limit=size
+        )
+        pages += 1
+        page_exposures = tracing.exposures_for(
+            task.case_id, task.case_person_id, [task.presence], candidates, policy
+        )
+        if page_exposures:
+            _record_exposures(task, page_exposures, policy, recorded_at)
+            exposures += len(page_exposures)
+        if after is None:
+            shard += 1
+    closed = case_store.close_task(task, None)
+    finish_if_complete(task.case_id, now=now)
+    return TaskOutcome(exposures=exposures, pages=pages, already_done=not closed)
+
+
+def run_stored_task(
+    image: Mapping[str, Any],
+    *,
+    policy: Policy,
+    now: datetime,
+    remaining_seconds: Remaining,
+    margin_seconds: float,
+    first_page_always: bool,
+) -> tuple[cases.TracingTask, TaskOutcome]:
+    """Run the task of a TASK item's stream image (see :func:`run_task`; its facts are stamped
+    with the case's creation). ``ValueError`` for a malformed task or one of an unknown case."""
+    task = case_store.task_from_image(image)
+    case = case_store.get(task.case_id, consistent=True)
+    if case is None or case.created_at is None:
+        raise ValueError(f"task {task.key} of an unknown case {task.case_id}")
+    outcome = run_task(
+        task,
+        policy=policy,
+        recorded_at=case.created_at,
+        now=now,
+        remaining_seconds=remaining_seconds,
+        margin_seconds=margin_seconds,
+        first_page_always=first_page_always,
+    )
+    return task, outcome
+
+
+def finish_if_complete(case_id: str, *, now: datetime) -> bool:
+    """Once every task is done: count the contact rows and mark tracing done (exactly once)."""
+    case = case_store.get(case_id, consistent=True)
+    if case is None or case.tracing == case_store.DONE or case.tasks_total is None:
+        return False
+    if int(case.tasks_done or 0) < int(case.tasks_total):
+        return False
+    return case_store.finish(case_id, contacts_found=case_store.count_contacts(case_id), now=now)
