@@ -108,4 +108,4 @@ bench: $(STAMP)
 .PHONY: fuzz
 FUZZ_EXAMPLES ?= 500
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -s -p no:cacheprovider tests/security/test_fuzz.py tests/security/test_hostile_input.py tests/security/test_fuzz_findings.py
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -s -p no:cacheprovider tests/security/http/test_fuzz.py tests/security/http/test_hostile_input.py tests/security/http/test_fuzz_findings.py

@@ -18,8 +18,8 @@ from healthcode.errors import InvalidInput
 from healthcode.protection.logs import get_logger
 from healthcode.rules import cases
 from healthcode.rules.regions import check_region_code
+from healthcode.services import approvals, labs, overrides, records, riskareas
 from healthcode.services import cases as case_service
-from healthcode.services import labs, overrides, records, riskareas
 from healthcode.services.overrides import RequestView
 from healthcode.settings import policy
 
@@ -27,6 +27,8 @@ logger = get_logger("cases")
 app = make_app()
 
 OFFICIAL = "official"
+LAB = "lab"
+OVERRIDE_KIND = "override"
 DEFAULT_PAGE, MAX_PAGE = 500, 1000
 
 _ERRORS: OpenAPIResponse = {
@@ -63,7 +65,9 @@ def _page_size() -> int:
     summary="Report a case: the person turns red at once and contact tracing starts",
     description=(
         "Answer 202 {case_id, person_id, status, tracing, colour, risk_level}. The case id is derived from "
-        "(person, diagnosed_at): a retry answers the same case, a new status is recorded on it."
+        "(person, diagnosed_at): a retry answers the same case, a new status is recorded on it. Past the "
+        "official's hourly limit of persons coloured: 202 {request_id, status: pending_approval}, carried "
+        "out when a second official approves (POST /v1/overrides/{request_id}/approve)."
     ),
     responses={202: {"description": "the case"}, 404: _ERRORS, 422: _ERRORS},
 )
@@ -72,7 +76,10 @@ def report_case() -> Response[str]:
     now = clock.now()
     report = cases.check_case_report(json_body(app), now=now)
     reported = case_service.report(report, official=official, now=now)
+    if reported.held is not None:
+        return json_response(202, _held_view(reported.held))
     case, decision = reported.case, reported.decision
+    assert case is not None
     logger.info("case reported", extra={"case_id": case.case_id, "new_case": reported.created})
     body: dict[str, Any] = {
         "case_id": case.case_id,
@@ -154,28 +161,35 @@ def case_contacts(case_id: str) -> Response[str]:
     description=(
         "Answer 200 {accepted, "
         "rejected: [{index, error, field}], cases: [{index, case_id}]}. A positive row opens a case (as POST "
-        "/v1/cases, idempotent per person and sampling time); a negative one clears what the policy says."
+        "/v1/cases, idempotent per person and sampling time) and recolours its person at once; a negative "
+        "one clears what the policy says. Roles official or lab. Past the account's hourly limit of persons "
+        "coloured the positive rows wait for a second official: 202 {request_id, status: pending_approval, "
+        "accepted, rejected, cases: []}."
     ),
-    responses={200: {"description": "what was accepted"}, 422: _ERRORS},
+    responses={200: {"description": "what was accepted"}, 202: {"description": "held"}, 422: _ERRORS},
 )
 def import_lab_results() -> Response[str]:
-    official = _official()
+    who = caller(app).require(OFFICIAL, LAB)
     now = clock.now()
     body = json_body(app)
     imported = labs.import_results(
-        body["results"], official=official, keep_days=policy().retention_days, now=now
+        body["results"],
+        official=who.sub,
+        keep_days=policy().retention_days,
+        now=now,
+        laboratory=not who.has(OFFICIAL),
     )
     logger.info(
         "lab results imported", extra={"accepted": imported.accepted, "rejected": len(imported.rejected)}
     )
-    return json_response(
-        200,
-        {
-            "accepted": imported.accepted,
-            "rejected": [r.as_dict() for r in imported.rejected],
-            "cases": [{"index": index, "case_id": case_id} for index, case_id in imported.opened],
-        },
-    )
+    answer = {
+        "accepted": imported.accepted,
+        "rejected": [r.as_dict() for r in imported.rejected],
+        "cases": [{"index": index, "case_id": case_id} for index, case_id in imported.opened],
+    }
+    if imported.held is not None:
+        return json_response(202, {**_held_view(imported.held), **answer})
+    return json_response(200, answer)
 
 
 # -- risk areas ----------------------------------------------------------------------------------
@@ -185,14 +199,20 @@ def import_lab_results() -> Response[str]:
     "/v1/risk-areas/<region_code>",
     summary="Set a region's risk level; people who travelled there are recoloured",
     description="A prefecture or province level covers every code under "
-    "it; the most specific level set wins. Answer 200 {region_code, level, updated_at}.",
-    responses={200: {"description": "the area"}, 422: _ERRORS},
+    "it; the most specific level set wins. Answer 200 {region_code, level, updated_at}. A prefecture- or "
+    "province-level change, any lowering, and raises past the official's hourly limit wait for a second "
+    "official: 202 {request_id, status: pending_approval}.",
+    responses={200: {"description": "the area"}, 202: {"description": "held"}, 422: _ERRORS},
 )
 def set_risk_area(region_code: str) -> Response[str]:
     official = _official()
     code = check_region_code(region_code)
     level = cases.check_area_level(json_body(app))
-    area = riskareas.set_level(code, level, official=official, now=clock.now())
+    change = riskareas.set_level(code, level, official=official, now=clock.now())
+    if change.held is not None:
+        return json_response(202, _held_view(change.held))
+    area = change.area
+    assert area is not None
     return json_response(
         200, {"region_code": area.region_code, "level": area.level, "updated_at": area.updated_at}
     )
@@ -211,6 +231,26 @@ def show_risk_area(region_code: str) -> Response[str]:
 
 
 # -- overrides -----------------------------------------------------------------------------------
+
+
+def _held_view(request: RequestView) -> dict[str, Any]:
+    """An official's act waiting for (or decided by) a second official."""
+    return {
+        "request_id": request.request_id,
+        "kind": request.kind,
+        "status": request.status,
+        "person_id": request.person_id,
+        "reason": request.note,
+        "requested_by": request.requested_by,
+        "requested_at": clock.show(request.created_at),
+        "decided_by": request.decided_by,
+        "decided_at": request.decided_at,
+        "result": request.result,
+    }
+
+
+def _decision_view(request: RequestView) -> dict[str, Any]:
+    return _override_view(request) if request.kind == OVERRIDE_KIND else _held_view(request)
 
 
 def _override_view(request: RequestView) -> dict[str, Any]:
@@ -236,7 +276,7 @@ def _override_view(request: RequestView) -> dict[str, Any]:
     summary="Request a manual colour change (applied when a second official approves)",
     description=(
         "Answer 202 {override_id, status: pending_approval} (applied at once only where "
-        "the policy does not require a second official). Honours Idempotency-Key. 429 override_rate_exceeded "
+        "the policy does not require a second official). Honours Idempotency-Key. 429 rate_limited "
         "past the policy's hourly limit per official."
     ),
     responses={202: {"description": "the request"}, 404: _ERRORS, 422: _ERRORS, 429: _ERRORS},
@@ -253,14 +293,19 @@ def request_colour(person_id: str) -> Response[str]:
 
 @app.get(
     "/v1/overrides",
-    summary="Overrides waiting for a second official, oldest first",
-    description="Query: limit, next. Answer {overrides: [...], next}.",
-    responses={200: {"description": "pending overrides"}},
+    summary="Overrides (or other acts) waiting for a second official, oldest first",
+    description="Query: kind (override, the default; case, lab_results, risk_area: acts held for a second "
+    "official), limit, next. Answer {overrides: [...], next}.",
+    responses={200: {"description": "pending overrides"}, 404: _ERRORS},
 )
 def pending_overrides() -> Response[str]:
     _official()
-    items, following = overrides.pending_overrides(limit=_page_size(), after=_query("next"))
-    return json_response(200, {"overrides": [_override_view(i) for i in items], "next": following})
+    kind = _query("kind") or OVERRIDE_KIND
+    if kind == OVERRIDE_KIND:
+        items, following = overrides.pending_overrides(limit=_page_size(), after=_query("next"))
+    else:
+        items, following = approvals.pending(kind, limit=_page_size(), after=_query("next"))
+    return json_response(200, {"overrides": [_decision_view(i) for i in items], "next": following})
 
 
 @app.get(
@@ -270,20 +315,21 @@ def pending_overrides() -> Response[str]:
 )
 def show_override(override_id: str) -> Response[str]:
     _official()
-    return json_response(200, _override_view(overrides.show(override_id)))
+    return json_response(200, _decision_view(overrides.show(override_id)))
 
 
 @app.post(
     "/v1/overrides/<override_id>/approve",
     summary="A second official approves an override: it is applied",
-    description="403 cannot_approve_own for the official who requested it; 409 override_not_pending once "
-    "decided.",
+    description="Also approves an act held for a second official (request_id req-…), which is then carried "
+    "out once. 403 cannot_approve_own for the official who requested it; 409 already_decided once decided "
+    "(of concurrent decisions one answers 200).",
     responses={200: {"description": "the override, applied"}, 403: _ERRORS, 404: _ERRORS, 409: _ERRORS},
 )
 def approve_override(override_id: str) -> Response[str]:
     official = _official()
     request = overrides.approve(override_id, approver=official, now=clock.now())
-    return json_response(200, _override_view(request))
+    return json_response(200, _decision_view(request))
 
 
 @app.post(
@@ -297,7 +343,7 @@ def reject_override(override_id: str) -> Response[str]:
     body = json_body(app) if raw else {}
     reason = cases.check_decision_note(body, field="reason")
     request = overrides.reject(override_id, official=official, reason=reason, now=clock.now())
-    return json_response(200, _override_view(request))
+    return json_response(200, _decision_view(request))
 
 
 # -- appeals -------------------------------------------------------------------------------------

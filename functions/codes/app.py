@@ -3,6 +3,7 @@ history, appeals; guardian links; paper codes for people without smartphones."""
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -194,14 +195,26 @@ def open_link(person_id: str) -> Response[str]:
 # -- paper codes -----------------------------------------------------------------------------------
 
 
+def _paper_reason() -> str | None:
+    """An official's reason for acting on someone's paper code: the body's ``reason`` (the body
+    is optional), checked by the route's spec."""
+    raw = app.current_event.body
+    body = json_body(app) if raw else {}
+    return codes.check_paper_reason(body.get("reason"))
+
+
 @app.post(
     "/v1/codes/<person_id>/paper",
     summary="Issue a printable paper code for someone without a smartphone; it revokes the one before",
+    description=(
+        "The managing account, or an official giving {reason} (audited). 201 {person_id, token, "
+        "expires_at, name_masked, id_masked, png_base64}: png_base64 is the labelled printable card."
+    ),
 )
 def issue_paper(person_id: str) -> Response[str]:
     """Issue a printable long-lived code bound to the person; it revokes the one issued before."""
-    who = caller(app).require("citizen", *codes.COMMUNITY_WORKERS)
-    paper = codes.issue_paper(person_id, who, now=clock.now())
+    who = caller(app).require(*codes.PAPER_ROLES)
+    paper = codes.issue_paper(person_id, who, reason=_paper_reason(), now=clock.now())
     return json_response(
         201,
         {
@@ -210,15 +223,21 @@ def issue_paper(person_id: str) -> Response[str]:
             "expires_at": paper.expires_at,
             "name_masked": paper.person.name_masked,
             "id_masked": paper.person.id_masked,
+            "png_base64": base64.b64encode(paper.png()).decode("ascii"),
         },
         _NO_STORE,
     )
 
 
-@app.get("/v1/codes/<person_id>/paper.png", summary="The current paper code as a printable PNG")
+@app.get(
+    "/v1/codes/<person_id>/paper.png",
+    summary="The current paper code as a labelled printable PNG (officials add ?reason=, audited)",
+)
 def paper_png(person_id: str) -> Response[bytes]:
-    """The current paper code as a printable PNG (large modules for paper)."""
-    return _image(codes.paper_image(person_id, caller(app).require("citizen", *codes.COMMUNITY_WORKERS)))
+    """The current paper code as a labelled printable PNG (large modules for paper)."""
+    who = caller(app).require(*codes.PAPER_ROLES)
+    reason = codes.check_paper_reason(app.current_event.get_query_string_value("reason"))
+    return _image(codes.paper_image(person_id, who, reason=reason, now=clock.now()))
 
 
 lambda_handler: Any = lambda_handler_for(app, logger)

@@ -4,6 +4,7 @@ print its poster, watch its day."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -11,7 +12,7 @@ from healthcode import clock
 from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app
 from healthcode.protection.logs import get_logger
 from healthcode.rules.venues import VENUE_TYPE_LABELS, report_day
-from healthcode.services import venues
+from healthcode.services import staff, venues
 from healthcode.services.venues import ShownAlert, VenueView
 
 logger = get_logger("venues")
@@ -30,7 +31,7 @@ _ERRORS: OpenAPIResponse = {
     responses={201: {"description": "{venue_id, code, code_expires_at, root_venue_id}"}, 422: _ERRORS},
 )
 def register() -> Response[str]:
-    who = caller(app).require("venue_manager")
+    who = caller(app).require("venue_manager", "official")  # officials: roadside checkpoints only
     key = venues.check_idempotency_key(app.current_event.headers.get("idempotency-key"))
     body = json_body(app)
     return json_response(201, venues.register(who, body, key=key))
@@ -164,6 +165,58 @@ def day_alerts(venue_id: str) -> Response[str]:
         for s in shown
     ]
     return json_response(200, {"venue_id": venue_id, "date": day, "alerts": alerts})
+
+
+# -- checkpoint staff (healthcode.services.staff) ------------------------------------------------
+
+
+def _assignment(assignment: staff.Assignment) -> dict[str, Any]:
+    return {"sub": assignment.sub, "assigned_at": assignment.assigned_at}
+
+
+@app.put(
+    "/v1/venues/<venue_id>/staff/<sub>",
+    summary="Assign an account to the venue as checkpoint staff (a complex: its doors and stores too)",
+    responses={
+        200: {"description": "{venue_id, sub, assigned_at}"},
+        403: _ERRORS,
+        404: _ERRORS,
+        422: _ERRORS,
+    },
+)
+def staff_assign(venue_id: str, sub: str) -> Response[str]:
+    who = caller(app).require("venue_manager", "official")
+    assignment = staff.assign(venue_id, unquote(sub), who)
+    return json_response(200, {"venue_id": assignment.venue_id, **_assignment(assignment)})
+
+
+@app.delete(
+    "/v1/venues/<venue_id>/staff/<sub>",
+    summary="Remove an account from the venue's checkpoint staff",
+    responses={
+        204: {"description": "removed (or was not assigned)"},
+        403: _ERRORS,
+        404: _ERRORS,
+        422: _ERRORS,
+    },
+)
+def staff_remove(venue_id: str, sub: str) -> Response[str]:
+    who = caller(app).require("venue_manager", "official")
+    staff.remove(venue_id, unquote(sub), who)
+    return Response(status_code=204, content_type=None, body="")
+
+
+@app.get(
+    "/v1/venues/<venue_id>/staff",
+    summary="The venue's checkpoint staff, paged: {staff: [{sub, assigned_at}], next_cursor}",
+    responses={200: {"description": "one page of the staff"}, 403: _ERRORS, 404: _ERRORS, 422: _ERRORS},
+)
+def staff_list(venue_id: str) -> Response[str]:
+    who = caller(app).require("venue_manager", "official")
+    limit = staff.check_page_size(_query("limit"))
+    page = staff.listed(venue_id, who, limit=limit, cursor=_query("cursor"))
+    listed = [_assignment(assignment) for assignment in page.staff]
+    return json_response(200, {"staff": listed, "next_cursor": page.next_cursor})
 
 
 lambda_handler: Any = lambda_handler_for(app, logger)

@@ -36,7 +36,8 @@ def _idempotency_key() -> str | None:
         "person's current colour and the province policy; a temperature at or above the threshold never "
         "passes. Answer 200 {scan_id, verdict, colour, risk_level, abnormal, fever, temperature, scanned_at, "
         "checkpoint_id, person: {name_masked, id_masked}}. Forged or replaced codes: 422 invalid_code; "
-        "expired: 422 code_expired; unknown checkpoint: 404. Honours Idempotency-Key."
+        "expired: 422 code_expired; unknown checkpoint: 404; a caller not assigned to the checkpoint (or "
+        "its complex): 403 not_assigned. Honours Idempotency-Key."
     ),
     responses={
         200: {"description": "the verdict and the stored scan"},
@@ -64,26 +65,29 @@ def verify() -> Response[str]:
     "/v1/manual-registrations",
     summary="Register a person without a phone at a checkpoint by ID number (手工登记)",
     description=(
-        "The person is looked up by ID number, "
-        "or registered (held by no account until they apply), then verified like a scanned code. Answer 201 "
+        "At a checkpoint the caller is assigned to (else 403 not_assigned). The person is looked up by ID "
+        "number (another name than the registered one: 409 identity_mismatch, nothing written), or "
+        "registered (held by no account until they apply), then verified like a scanned code. Answer 201 "
         "{scan_id, verdict, colour, risk_level, abnormal, fever, temperature, scanned_at, checkpoint_id, "
-        "person_id, person: {name_masked, id_masked}}. Honours Idempotency-Key."
+        "person: {name_masked, id_masked}}, never the person's id; with issue_paper_code: true also "
+        "paper_code: {token, expires_at, png_base64}. Honours Idempotency-Key."
     ),
     responses={
         201: {"description": "the verdict and the stored scan"},
         403: _ERRORS,
         404: _ERRORS,
+        409: _ERRORS,
         422: _ERRORS,
     },
 )
 def register() -> Response[str]:
-    """Register a person without a phone at a checkpoint (name, ID number, phone, temperature):
+    """Register a person without a phone at a checkpoint (name, ID number, phone?, temperature):
     they are looked up by ID number — or registered — and verified like a scanned code."""
     who = caller(app).require("scanner")
     body = json_body(app)
     name = forms.check_name(body["name"])
     id_number = check_id_number(body["id_number"], today=clock.now().astimezone(clock.CHINA).date())
-    phone = forms.check_mobile(body["phone"])
+    phone = None if body.get("phone") is None else forms.check_mobile(body["phone"])
     temperature = forms.check_temperature(body["temperature"])
     checkpoint_id = str(body["checkpoint_id"]).strip()
     key = _idempotency_key()
@@ -94,6 +98,7 @@ def register() -> Response[str]:
         phone=phone,
         temperature=temperature,
         checkpoint_id=checkpoint_id,
+        issue_paper_code=body.get("issue_paper_code") is True,
         key=key,
         body=body,
     )

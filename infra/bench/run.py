@@ -237,6 +237,10 @@ def hot_paths(stack: InProcessStack, counter: CallCounter, repeats: int) -> dict
     results.update({"codes_refresh.dynamodb_calls": totals["calls"], "handler_ms.codes_refresh": ms})
 
     token = stack.call("GET", f"/v1/codes/{person_id}", as_=who).json()["token"]
+    # staff act only where assigned (issue 13): the bench scanner is assigned to the checkpoint
+    assigned = stack.call("PUT", f"/v1/venues/{place['venue_id']}/staff/{SCANNER[0]}", as_=MANAGER)
+    if assigned.status != 200:
+        raise RuntimeError(f"staff assignment failed: {assigned.status} {assigned.body[:300]!r}")
     verification = {"code": token, "checkpoint_id": place["venue_id"]}
     request = stack.event("POST", "/v1/verifications", as_=SCANNER, json_body=verification)
     totals, ms = measured(stack, counter, request, repeats, 200)

@@ -26,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds between TTL sweeps (0: only on POST /_local/ttl)",
     )
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="execution environments per function (default: LOCAL_CONCURRENCY, else 4)",
+    )
+    parser.add_argument(
         "--parameter",
         action="append",
         default=[],
@@ -43,12 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         parameters=parameters,
         ttl_interval_s=args.ttl_interval,
+        concurrency=args.concurrency,
     )
     stack.start()
     print(f"HealthCode local stack for province {args.province}: {stack.url}", flush=True)
     print(
         f"routes: {len(stack.router.routes)}  functions: {len(stack.functions)}  "
-        f"stream consumers: {len(stack.pump.sources)}  moto: {stack.moto_endpoint}",
+        f"stream consumers: {len(stack.pump.sources)}  concurrency: {stack.concurrency}  "
+        f"moto: {stack.moto_endpoint}",
         flush=True,
     )
     print(f"ready on {stack.url}", flush=True)

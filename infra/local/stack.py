@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -108,34 +109,120 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+#: Environments a function may run at once on the local stack (Lambda runs one invocation per
+#: environment and adds environments up to the function's concurrency): ``LOCAL_CONCURRENCY``.
+DEFAULT_CONCURRENCY = 4
+
+
+def concurrency_from_environment() -> int:
+    text = os.environ.get("LOCAL_CONCURRENCY", "").strip()
+    if not text:
+        return DEFAULT_CONCURRENCY
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"LOCAL_CONCURRENCY must be a whole number, not {text!r}") from None
+    if not 1 <= value <= 64:
+        raise ValueError("LOCAL_CONCURRENCY must be between 1 and 64")
+    return value
+
+
+@dataclass
+class Environment:
+    """One execution environment: its own loaded copy of the handler module (module globals,
+    powertools' resolver and its current event, a consumer's ``BatchProcessor``), running one
+    invocation at a time, as a Lambda execution environment does."""
+
+    number: int
+    handler: Callable[[dict[str, Any], Any], Any]
+    invocations: int = 0
+
+
 @dataclass
 class LoadedFunction:
-    """A function's one execution environment: like a Lambda environment, it runs one invocation
-    at a time (the HTTP server's threads queue for it). Its module state is not thread-safe:
-    powertools' resolver keeps the current event on the module's ``app``, a stream consumer's
-    ``BatchProcessor`` its records."""
+    """A function's execution environments. Like Lambda, an invocation takes an idle
+    environment (the most recently used: warm), or, when all are busy and fewer than
+    ``concurrency`` exist, a new one (a cold start: the handler module loaded afresh by
+    ``load``); at the limit it waits for one to come free (API Gateway's retries, in effect).
+    The ``healthcode`` package itself is shared by all environments of the process (one
+    import); the moto server answers one request at a time, so each DynamoDB request stays
+    atomic while invocations interleave between requests, as in AWS."""
 
     logical_id: str
-    handler: Callable[[dict[str, Any], Any], Any]
+    handler: Callable[[dict[str, Any], Any], Any]  # environment 0's, loaded at start
     name: str
     arn: str
     memory_mb: int
     timeout_s: int
-    busy: threading.Lock = field(default_factory=threading.Lock)
+    concurrency: int = 1
+    load: Callable[[int], Callable[[dict[str, Any], Any], Any]] | None = None
+    _idle: list[Environment] = field(default_factory=list)
+    _created: int = 0
+    _busy: int = 0
+    _peak: int = 0
+    _free: threading.Condition = field(default_factory=threading.Condition)
+
+    def __post_init__(self) -> None:
+        self._idle.append(Environment(0, self.handler))
+        self._created = 1
+
+    def _acquire(self) -> Environment:
+        environment: Environment | None
+        with self._free:
+            while True:
+                if self._idle:
+                    environment = self._idle.pop()
+                    break
+                if self._created < self.concurrency and self.load is not None:
+                    number = self._created
+                    self._created += 1
+                    environment = None
+                    break
+                self._free.wait()
+            self._busy += 1
+            self._peak = max(self._peak, self._busy)
+        if environment is not None:
+            return environment
+        try:
+            assert self.load is not None
+            return Environment(number, self.load(number))
+        except BaseException:
+            with self._free:
+                self._created -= 1
+                self._busy -= 1
+                self._free.notify()
+            raise
+
+    def _release(self, environment: Environment) -> None:
+        with self._free:
+            environment.invocations += 1
+            self._idle.append(environment)
+            self._busy -= 1
+            self._free.notify()
 
     def __call__(self, event: dict[str, Any]) -> Any:
-        with self.busy:
+        environment = self._acquire()
+        try:
             context = LambdaContext(self.name, self.arn, self.memory_mb, self.timeout_s)
-            return self.handler(event, context)
+            return environment.handler(event, context)
+        finally:
+            self._release(environment)
+
+    def stats(self) -> dict[str, int]:
+        with self._free:
+            return {"environments": self._created, "busy": self._busy, "peak": self._peak}
 
 
-def load_module(logical_id: str, code_uri: Path, handler: str) -> ModuleType:
-    """Import a handler's module from ``code_uri`` as Lambda would (the CodeUri is the root)."""
+def load_module(logical_id: str, code_uri: Path, handler: str, environment: int = 0) -> ModuleType:
+    """Import a handler's module from ``code_uri`` as Lambda would (the CodeUri is the root);
+    ``environment`` > 0 loads another copy (another execution environment's module globals)."""
     module_name = handler.rpartition(".")[0]
     path = code_uri / (module_name.replace(".", "/") + ".py")
     if not path.is_file():
         raise FileNotFoundError(f"{logical_id}: handler module {path} does not exist")
     unique = f"_lambda_{logical_id}_{module_name.replace('.', '_')}"
+    if environment:
+        unique = f"{unique}__env{environment}"
     if unique in sys.modules:
         return sys.modules[unique]
     spec = importlib.util.spec_from_file_location(unique, path)
@@ -151,13 +238,46 @@ def load_module(logical_id: str, code_uri: Path, handler: str) -> ModuleType:
     return module
 
 
-def load_handler(logical_id: str, code_uri: Path, handler: str) -> Callable[[dict[str, Any], Any], Any]:
-    """The ``module.function`` a template's Handler names, loaded from its CodeUri."""
+def load_handler(
+    logical_id: str, code_uri: Path, handler: str, environment: int = 0
+) -> Callable[[dict[str, Any], Any], Any]:
+    """The ``module.function`` a template's Handler names, loaded from its CodeUri (in
+    execution environment ``environment``: see ``load_module``)."""
     attribute = handler.rpartition(".")[2]
-    function = getattr(load_module(logical_id, code_uri, handler), attribute, None)
+    function = getattr(load_module(logical_id, code_uri, handler, environment), attribute, None)
     if not callable(function):
         raise AttributeError(f"{logical_id}: {handler} is not a function in {code_uri}")
     return function  # type: ignore[no-any-return]
+
+
+class PolicyOverride:
+    """The province policy as the stack's functions read it (``settings.policy()`` calls
+    ``settings.load_policy``), changeable through ``POST /_local/policy`` so HTTP tests can
+    use small limits: the changed policy is validated like a policy file."""
+
+    def __init__(self, original: Callable[[str], Any]) -> None:
+        self.original = original
+        self.policy: Any = None
+
+    def __call__(self, province: str) -> Any:
+        changed = self.policy
+        if changed is not None and changed.province == province:
+            return changed
+        return self.original(province)
+
+    def cache_clear(self) -> None:
+        self.original.cache_clear()  # type: ignore[attr-defined]
+
+    def change(self, province: str, changes: dict[str, Any]) -> Any:
+        from healthcode.rules.policy import Policy
+
+        base = self.original(province)
+        self.policy = None if not changes else Policy.from_document({**base.to_document(), **changes})
+        return self(province)
+
+
+#: One handler module loads at a time (loading sets a function's variables for its import).
+_LOADING = threading.Lock()
 
 
 class Router:
@@ -211,8 +331,13 @@ class LocalStack:
         parameters: dict[str, str] | None = None,
         ttl_interval_s: float = 0.0,
         pump_interval_s: float = 0.05,
+        concurrency: int | None = None,
     ) -> None:
         self.province = province
+        #: Execution environments per function (``LOCAL_CONCURRENCY``, default 4).
+        self.concurrency = concurrency if concurrency is not None else concurrency_from_environment()
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.host = host
         self.port = port
         self.region = region
@@ -291,7 +416,7 @@ class LocalStack:
         """Load every handler with its own environment. All functions share this process, so
         a variable may differ between functions only if it is read at import (``POWERTOOLS_*``:
         the service name); any other difference would be read wrongly and is refused."""
-        functions = self.template.functions()
+        functions = self._specs = self.template.functions()
         shared: dict[str, str] = {}
         for fn in functions.values():
             for name, value in fn.environment.items():
@@ -302,23 +427,38 @@ class LocalStack:
                 shared[name] = value
         os.environ.update(shared)
         settings.reset()
+        if not isinstance(getattr(settings, "load_policy"), PolicyOverride):  # noqa: B009
+            setattr(settings, "load_policy", PolicyOverride(getattr(settings, "load_policy")))  # noqa: B009, B010
         settings.policy()  # an invalid province policy stops the stack here, with its message
         for logical_id, fn in functions.items():
-            saved = dict(os.environ)
-            os.environ.update(fn.environment)
-            try:
-                handler = load_handler(logical_id, fn.code_uri, fn.handler)
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
             self.functions[logical_id] = LoadedFunction(
                 logical_id=logical_id,
-                handler=handler,
+                handler=self._load_environment(logical_id, 0),
                 name=self.template.physical_name(logical_id),
                 arn=self.template.arn(logical_id),
                 memory_mb=fn.memory_mb,
                 timeout_s=fn.timeout_s,
+                concurrency=self.concurrency,
+                load=functools.partial(self._load_environment, logical_id),
             )
+
+    def _load_environment(self, logical_id: str, number: int) -> Callable[[dict[str, Any], Any], Any]:
+        """Load a function's handler module for execution environment ``number``, with the
+        function's own ``POWERTOOLS_*`` variables (read at import) while it loads. Other
+        invocations may be running: only the variables that differ are changed and put back
+        (never the whole environment), one load at a time."""
+        fn = self._specs[logical_id]
+        with _LOADING:
+            changed = {name: os.environ.get(name) for name, value in fn.environment.items()}
+            os.environ.update(fn.environment)
+            try:
+                return load_handler(logical_id, fn.code_uri, fn.handler, number)
+            finally:
+                for name, previous in changed.items():
+                    if previous is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = previous
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         return self.functions[logical_id](event)
@@ -429,6 +569,8 @@ class LocalStack:
             else:
                 self.pump_paused.clear()
             return 200, {"paused": paused}
+        if path == "/_local/policy":
+            return _policy_route(self, method, body)
         if method == "POST" and path == "/_local/ttl":
             return 200, {"deleted": self.ttl.sweep()}
         if method == "GET" and path == "/_local/info":
@@ -440,6 +582,10 @@ class LocalStack:
                 "tables": {k: self.template.physical_name(k) for k in self.template.tables()},
                 "queues": {k: self.template.ref(k) for k in self.template.of_type("AWS::SQS::Queue")},
                 "pump": vars(self.pump.stats),
+                "concurrency": {
+                    "per_function": self.concurrency,
+                    "functions": {k: f.stats() for k, f in self.functions.items()},
+                },
             }
         if method == "POST" and path.startswith("/_local/invoke/"):
             logical_id = path.rsplit("/", 1)[1]
@@ -447,6 +593,25 @@ class LocalStack:
                 return 404, {"error": {"code": "not_found", "message": "no such function", "field": None}}
             return 200, {"result": self.invoke(logical_id, body)}
         return 404, {"error": {"code": "route_not_found", "message": "no such local route", "field": None}}
+
+
+def _policy_route(stack: LocalStack, method: str, body: dict[str, Any]) -> tuple[int, Any]:
+    """``GET``: the policy in force; ``POST {changes: {field: value}}``: the province's policy
+    with those fields changed (validated like a policy file); ``{changes: {}}`` puts it back."""
+    from healthcode.rules.policy import PolicyError
+
+    override = getattr(settings, "load_policy")  # noqa: B009
+    assert isinstance(override, PolicyOverride)
+    province = settings.settings().province
+    if method == "POST":
+        changes = body.get("changes")
+        if not isinstance(changes, dict):
+            return 400, _local_error("need {changes: {field: value}}", "changes")
+        try:
+            override.change(province, changes)
+        except PolicyError as error:
+            return 400, _local_error(str(error), "changes")
+    return 200, {"policy": override(province).to_document()}
 
 
 def _local_error(message: str, field: str | None) -> dict[str, Any]:

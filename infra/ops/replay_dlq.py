@@ -12,7 +12,10 @@ out of retries: not the records, but where they are (``requestContext.functionAr
    when the function still fails, and when the records have left the stream (DynamoDB keeps them
    24 hours) — those need a targeted repair, see docs/runbooks/stream-failures.md.
 
-The consumers are idempotent, so replaying records that partly succeeded before is safe.
+The consumers are idempotent, so replaying records that partly succeeded before is safe. The
+venue-day counters are exact too, even when later scans of the same venue-day were counted while
+these records waited in the queue: each counter update writes run markers that say which stretch
+of the stream it counted, and a replayed scan that no run holds is counted (``storage.stats``).
 """
 
 from __future__ import annotations

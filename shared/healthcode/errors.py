@@ -63,3 +63,22 @@ class InvalidInput(HealthCodeError):
 class Throttled(HealthCodeError):
     status = 429
     default_code = "throttled"
+
+
+class RateLimited(Throttled):
+    """429 ``rate_limited``: the caller's account used up a per-account limit
+    (``healthcode.storage.limits``); ``retry_after`` is the seconds until its window ends,
+    sent as ``Retry-After``."""
+
+    default_code = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int = 1,
+        field: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, field=field, code=code)
+        self.retry_after = max(1, int(retry_after))

@@ -146,7 +146,7 @@ def test_a_dependant_changes_guardian_with_a_link_code(stack: Stack) -> None:
     # with the link the mother opened THEN the code is taken over
     assert apply(stack, form(number, dependant=True), father).status_code == 409
     link = stack.call("POST", f"/v1/codes/{person_id}/links", as_=mother).json()["link_code"]
-    taken = apply(stack, form(number, dependant=True, link_code=link), father)
+    taken = apply(stack, form(number, name="王小宝", dependant=True, link_code=link), father)
     assert taken.status_code == 200 and taken.json()["person_id"] == person_id
     assert [c["person_id"] for c in stack.call("GET", "/v1/codes", as_=father).json()["codes"]] == [person_id]
     assert stack.call("GET", f"/v1/codes/{person_id}", as_=mother).status_code == 404
@@ -166,10 +166,10 @@ def test_a_paper_code_for_a_grandparent_prints_and_reissues(stack: Stack) -> Non
     claims = published_claims(stack, token, typ="paper")
     assert claims["sub"] == person_id and "col" not in claims
     assert claims["exp"] - claims["iat"] == 365 * 86400
-    # AND a community worker can issue a new one, which replaces it on the print
-    renewed = stack.call("POST", f"/v1/codes/{person_id}/paper", as_=("e2e-worker", ["official"])).json()[
-        "token"
-    ]
+    # AND an official, giving the reason (audited), can issue a new one, which replaces it on the print
+    renewed = stack.call(
+        "POST", f"/v1/codes/{person_id}/paper", as_=("e2e-worker", ["official"]), json={"reason": "上门服务"}
+    ).json()["token"]
     assert renewed != token
     assert png_text(stack.call("GET", f"/v1/codes/{person_id}/paper.png", as_=guardian).content) == renewed
 

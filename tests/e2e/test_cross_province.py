@@ -57,7 +57,10 @@ def _checkpoint(stack: Stack) -> str:
     }
     answer = stack.call("POST", "/v1/venues", as_=MANAGER, json=body)
     assert answer.status_code == 201, answer.text
-    return str(answer.json()["venue_id"])
+    venue_id = str(answer.json()["venue_id"])
+    assigned = stack.call("PUT", f"/v1/venues/{venue_id}/staff/{SCANNER[0]}", as_=MANAGER)
+    assert assigned.status_code == 200, assigned.text
+    return venue_id
 
 
 def _verify(stack: Stack, code: str, checkpoint: str) -> Any:

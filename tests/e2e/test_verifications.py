@@ -49,7 +49,17 @@ def put_venue(stack: Stack, venue_type: str = "hospital") -> str:
         version=1,
     )
     stack.aws("dynamodb").put_item(TableName=stack.info["tables"]["VenuesTable"], Item=venue.serialize())
+    assign(stack, venue_id, SCANNER[0])
     return venue_id
+
+
+def assign(stack: Stack, venue_id: str, sub: str) -> None:
+    """Assign ``sub`` to the venue as its manager would (``PUT …/staff/{sub}``), written directly
+    as the staff model lays it out (the venue above has no manager account of its own)."""
+    from healthcode.storage.models import StaffAssignment
+
+    item = StaffAssignment(venue_id, sub, assigned_at=datetime.now(UTC), assigned_by="e2e-manager")
+    stack.aws("dynamodb").put_item(TableName=stack.info["tables"]["StaffTable"], Item=item.serialize())
 
 
 def apply_for_code(stack: Stack, sequence: int) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from healthcode.rules.policy import FactKind, RiskLevel
 from healthcode.services import recolour
 from healthcode.settings import policy
 from healthcode.storage import connection as storage_connection
-from healthcode.storage import facts, idempotency, persons, scans
+from healthcode.storage import facts, idempotency, persons, scans, staff
 from healthcode.storage.models import ALL_MODELS, Location, Person, Venue
 from healthcode.storage.persons import PersonView
 
@@ -66,20 +66,36 @@ def new_id_number() -> str:
     return id_number(f"52010219850612{next(_sequence) % 1000:03d}")
 
 
-def make_venue(venue_type: str = "mall", *, region_code: str = "520102", shards: int | None = None) -> Venue:
-    venue_id = f"v-{uuid.uuid4().hex[:12]}"
+def assign(venue_id: str, sub: str = SCANNER[0]) -> None:
+    """Assign account ``sub`` to the venue as checkpoint staff (as its manager would)."""
+    staff.assign(venue_id, sub, by="manager-1", now=clock.now())
+
+
+def make_venue(
+    venue_type: str = "mall",
+    *,
+    region_code: str = "520102",
+    shards: int | None = None,
+    staffed_by: tuple[str, ...] = (SCANNER[0],),
+    parent: Venue | None = None,
+) -> Venue:
+    """A venue (under ``parent``'s complex if given) with ``staffed_by`` assigned to it."""
+    venue_id = f"v-{uuid.uuid4().hex}"  # the shape the API hands out
     venue = Venue(
         venue_id,
         name=f"测试场所 {venue_id[-4:]}",
         type=venue_type,
         region_code=region_code,
-        root_venue_id=venue_id,
+        parent_venue_id=parent.venue_id if parent is not None else None,
+        root_venue_id=(parent.root_venue_id or parent.venue_id) if parent is not None else venue_id,
         shards=shards if shards is not None else policy().shards(venue_type),
         location=Location(lat=26.58, lng=106.71),
         address="贵阳市南明区测试路 1 号",
         manager_sub="manager-1",
     )
     venue.save()
+    for sub in staffed_by:
+        assign(venue_id, sub)
     return venue
 
 

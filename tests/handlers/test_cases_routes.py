@@ -205,10 +205,19 @@ def test_risk_area_levels(stack: InProcessStack) -> None:
     """GIVEN a region never set WHEN read, set, raised and lowered THEN each answer shows the
     level; bad codes and levels are 422."""
     assert stack.call("GET", "/v1/risk-areas/520102", as_=epi.OFFICIAL).json()["level"] == "low"
-    for level in ("medium", "high", "low"):
+    for level in ("medium", "high"):
         answer = stack.call("PUT", "/v1/risk-areas/520102", as_=epi.OFFICIAL, json_body={"level": level})
         assert answer.status == 200 and answer.json()["level"] == level
         assert stack.call("GET", "/v1/risk-areas/520102", as_=epi.OFFICIAL).json()["level"] == level
+    # lowering waits for a second official
+    held = stack.call("PUT", "/v1/risk-areas/520102", as_=epi.OFFICIAL, json_body={"level": "low"})
+    assert held.status == 202 and held.json()["status"] == "pending_approval"
+    assert stack.call("GET", "/v1/risk-areas/520102", as_=epi.OFFICIAL).json()["level"] == "high"
+    approved = stack.call(
+        "POST", f"/v1/overrides/{held.json()['request_id']}/approve", as_=epi.SECOND_OFFICIAL
+    )
+    assert approved.status == 200 and approved.json()["status"] == "applied", approved.body
+    assert stack.call("GET", "/v1/risk-areas/520102", as_=epi.OFFICIAL).json()["level"] == "low"
     for path, body, code in (
         ("/v1/risk-areas/529999", {"level": "high"}, "invalid_region_code"),
         ("/v1/risk-areas/52010", {"level": "high"}, "invalid_region_code"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from healthcode.codes import keystore
 from healthcode.rules import colour
 from healthcode.rules.policy import FactKind
 from healthcode.services import applications as application
+from healthcode.services import codes as codes_service
 from healthcode.services import recolour
 from healthcode.storage import audit, facts, persons
 
@@ -267,17 +269,92 @@ def test_a_guardian_prints_a_paper_code_and_reissuing_revokes_the_old_one(moto_s
     assert [e.details["revoked"] for e in issued] == [None, paper.claims["jti"]]
 
 
-def test_community_workers_issue_paper_codes_others_get_404(moto_stack: InProcessStack) -> None:
+def test_only_the_managing_account_or_an_official_with_a_reason_issues_paper_codes(
+    moto_stack: InProcessStack,
+) -> None:
     # GIVEN someone's code
     person_id = person_id_of(moto_stack, form(adult_id()), account())
-    # WHEN a community worker (official or checkpoint staff) issues and prints a paper code
-    for worker in (account("scanner"), account("official")):
-        assert moto_stack.call("POST", f"/v1/codes/{person_id}/paper", as_=worker).status == 201
-        assert moto_stack.call("GET", f"/v1/codes/{person_id}/paper.png", as_=worker).status == 200
-    # THEN it works; another citizen gets 404; a venue manager has not the role
+    # WHEN checkpoint staff try to issue or print it THEN the role is refused (403), and with a
+    # citizen role too they are a stranger (404): staff get a paper code only with a registration
+    for path, method in (
+        (f"/v1/codes/{person_id}/paper", "POST"),
+        (f"/v1/codes/{person_id}/paper.png", "GET"),
+    ):
+        refused = moto_stack.call(method, path, as_=account("scanner"))
+        assert (refused.status, refused.error_code) == (403, "forbidden_role")
+        both = (f"scanner-{uuid.uuid4().hex[:8]}", ["scanner", "citizen"])
+        assert moto_stack.call(method, path, as_=both).status == 404
+    # AND an official without a reason is refused, nothing issued
+    official = account("official")
+    missing = moto_stack.call("POST", f"/v1/codes/{person_id}/paper", as_=official)
+    assert (missing.status, missing.error_code, missing.json()["error"]["field"]) == (
+        422,
+        "missing_field",
+        "reason",
+    )
+    blank = moto_stack.call("POST", f"/v1/codes/{person_id}/paper", as_=official, json_body={"reason": "  "})
+    assert (blank.status, blank.error_code) == (422, "missing_field")
+    stored = persons.get(person_id)
+    assert stored is not None and stored.paper_code_id is None
+    # WHEN the official gives a reason THEN the code is issued and the reason audited
+    issued = moto_stack.call(
+        "POST", f"/v1/codes/{person_id}/paper", as_=official, json_body={"reason": "社区走访，老人无手机"}
+    )
+    assert issued.status == 201, issued.body
+    assert png_text(base64.b64decode(issued.json()["png_base64"])) == issued.json()["token"]
+    entries = list(audit.entries(audit.person_subject(person_id), kinds=frozenset({"paper_code_issued"})))
+    assert [(e.actor, e.details["by"], e.details["reason"]) for e in entries] == [
+        (official[0], "official", "社区走访，老人无手机")
+    ]
+    # AND printing needs a reason too, audited per print
+    path = f"/v1/codes/{person_id}/paper.png"
+    assert moto_stack.call("GET", path, as_=official).error_code == "missing_field"
+    printed = moto_stack.call("GET", path, as_=official, query="reason=reprint")
+    assert printed.status == 200 and png_text(printed.body) == issued.json()["token"]
+    prints = list(audit.entries(audit.person_subject(person_id), kinds=frozenset({"paper_code_printed"})))
+    assert [(e.actor, e.details["reason"]) for e in prints] == [(official[0], "reprint")]
+    # AND another citizen gets 404; a venue manager has not the role; an unknown id is 404
     assert moto_stack.call("POST", f"/v1/codes/{person_id}/paper", as_=account()).status == 404
     assert moto_stack.call("POST", f"/v1/codes/{person_id}/paper", as_=account("venue_manager")).status == 403
-    assert moto_stack.call("POST", "/v1/codes/p-unknown/paper", as_=account("official")).status == 404
+    unknown = moto_stack.call("POST", "/v1/codes/p-unknown/paper", as_=official, json_body={"reason": "x"})
+    assert unknown.status == 404
+
+
+def test_a_paper_reason_is_checked(moto_stack: InProcessStack) -> None:
+    person_id = person_id_of(moto_stack, form(adult_id()), account())
+    official = account("official")
+    for body, code in (
+        ({"reason": 7}, "invalid_reason"),
+        ({"reason": "x" * 501}, "invalid_reason"),
+        ({"reason": "bad\x00byte"}, "invalid_reason"),
+        ({"reason": "ok", "colour": "green"}, "unknown_field"),
+    ):
+        answer = moto_stack.call("POST", f"/v1/codes/{person_id}/paper", as_=official, json_body=body)
+        assert (answer.status, answer.error_code) == (422, code), (body, answer.body)
+    not_json = moto_stack.call("POST", f"/v1/codes/{person_id}/paper", as_=official, raw_body=b"{")
+    assert (not_json.status, not_json.error_code) == (400, "invalid_json")
+    stored = persons.get(person_id)
+    assert stored is not None and stored.paper_code_id is None
+
+
+def test_staff_get_a_paper_code_only_through_the_registration_service(moto_stack: InProcessStack) -> None:
+    # GIVEN a person registered at a checkpoint
+    person_id = person_id_of(moto_stack, form(adult_id()), account())
+    now = clock.now()
+    # WHEN the registration service issues their paper code for the staff member
+    paper = codes_service.issue_paper_for_registration(person_id, "scanner-x", "v-checkpoint", now)
+    # THEN it is the person's one valid paper code, with its labelled card, audited with the checkpoint
+    assert set(paper) == {"token", "expires_at", "png_base64"}
+    assert png_text(base64.b64decode(paper["png_base64"])) == paper["token"]
+    verified = keystore.verify(paper["token"], kinds=("paper",))
+    stored = persons.get(person_id)
+    assert stored is not None and stored.paper_code_id == verified.claims["jti"]
+    (entry,) = audit.entries(audit.person_subject(person_id), kinds=frozenset({"paper_code_issued"}))
+    assert (entry.actor, entry.details["by"], entry.details["checkpoint_id"]) == (
+        "scanner-x",
+        "checkpoint_staff",
+        "v-checkpoint",
+    )
 
 
 def test_no_paper_code_to_print_before_one_is_issued_or_after_it_expired(moto_stack: InProcessStack) -> None:

@@ -4,15 +4,19 @@ partial batch failures."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from healthcode import clock
+from healthcode.clock import CHINA
 from healthcode.rules.policy import FactKind, Policy, RiskLevel
 from healthcode.services import counters as counters_service
-from healthcode.storage import facts, stats
+from healthcode.storage import facts, fevers, stats
 from healthcode.storage.models import Stat
 
 from tests.handlers.checkpoint_support import (  # noqa: F401 - fixtures
@@ -32,6 +36,15 @@ from tests.handlers.harness import InProcessStack
 
 CST_NOON = datetime(2022, 5, 18, 4, 0, tzinfo=UTC)  # 12:00 at +08:00
 DAY = "2022-05-18"
+
+
+def emitted_metrics(output: str) -> Iterator[dict[str, Any]]:
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            yield json.loads(line)
+
+
+WRITES = ("UpdateItem", "PutItem", "TransactWriteItems")
 
 
 def counters_module(stack: InProcessStack) -> Any:
@@ -109,15 +122,16 @@ def test_one_update_per_venue_day_per_batch(moto_stack: InProcessStack) -> None:
     # WHEN the consumer takes the batch, then a second batch for the same venue-days
     with dynamodb_calls() as log:
         deliver(moto_stack, batch)
-        creating = [call for call in log.calls if call in ("UpdateItem", "PutItem")]
+        creating = [call for call in log.calls if call in WRITES]
         log.clear()
         store(mall, [scan_record(mall, at_time=late + timedelta(seconds=30))])
         store(station, [scan_record(station, at_time=late + timedelta(seconds=30)) for _ in range(5)])
         deliver(moto_stack, reader.read())
-        updating = [call for call in log.calls if call in ("UpdateItem", "PutItem")]
-    # THEN three venue-days: first batch one update (+ the put that creates each), then one update each
-    assert sorted(creating) == ["PutItem"] * 3 + ["UpdateItem"] * 3
-    assert updating == ["UpdateItem"] * 2
+        updating = [call for call in log.calls if call in WRITES]
+    # THEN three venue-days: first batch one write each (+ the one that creates each), then one
+    # write each: the counter update and its run markers in one TransactWriteItems
+    assert creating == ["TransactWriteItems"] * 6
+    assert updating == ["TransactWriteItems"] * 2
     assert stats.venue_day(mall.venue_id, "2022-05-18").scans == 11
     assert stats.venue_day(mall.venue_id, "2022-05-19").scans == 10
     assert stats.venue_day(station.venue_id, "2022-05-18").scans == 25
@@ -260,3 +274,184 @@ def test_bad_report_arguments_are_refused(moto_stack: InProcessStack) -> None:
     with pytest.raises(Exception) as bad_region:
         list(stats.units("52010", "2022-02-01"))
     assert getattr(bad_region.value, "code", None) == "invalid_region_code"
+
+
+# -- exactly once across replays from the failure queue (issue 13) ---------------------------------
+
+
+def _one_venue_records(moto_stack: InProcessStack, n: int, venue_type: str = "mall") -> tuple[Any, list[Any]]:
+    reader = scans_stream(moto_stack)
+    reader.read()
+    venue = make_venue(venue_type)
+    store(venue, [scan_record(venue, at_time=CST_NOON + timedelta(seconds=i)) for i in range(n)])
+    records = reader.read()
+    assert len(records) == n
+    return venue, records
+
+
+@pytest.mark.parametrize("venue_type", ["mall", "transit_hub"])
+def test_a_batch_skipped_to_the_failure_queue_counts_once_when_replayed_after_later_ones(
+    moto_stack: InProcessStack, venue_type: str
+) -> None:
+    """GIVEN ten scans of one venue-day (one or several scan partitions) WHEN the event source
+    gives up on the first four (failure queue), counts the next six, and the four are then
+    replayed — twice, and once more inside a bigger redelivery THEN each scan counts once."""
+    venue, records = _one_venue_records(moto_stack, 10, venue_type)
+    assert deliver(moto_stack, records[4:]) == {"batchItemFailures": []}
+    assert stats.venue_day(venue.venue_id, DAY).scans == 6
+    assert deliver(moto_stack, records[:4]) == {"batchItemFailures": []}  # the replay
+    assert stats.venue_day(venue.venue_id, DAY).scans == 10
+    deliver(moto_stack, records[:4])
+    deliver(moto_stack, records)
+    assert stats.venue_day(venue.venue_id, DAY).scans == 10
+
+
+def test_a_batch_counted_before_it_was_given_up_counts_nothing_when_replayed(
+    moto_stack: InProcessStack,
+) -> None:
+    """GIVEN a batch whose counters were written before the function crashed on something else
+    (the event source retried it until the failure queue), and later scans counted WHEN the
+    batch is replayed THEN nothing is counted again."""
+    venue, records = _one_venue_records(moto_stack, 8)
+    deliver(moto_stack, records[:5])
+    deliver(moto_stack, records[5:])
+    deliver(moto_stack, records[:5])
+    assert stats.venue_day(venue.venue_id, DAY).scans == 8
+
+
+def test_bisected_halves_and_a_replay_overlapping_counted_scans_count_each_once(
+    moto_stack: InProcessStack,
+) -> None:
+    """GIVEN twelve scans WHEN the first three are counted, the next three are skipped to the
+    failure queue, the rest counted, and a replay covers the skipped three together with counted
+    ones on both sides THEN twelve, and the STATS item is the only thing readers see."""
+    venue, records = _one_venue_records(moto_stack, 12)
+    deliver(moto_stack, records[:3])
+    deliver(moto_stack, records[6:9])  # a bisected half
+    deliver(moto_stack, records[9:])
+    assert stats.venue_day(venue.venue_id, DAY).scans == 9
+    deliver(moto_stack, records[1:8])
+    counts = stats.venue_day(venue.venue_id, DAY)
+    assert (counts.scans, dict(counts.by_colour)) == (12, {"green": 12})
+    assert stats.alerts(venue.venue_id, DAY) == []
+    runs = list(Stat.query(f"{venue.venue_id}#{DAY}", Stat.sk.startswith("RUN#")))
+    assert sum(int(run.scans or 0) for run in runs) == 12  # every scan in exactly one run
+    assert all(run.expires_ttl == int(datetime(2022, 5, 21, tzinfo=CHINA).timestamp()) for run in runs)
+
+
+def test_a_redelivery_after_a_replay_reads_the_runs_once_per_partition(moto_stack: InProcessStack) -> None:
+    """The fast path reads nothing; a refused write costs one Query per scan partition."""
+    venue, records = _one_venue_records(moto_stack, 6)
+    with dynamodb_calls() as log:
+        deliver(moto_stack, records)
+        first = list(log.calls)
+        log.clear()
+        deliver(moto_stack, records)
+        again = list(log.calls)
+    partitions = {r["dynamodb"]["NewImage"]["venue_shard"]["S"] for r in records}
+    assert "Query" not in first and first.count("TransactWriteItems") == 2
+    assert again.count("TransactWriteItems") == 1 and again.count("Query") == len(partitions)
+    assert stats.venue_day(venue.venue_id, DAY).scans == 6
+
+
+# -- fever facts: named scanner and checkpoint, limited per scanner and hour (issue 13) -----------
+
+
+def _fevers(venue: Any, n: int, *, actor: str, start: datetime) -> list[Any]:
+    return [
+        dataclasses.replace(
+            scan_record(venue, kind="verification", temperature=38.6, at_time=start + timedelta(minutes=i)),
+            actor=actor,
+        )
+        for i in range(n)
+    ]
+
+
+def _fever_facts(person_id: str) -> list[Any]:
+    return [f for f in facts.state_of(person_id).facts if f.kind == FactKind.FEVER]
+
+
+def test_fever_facts_name_the_scanner_and_checkpoint_and_stop_at_the_scanner_limit(
+    moto_stack: InProcessStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GIVEN a limit of 3 fever facts per scanner and hour WHEN one scanner records 5 fevers in
+    an hour and another scanner 1 THEN the first 3 and the other's become facts naming scanner and
+    checkpoint, the last 2 do not (each emits FeverFactsOverLimit), and every scan is counted."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    strict = Policy(province="520000", name="t", scanner_fever_facts_per_hour_limit=3)
+    monkeypatch.setattr(counters_module(moto_stack), "policy", lambda: strict)
+    reader = scans_stream(moto_stack)
+    reader.read()
+    venue = make_venue()
+    busy = _fevers(venue, 5, actor="scanner-busy", start=CST_NOON)
+    other = _fevers(venue, 1, actor="scanner-other", start=CST_NOON + timedelta(minutes=10))
+    store(venue, busy + other)
+    capsys.readouterr()
+    assert deliver(moto_stack, reader.read()) == {"batchItemFailures": []}
+    with_fact = [r for r in busy if _fever_facts(r.person_id)]
+    assert [r.scan_id for r in with_fact] == [r.scan_id for r in busy[:3]]
+    (fact,) = _fever_facts(busy[0].person_id)
+    assert fact.fact_id == f"fever#checkpoint#{busy[0].scan_id}"
+    assert fact.detail == f"checkpoint {venue.venue_id} scanner scanner-busy"
+    assert len(_fever_facts(other[0].person_id)) == 1
+    counts = stats.venue_day(venue.venue_id, DAY)
+    assert (counts.scans, counts.abnormal) == (6, 6) and len(stats.alerts(venue.venue_id, DAY)) == 6
+    metrics = [m for m in emitted_metrics(capsys.readouterr().out) if "FeverFactsOverLimit" in m]
+    assert len(metrics) == 2
+    assert {m["scanner"] for m in metrics} == {"scanner-busy"} and metrics[0]["province"] == "520000"
+    assert fevers.used("scanner-busy", window_seconds=3600, now=CST_NOON) == 3
+    # WHEN the next hour starts THEN the scanner's readings make facts again
+    later = _fevers(venue, 1, actor="scanner-busy", start=CST_NOON + timedelta(hours=1))
+    store(venue, later)
+    deliver(moto_stack, reader.read())
+    assert len(_fever_facts(later[0].person_id)) == 1
+
+
+def test_a_redelivered_fever_batch_uses_the_scanner_limit_once(
+    moto_stack: InProcessStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a limit of 3 WHEN a batch of 2 fevers is delivered three times THEN 2 facts and 2
+    units used; a third fever then still makes a fact (the redeliveries took nothing)."""
+    strict = Policy(province="520000", name="t", scanner_fever_facts_per_hour_limit=3)
+    monkeypatch.setattr(counters_module(moto_stack), "policy", lambda: strict)
+    reader = scans_stream(moto_stack)
+    reader.read()
+    venue = make_venue()
+    two = _fevers(venue, 2, actor="scanner-redelivered", start=CST_NOON)
+    store(venue, two)
+    batch = reader.read()
+    for _ in range(3):
+        assert deliver(moto_stack, batch) == {"batchItemFailures": []}
+    assert fevers.used("scanner-redelivered", window_seconds=3600, now=CST_NOON) == 2
+    third = _fevers(venue, 1, actor="scanner-redelivered", start=CST_NOON + timedelta(minutes=30))
+    store(venue, third)
+    deliver(moto_stack, reader.read())
+    assert all(len(_fever_facts(r.person_id)) == 1 for r in two + third)
+    assert fevers.used("scanner-redelivered", window_seconds=3600, now=CST_NOON) == 3
+    assert stats.venue_day(venue.venue_id, DAY).scans == 3
+
+
+def test_a_failed_fever_write_fails_its_record_and_the_retry_writes_it_once(
+    moto_stack: InProcessStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = scans_stream(moto_stack)
+    reader.read()
+    venue = make_venue()
+    (record,) = _fevers(venue, 1, actor="scanner-flaky", start=CST_NOON)
+    store(venue, [scan_record(venue, at_time=CST_NOON - timedelta(minutes=1)), record])
+    batch = reader.read()
+    feverish = next(r for r in batch if "temperature" in r["dynamodb"]["NewImage"])
+    module = counters_module(moto_stack)
+    real = module.fevers.add_limited
+
+    def throttled(*args: Any, **kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ThrottlingException"}}, "TransactWriteItems")
+
+    monkeypatch.setattr(module.fevers, "add_limited", throttled)
+    answer = deliver(moto_stack, batch)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": feverish["dynamodb"]["SequenceNumber"]}]}
+    monkeypatch.setattr(module.fevers, "add_limited", real)
+    assert deliver(moto_stack, batch) == {"batchItemFailures": []}
+    assert len(_fever_facts(record.person_id)) == 1
+    assert fevers.used("scanner-flaky", window_seconds=3600, now=CST_NOON) == 1
+    assert stats.venue_day(venue.venue_id, DAY).scans == 2

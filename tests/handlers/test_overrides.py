@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from healthcode import clock, settings
-from healthcode.rules.policy import Policy, load_policy
+from healthcode.rules.policy import Policy, PolicyError, load_policy
 from healthcode.storage import appeals, audit, persons
 
 from tests.handlers import epidemiology as epi
@@ -89,7 +89,7 @@ def test_override_needs_a_second_official(stack: InProcessStack) -> None:
     retried = stack.call("POST", f"/v1/overrides/{override_id}/approve", as_=epi.SECOND_OFFICIAL)
     assert (retried.status, retried.json()) == (200, approved.json())  # a retry: the first answer
     third = stack.call("POST", f"/v1/overrides/{override_id}/approve", as_=("official-c", ["official"]))
-    assert (third.status, third.error_code) == (409, "override_not_pending")
+    assert (third.status, third.error_code) == (409, "already_decided")
     pending = stack.call("GET", "/v1/overrides", as_=epi.OFFICIAL, query="limit=1000").json()["overrides"]
     assert override_id not in [o["override_id"] for o in pending]
 
@@ -142,7 +142,7 @@ def test_rejected_override_never_applies(stack: InProcessStack) -> None:
     assert stored_colour(person_id) == "red"
     assert ("override_rejected", epi.SECOND_OFFICIAL[0]) in trail(person_id)
     late = stack.call("POST", f"/v1/overrides/{override_id}/approve", as_=epi.SECOND_OFFICIAL)
-    assert (late.status, late.error_code) == (409, "override_not_pending")
+    assert (late.status, late.error_code) == (409, "already_decided")
     unknown = stack.call("POST", "/v1/overrides/ovr-0/approve", as_=epi.SECOND_OFFICIAL)
     assert (unknown.status, unknown.error_code) == (404, "override_not_found")
 
@@ -158,23 +158,11 @@ def test_retried_request_with_the_same_key_is_one_request(stack: InProcessStack)
     assert [k for k, _ in trail(person_id)].count("override_requested") == 1
 
 
-def test_override_applies_at_once_where_one_official_suffices(
-    stack: InProcessStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """GIVEN a policy without the second-official rule WHEN an official asks for yellow THEN it
-    is applied at once (and still audited as requested and approved)."""
-    with_policy(monkeypatch, override_requires_second_official=False)
-    person_id, _ = epi.person()
-    body = {
-        **GREEN_AGAIN,
-        "colour": "yellow",
-        "reason_code": "contact_under_review",
-        "until": "2022-05-20T00:00:00+08:00",
-    }
-    answer = stack.call("PUT", f"/v1/persons/{person_id}/colour", as_=epi.OFFICIAL, json_body=body)
-    assert answer.status == 202 and answer.json()["status"] == "applied"
-    assert stored_colour(person_id) == "yellow"
-    assert {"override_requested", "override_approved"} <= {k for k, _ in trail(person_id)}
+def test_a_policy_cannot_waive_the_second_official() -> None:
+    """GIVEN a policy saying ``override_requires_second_official: false`` WHEN it loads THEN it
+    is refused, naming the field: lowering a colour ahead of the rules is never one official's act."""
+    with pytest.raises(PolicyError, match="override_requires_second_official: cannot be false"):
+        dataclasses.replace(load_policy("520000"), override_requires_second_official=False)
 
 
 def emitted_metrics(output: str) -> Iterator[dict[str, Any]]:
@@ -187,7 +175,7 @@ def test_an_official_over_the_hourly_limit_is_refused_and_alarmed(
     stack: InProcessStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """GIVEN a limit of 3 requests an hour WHEN one official sends a 4th within the hour THEN it
-    is refused with 429 override_rate_exceeded and the OverrideRequestsOverLimit metric is
+    is refused with 429 rate_limited (Retry-After) and the OverrideRequestsOverLimit metric is
     emitted for the province; another official, or the same one an hour later, may go on."""
     with_policy(monkeypatch, override_requests_per_hour_limit=3)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
@@ -201,7 +189,8 @@ def test_an_official_over_the_hourly_limit_is_refused_and_alarmed(
         clock.advance(60)
     capsys.readouterr()
     refused = stack.call("PUT", f"/v1/persons/{people[3]}/colour", as_=busy, json_body=GREEN_AGAIN)
-    assert (refused.status, refused.error_code) == (429, "override_rate_exceeded")
+    assert (refused.status, refused.error_code) == (429, "rate_limited")
+    assert 1 <= int(refused.headers["retry-after"]) <= 3600
     (metric,) = [m for m in emitted_metrics(capsys.readouterr().out) if "OverrideRequestsOverLimit" in m]
     (directive,) = metric["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "HealthCode"
@@ -295,7 +284,7 @@ def test_officials_see_and_answer_appeals(stack: InProcessStack) -> None:
     assert [a["appeal_id"] for a in listed if a["appeal_id"] in mine] == [second.request_id]
     assert ("appeal_answered", epi.SECOND_OFFICIAL[0]) in trail(person_id)
     again = stack.call("POST", f"/v1/appeals/{first.request_id}/answer", as_=epi.OFFICIAL, json_body=answer)
-    assert (again.status, again.error_code) == (409, "appeal_not_open")
+    assert (again.status, again.error_code) == (409, "already_decided")
     bad = stack.call(
         "POST",
         f"/v1/appeals/{second.request_id}/answer",

@@ -16,6 +16,7 @@ from healthcode.storage import audit
 from PIL import Image
 
 from tests.handlers import venue_support
+from tests.handlers.checkpoint_support import code_for
 from tests.handlers.harness import InProcessStack
 from tests.handlers.venue_support import OFFICIAL, PLACES, citizen, make_person, manager, pump, register
 
@@ -129,28 +130,44 @@ def test_jiangxi_never_shows_identities(stack: InProcessStack, province) -> None
     assert list(audit.entries(audit.venue_subject(created["venue_id"]))) == []
 
 
-def test_fujian_shows_orange_visitors_identities_and_audits_each_read(
+def test_fujian_shows_identities_only_of_visitors_its_staff_checked_and_audits_each_read(
     stack: InProcessStack, province
 ) -> None:  # type: ignore[no-untyped-def]
     province("350000")
     who = manager()
     created = register(stack, who).json()
-    (orange,) = visit(stack, created["code"], [RiskLevel.YELLOW], province="350000")
+    venue_id = created["venue_id"]
+    # GIVEN an orange visitor who only checked in (a poster can be a forwarded photo anywhere)
+    (checked_in,) = visit(stack, created["code"], [RiskLevel.YELLOW], province="350000")
     visit(stack, created["code"], [RiskLevel.GREEN], province="350000")
+    # AND an orange visitor whose code the venue's own staff scanned at the door
+    staff_member = (f"scanner-{uuid.uuid4().hex[:8]}", ["scanner"])
+    assert stack.call("PUT", f"/v1/venues/{venue_id}/staff/{staff_member[0]}", as_=who).status == 200
+    scanned = make_person(citizen()[0], level=RiskLevel.YELLOW, name="王五")
+    body = {"code": code_for(scanned), "checkpoint_id": venue_id, "temperature": 36.5}
+    assert stack.call("POST", "/v1/verifications", as_=staff_member, json_body=body).status == 200
     pump(stack).drain()
-    # WHEN the manager reads the day's alerts THEN the orange visitor is shown in full
-    (alert,) = _alerts(stack, created["venue_id"], who)
-    assert (
-        alert["colour"] == "orange" and alert["verdict"] == "register" and alert["identity_visible"] is True
-    )
+    # WHEN the manager reads the day's alerts
+    alerts = _alerts(stack, venue_id, who)
+    by_person = {a["person"].get("person_id"): a for a in alerts}
+    # THEN the checked-in visitor stays masked and nothing is audited about them
+    hidden = [a for a in alerts if not a["identity_visible"]]
+    assert len(hidden) == 1 and "name" not in hidden[0]["person"] and "person_id" not in hidden[0]["person"]
+    assert list(audit.entries(audit.person_subject(checked_in))) == []
+    # AND the visitor the staff checked is shown in full
+    alert = by_person[scanned.person_id]
+    assert alert["colour"] == "orange" and alert["verdict"] == "register" and alert["identity_visible"]
     person = alert["person"]
-    assert person["person_id"] == orange and person["name"] == "王五"
-    assert len(person["id_number"]) == 18 and person["phone"].startswith("139")
-    # AND the read is in the audit trail of the venue and of the person, naming the manager
-    for subject in (audit.venue_subject(created["venue_id"]), audit.person_subject(orange)):
-        (entry,) = audit.entries(subject)
-        assert entry.kind == "identity_read" and entry.actor == who[0]
+    assert person["name"] == "王五" and len(person["id_number"]) == 18
+    # AND the read is in the audit trail of the person (once per read) and of the venue
+    for subject in (audit.person_subject(scanned.person_id), audit.venue_subject(venue_id)):
+        (entry,) = audit.entries(subject, kinds=frozenset({"identity_read"}))
+        assert entry.actor == who[0]
+        assert entry.details["scan_ids"] == [alert["scan_id"]]
         assert person["id_number"] not in str(entry.details)
+    # AND each further read is audited again
+    _alerts(stack, venue_id, who)
+    assert len(list(audit.entries(audit.person_subject(scanned.person_id)))) == 2
 
 
 def test_alerts_only_for_the_venues_own_manager(stack: InProcessStack) -> None:

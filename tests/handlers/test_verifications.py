@@ -347,7 +347,7 @@ def test_a_retry_with_the_same_key_returns_the_first_answer_and_stores_one_scan(
 
 
 def test_a_key_is_per_scanner_and_a_new_key_is_a_new_scan(moto_stack: InProcessStack) -> None:
-    venue, person = make_venue(), make_person()
+    venue, person = make_venue(staffed_by=("scanner-1", "scanner-2")), make_person()
     code, key = code_for(person), "retry-1"
     one = verify(moto_stack, code, venue, key=key).json()
     other_scanner = verify(moto_stack, code, venue, key=key, as_=("scanner-2", ["scanner"])).json()

@@ -66,7 +66,8 @@ def test_a_person_without_a_code_is_registered_and_verified(moto_stack: InProces
     )
     # AND the person exists, found by ID number, held by no account yet (they may claim it later)
     person = persons.holder_of(body["id_number"])
-    assert person is not None and person.person_id == result["person_id"]
+    assert person is not None and "person_id" not in result
+    assert person.person_id not in answer.body.decode()
     assert persons.is_unclaimed_owner(person.owner_sub)
     assert person.name_masked == "王**" and person.region_code == venue.region_code
     assert persons.identity(person).phone == "13912345678"
@@ -94,10 +95,10 @@ def test_an_id_card_lookup_finds_the_existing_person_and_their_colour(moto_stack
     venue, number = make_venue(), id_number("52010219721103456")
     red = make_person(RiskLevel.RED, number=number)
     # WHEN staff enter their ID number (lower-case x and spaces tolerated where they apply)
-    answer = register(moto_stack, form(venue.venue_id, id_number=number, temperature=36.8))
+    answer = register(moto_stack, form(venue.venue_id, name="张三", id_number=number, temperature=36.8))
     # THEN the same person, isolated, and no second person was created
     assert answer.status == 201
-    assert answer.json()["person_id"] == red.person_id
+    assert "person_id" not in answer.json()
     assert (answer.json()["verdict"], answer.json()["abnormal"]) == ("isolate", True)
     assert len(scans_of(red.person_id)) == 1
 
@@ -170,7 +171,7 @@ def test_a_retried_registration_creates_one_person_and_one_scan(moto_stack: InPr
     assert (first.status, again.status) == (201, 201)
     assert first.json() == again.json()
     person = persons.holder_of(body["id_number"])
-    assert person is not None and person.person_id == first.json()["person_id"]
+    assert person is not None
     assert len(scans_of(person.person_id)) == 1
 
 

@@ -75,18 +75,20 @@ grid_instants = st.integers(0, GRID_HOURS).map(at_hour)
 lifetimes = st.integers(1, GRID_HOURS).map(lambda hours: hours * HOUR)
 
 facts_st = st.builds(
-    lambda fact_id, kind, start, lifetime, recorded: Fact(
+    lambda fact_id, kind, start, lifetime, recorded, learned: Fact(
         fact_id=fact_id,
         kind=kind,
         starts_at=start,
         expires_at=None if lifetime is None else start + lifetime,
         recorded_at=recorded,
+        learned_at=learned,
     ),
     st.sampled_from(["f1", "f2", "f3", "f4"]),  # few ids: duplicates must not matter either
     st.sampled_from(list(FactKind)),
     grid_instants,
     st.none() | lifetimes,
     st.none() | grid_instants,
+    st.none() | grid_instants,  # learned_at: any instant, before or after the fact's start
 )
 labs_st = st.builds(LabResult, sampled_at=grid_instants, positive=st.booleans())
 overrides_st = st.builds(
@@ -571,6 +573,82 @@ def test_fact_recorded_after_the_override_counts_even_if_it_started_before() -> 
     # THEN the reviewer did not know of the first, so it counts; the second was reviewed
     assert news.colour == "red"
     assert reviewed.colour == "green"
+
+
+# -- item 5: an override covers only what was known when it was approved ------------------------
+
+
+@given(
+    facts=st.lists(facts_st, max_size=4),
+    overrides=st.lists(overrides_st, min_size=1, max_size=3),
+    late=facts_st,
+    after_hours=st.integers(1, GRID_HOURS),
+    policy=any_policy,
+    at=grid_instants,
+)
+@settings(max_examples=300, deadline=None)
+def test_an_override_never_hides_a_fact_learned_after_its_approval(
+    facts: list[Fact],
+    overrides: list[Override],
+    late: Fact,
+    after_hours: int,
+    policy: Policy,
+    at: datetime,
+) -> None:
+    """GIVEN any facts and approved overrides, and a fact the system learned after every approval
+    (its epidemiological start may be earlier) WHEN decided while that fact is active THEN the
+    level is at least the fact's: no override hides news its approver never saw."""
+    approved = max(override.starts_at for override in overrides)
+    news = dataclasses.replace(late, fact_id="late", learned_at=approved + after_hours * HOUR)
+    decision = decide([*facts, news], policy=policy, at=at, overrides=overrides)
+    if news.active(at):
+        assert decision.level >= policy.fact_levels[news.kind]
+
+
+@given(
+    facts=st.lists(facts_st, max_size=5),
+    override=overrides_st,
+    policy=any_policy,
+    data=st.data(),
+)
+@settings(max_examples=300, deadline=None)
+def test_an_override_still_hides_the_facts_learned_before_its_approval(
+    facts: list[Fact], override: Override, policy: Policy, data: st.DataObject
+) -> None:
+    """GIVEN facts all learned at or before an override's approval (whatever their start, even
+    later) WHEN decided while the override is active THEN its level alone decides, with only the
+    override as reason."""
+    known = [
+        dataclasses.replace(f, learned_at=override.starts_at - data.draw(st.integers(0, 48)) * HOUR)
+        for f in facts
+    ]
+    at = data.draw(st.integers(0, GRID_HOURS).map(at_hour).filter(override.active))
+    decision = decide(known, policy=policy, at=at, overrides=[override])
+    assert decision.level == override.level
+    assert all(reason.code == "override" for reason in decision.reasons)
+
+
+def test_a_status_upgrade_learned_after_the_override_counts() -> None:
+    # GIVEN a suspected case from day 0, reviewed to green on day 20, confirmed (learned) on day 22
+    suspected = Fact(fact_id="case#c1", kind=FactKind.CASE, starts_at=T0, expires_at=None, learned_at=T0)
+    confirmed = dataclasses.replace(suspected, detail="confirmed", learned_at=T0 + 22 * DAY)
+    overrides = [review(RiskLevel.GREEN, T0 + 20 * DAY)]
+    # WHEN decided on day 21 (before the upgrade) and day 23 (after)
+    before = decide([suspected], policy=GUIZHOU, at=T0 + 21 * DAY, overrides=overrides)
+    after = decide([confirmed], policy=GUIZHOU, at=T0 + 23 * DAY, overrides=overrides)
+    # THEN green under the override, then red: the upgrade is news
+    assert (before.colour, after.colour) == ("green", "red")
+
+
+def test_a_stored_fact_without_learned_at_keeps_the_old_rule() -> None:
+    # GIVEN facts stored before learned_at existed: recorded before / after a day-20 override
+    overrides = [review(RiskLevel.GREEN, T0 + 20 * DAY)]
+    old = fact(FactKind.CASE, start=T0, recorded=T0 + DAY, fact_id="old")
+    late = fact(FactKind.CASE, start=T0, recorded=T0 + 21 * DAY, fact_id="late")
+    # THEN learned at the later of start and recording
+    assert (old.learned, late.learned) == (T0 + DAY, T0 + 21 * DAY)
+    assert decide([old], policy=GUIZHOU, at=T0 + 22 * DAY, overrides=overrides).colour == "green"
+    assert decide([late], policy=GUIZHOU, at=T0 + 22 * DAY, overrides=overrides).colour == "red"
 
 
 def test_override_ending_restores_the_facts_it_covered() -> None:

@@ -371,6 +371,7 @@ def numeric_overrides(draw: st.DrawFn) -> dict[str, Any]:
                 "checkin_max_distance_m": positive,
                 "retention_days": st.integers(min_value=max(lookback, 14), max_value=3650),
                 "override_requests_per_hour_limit": positive,
+                "scanner_fever_facts_per_hour_limit": positive,
             },
         )
     )
@@ -411,6 +412,7 @@ NUMERIC_FIELDS = [
     "checkin_max_distance_m",
     "retention_days",
     "override_requests_per_hour_limit",
+    "scanner_fever_facts_per_hour_limit",
 ]
 
 

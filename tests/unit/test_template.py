@@ -59,7 +59,7 @@ def test_tables_are_on_demand_recoverable_and_kms_encrypted(logical_id: str) -> 
         "SSEType": "KMS",
         "KMSMasterKeyId": {"Ref": "DataKey"},
     }
-    if logical_id != "IdempotencyTable":  # short-lived records: nothing to recover
+    if logical_id not in ("IdempotencyTable", "LimitsTable"):  # short-lived items: nothing to recover
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
@@ -116,6 +116,28 @@ def test_policies_are_least_privilege(logical_id: str) -> None:
             assert {"Fn::GetAtt": ["AuditTable", "Arn"]} not in resources, (
                 f"{logical_id}: audit is append-only"
             )
+
+
+def test_limit_counters_are_only_updated_by_the_functions_that_keep_limits() -> None:
+    """LimitsTable: TTL on, and only atomic counter updates (no reads, puts, deletes, scans)."""
+    props = RESOURCES["LimitsTable"]["Properties"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    users = set()
+    for logical_id in FUNCTIONS:
+        for statement in _statements(logical_id):
+            resources = statement["Resource"]
+            if "LimitsTable" in str(resources):
+                actions = statement["Action"]
+                actions = actions if isinstance(actions, list) else [actions]
+                assert set(actions) <= {"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"}, logical_id
+                users.add(logical_id)
+    variables = {
+        logical_id
+        for logical_id in FUNCTIONS
+        if "LIMITS_TABLE" in TEMPLATE.functions()[logical_id].environment
+    }
+    assert users == variables
+    assert users >= {"CodesFunction", "VerificationsFunction", "CasesFunction"}
 
 
 def test_stream_consumers_report_failures_bisect_retry_boundedly_and_keep_failures() -> None:

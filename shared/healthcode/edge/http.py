@@ -49,7 +49,9 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
 
 
 def error_response(error: HealthCodeError) -> Response[str]:
-    headers = {"Retry-After": "1"} if error.status == 429 else None
+    headers = None
+    if error.status == 429:
+        headers = {"Retry-After": str(getattr(error, "retry_after", 1))}
     return json_response(error.status, error.envelope(), headers)
 
 

@@ -100,7 +100,7 @@ def build(routes: Iterable[Route], described: Mapping[str, Mapping[str, Any]]) -
             ("404", "Unknown id"),
             ("409", "Conflict"),
             ("422", "Invalid input"),
-            ("429", "Throttled"),
+            ("429", "throttled, or rate_limited: over a per-account limit (Retry-After: seconds)"),
         ):
             responses[status] = _error(meaning)
         if spec.body is not None:

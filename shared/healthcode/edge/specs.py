@@ -198,6 +198,26 @@ COMPONENTS: dict[str, Schema] = {
     "Appeal": answer(
         {"appeal_id": STRING, "person_id": STRING, "status": STRING}, ("appeal_id", "person_id", "status")
     ),
+    # an official's act waiting for (or decided by) a second official (services.approvals)
+    "HeldAct": answer(
+        {
+            "request_id": STRING,
+            "kind": {"type": "string", "enum": ["case", "lab_results", "risk_area"]},
+            "status": {"type": "string", "enum": ["pending_approval", "approved", "applied", "rejected"]},
+        },
+        ("request_id", "status"),
+    ),
+    "StaffAssignment": answer(
+        {"venue_id": STRING, "sub": STRING, "assigned_at": INSTANT}, ("venue_id", "sub", "assigned_at")
+    ),
+    "PaperCode": answer(
+        {
+            "token": STRING,
+            "expires_at": INSTANT,
+            "png_base64": {**STRING, "contentEncoding": "base64", "contentMediaType": "image/png"},
+        },
+        ("token", "expires_at", "png_base64"),
+    ),
     "RiskArea": answer(
         {"region_code": STRING, "level": {"type": "string", "enum": ["high", "medium", "low"]}},
         ("region_code", "level"),
@@ -254,6 +274,8 @@ REPORT_REGION = query(
 )
 LIMIT = query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (default 500)")
 NEXT = query("next", STRING, "The `next` token of the previous page")
+PAGE_LIMIT = query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (default 100)")
+CURSOR = query("cursor", STRING, "The `next_cursor` of the previous page (another: 422 invalid_cursor)")
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -389,18 +411,28 @@ OPERATIONS: dict[str, Operation] = {
         }
     ),
     "POST /v1/codes/{person_id}/paper": Operation(
+        # the managing account sends no body; an official must give a reason (audited)
+        body=obj({"reason": nullable(coded(text(1, 500), "invalid_reason"))}),
+        body_required=False,
         answers={
             "201": json_answer(
                 "A printable paper code; the one before is revoked",
                 answer(
-                    {"person_id": STRING, "token": STRING, "expires_at": INSTANT},
-                    ("person_id", "token", "expires_at"),
+                    {"person_id": STRING, "token": STRING, "expires_at": INSTANT, "png_base64": STRING},
+                    ("person_id", "token", "expires_at", "png_base64"),
                 ),
             )
-        }
+        },
     ),
     "GET /v1/codes/{person_id}/paper.png": Operation(
-        answers={"200": image("image/png", "The current paper code, printable")}
+        query=(
+            query(
+                "reason",
+                {"type": "string", "maxLength": 500},
+                "Officials: why they print someone's paper code (required for them, audited)",
+            ),
+        ),
+        answers={"200": image("image/png", "The current paper code as a labelled printable card")},
     ),
     "POST /v1/checkins": Operation(
         body=obj(
@@ -474,14 +506,27 @@ OPERATIONS: dict[str, Operation] = {
             {
                 "name": PERSON_NAME,
                 "id_number": ref("IdNumber"),
-                "phone": ref("MobilePhone"),
+                "phone": nullable(ref("MobilePhone")),
                 "temperature": ref("Temperature"),
                 "checkpoint_id": coded(text(1, 128, pattern=r"\S"), "invalid_input"),
+                "issue_paper_code": nullable(
+                    {
+                        "type": "boolean",
+                        "description": "true: the answer adds the person's new printable paper code "
+                        "(the one before is revoked)",
+                    }
+                ),
             },
-            ("name", "id_number", "phone", "temperature", "checkpoint_id"),
+            ("name", "id_number", "temperature", "checkpoint_id"),
         ),
         headers=(idempotency_key(IDEMPOTENCY),),
-        answers={"201": json_answer("The verdict and the stored scan", ref("Verdict"))},
+        answers={
+            "201": json_answer(
+                "The verdict and the stored scan (never the person's id); with issue_paper_code, "
+                "paper_code: {token, expires_at, png_base64}",
+                {"allOf": [ref("Verdict"), answer({"paper_code": ref("PaperCode")}, ())]},
+            )
+        },
     ),
     # -- venue managers -------------------------------------------------------------------------
     "POST /v1/venues": Operation(
@@ -653,6 +698,35 @@ OPERATIONS: dict[str, Operation] = {
             )
         },
     ),
+    "PUT /v1/venues/{venue_id}/staff/{sub}": Operation(
+        answers={
+            "200": json_answer(
+                "The account is assigned (assigning again answers the standing assignment)",
+                ref("StaffAssignment"),
+            )
+        }
+    ),
+    "DELETE /v1/venues/{venue_id}/staff/{sub}": Operation(
+        answers={"204": {"description": "The account is not (or no longer) assigned to the venue"}}
+    ),
+    "GET /v1/venues/{venue_id}/staff": Operation(
+        query=(PAGE_LIMIT, CURSOR),
+        answers={
+            "200": json_answer(
+                "One page of the venue's staff, in account order",
+                answer(
+                    {
+                        "staff": {
+                            "type": "array",
+                            "items": answer({"sub": STRING, "assigned_at": INSTANT}, ("sub", "assigned_at")),
+                        },
+                        "next_cursor": nullable(STRING),
+                    },
+                    ("staff", "next_cursor"),
+                ),
+            )
+        },
+    ),
     # -- health officials -----------------------------------------------------------------------
     "POST /v1/cases": Operation(
         body={
@@ -690,10 +764,15 @@ OPERATIONS: dict[str, Operation] = {
         answers={
             "202": json_answer(
                 "The case; the person is red, tracing runs",
-                answer(
-                    {"case_id": STRING, "person_id": STRING, "status": STRING, "tracing": STRING},
-                    ("case_id",),
-                ),
+                {
+                    "anyOf": [
+                        answer(
+                            {"case_id": STRING, "person_id": STRING, "status": STRING, "tracing": STRING},
+                            ("case_id",),
+                        ),
+                        ref("HeldAct"),
+                    ]
+                },
             )
         },
     ),
@@ -776,7 +855,10 @@ OPERATIONS: dict[str, Operation] = {
                     },
                     ("accepted", "rejected"),
                 ),
-            )
+            ),
+            "202": json_answer(
+                "Positive rows past the account's limit, held for a second official", ref("HeldAct")
+            ),
         },
     ),
     "PUT /v1/risk-areas/{region_code}": Operation(
@@ -784,7 +866,10 @@ OPERATIONS: dict[str, Operation] = {
             {"level": coded({"type": "string", "enum": ["high", "medium", "low"]}, "invalid_level")},
             ("level",),
         ),
-        answers={"200": json_answer("The area", ref("RiskArea"))},
+        answers={
+            "200": json_answer("The area", ref("RiskArea")),
+            "202": json_answer("A change one official may not make alone, held", ref("HeldAct")),
+        },
     ),
     "GET /v1/risk-areas/{region_code}": Operation(answers={"200": json_answer("The area", ref("RiskArea"))}),
     "PUT /v1/persons/{person_id}/colour": Operation(
@@ -819,24 +904,44 @@ OPERATIONS: dict[str, Operation] = {
         answers={"202": json_answer("The request, pending a second official", ref("Override"))},
     ),
     "GET /v1/overrides": Operation(
-        query=(LIMIT, NEXT),
+        query=(
+            query(
+                "kind",
+                {"type": "string", "enum": ["override", "case", "lab_results", "risk_area"]},
+                "override (the default), or a kind of act held for a second official",
+            ),
+            LIMIT,
+            NEXT,
+        ),
         answers={
             "200": json_answer(
-                "Overrides waiting for a second official",
-                answer({"overrides": {"type": "array", "items": ref("Override")}}, ("overrides",)),
+                "Overrides (or held acts) waiting for a second official",
+                answer(
+                    {"overrides": {"type": "array", "items": {"anyOf": [ref("Override"), ref("HeldAct")]}}},
+                    ("overrides",),
+                ),
             )
         },
     ),
     "GET /v1/overrides/{override_id}": Operation(
-        answers={"200": json_answer("The override", ref("Override"))}
+        answers={"200": json_answer("The override or held act", {"anyOf": [ref("Override"), ref("HeldAct")]})}
     ),
     "POST /v1/overrides/{override_id}/approve": Operation(
-        answers={"200": json_answer("The override, applied", ref("Override"))}
+        answers={
+            "200": json_answer(
+                "The override, applied (or the held act, carried out)",
+                {"anyOf": [ref("Override"), ref("HeldAct")]},
+            )
+        }
     ),
     "POST /v1/overrides/{override_id}/reject": Operation(
         body=obj({"reason": nullable(coded(text(1, 500), "invalid_reason"))}),
         body_required=False,
-        answers={"200": json_answer("The override, rejected", ref("Override"))},
+        answers={
+            "200": json_answer(
+                "The override (or held act), rejected", {"anyOf": [ref("Override"), ref("HeldAct")]}
+            )
+        },
     ),
     "GET /v1/appeals": Operation(
         query=(

@@ -4,17 +4,37 @@ In AWS the HTTP API's JWT authorizer has already checked signature, issuer, audi
 before a handler runs; the local stack does the same checks (``infra.local.authorizer``). Both
 put the claims in ``requestContext.authorizer.jwt.claims``. API Gateway flattens list claims to
 strings like ``"[citizen scanner]"``; both shapes are read here.
+
+Identity is read strictly (docs/api.md, "Callers"):
+
+* **Roles** are compared exactly. ``" official"``, ``"Official"``, ``"official "``,
+  ``'"official"'`` are no role. A list claim counts its items that are exactly a role; the
+  flattened ``"[a b]"`` string counts its space-separated items, and a flattened string with an
+  empty item (a leading, trailing or doubled space: what a role with a space becomes once
+  flattened) counts no role at all; a plain string is one role, or roles separated by commas
+  with nothing around them.
+* **The subject** (``sub``) must be an account id the system cannot confuse with its own: not
+  empty, at most ``SUB_MAX`` characters, without ``#`` (the separator of internal keys: owners
+  of unclaimed persons are ``unclaimed#<person_id>``, guards ``owner#<sub>#…``), without control
+  or invisible format characters, without surrounding white space. Anything else is refused at
+  the edge with ``401 unauthorized`` before any handler reads or writes.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from healthcode.errors import Forbidden, Unauthorized
 
-ROLES = frozenset({"citizen", "scanner", "venue_manager", "official", "admin"})
+ROLES: Final = frozenset({"citizen", "scanner", "venue_manager", "official", "admin", "lab"})
+#: Longest account id accepted (Cognito's are 36-character UUIDs).
+SUB_MAX: Final = 128
+#: Character categories a subject may not hold: controls, invisible formatting (zero-width,
+#: bidirectional overrides), line and paragraph separators, surrogates, unassigned.
+_REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Cn"})
 
 
 @dataclass(frozen=True)
@@ -31,25 +51,44 @@ class Caller:
         return self
 
 
+def _exact(items: Iterable[Any]) -> frozenset[str]:
+    return frozenset(item for item in items if isinstance(item, str) and item in ROLES)
+
+
 def parse_roles(value: Any) -> frozenset[str]:
-    """Roles from a claim value: a list, API Gateway's "[a b]" string, or "a,b" / "a b"."""
-    items: Iterable[Any]
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("[") and text.endswith("]"):
-            text = text[1:-1]
-        items = text.replace(",", " ").split()
-    elif isinstance(value, list | tuple):
-        items = value
-    else:
+    """Roles from a claim value, compared exactly: a list, API Gateway's ``"[a b]"`` string, a
+    single role or ``"a,b"``. Anything not exactly a role is none (see the module docstring)."""
+    if isinstance(value, list | tuple):
+        return _exact(value)
+    if not isinstance(value, str):
         return frozenset()
-    return frozenset(str(v).strip().strip('"') for v in items) & ROLES
+    if value.startswith("[") and value.endswith("]"):
+        inner = value[1:-1]
+        items = inner.split(" ")
+    else:
+        items = value.split(",")
+    if "" in items:  # an empty item (a role with a space in it, flattened): refuse the whole claim
+        return frozenset()
+    return _exact(items)
+
+
+def check_subject(sub: Any) -> str:
+    """The account id of a caller token, if it is one the system may use (module docstring);
+    ``401 unauthorized`` otherwise."""
+    if not isinstance(sub, str) or not sub:
+        raise Unauthorized("the caller token has no subject", code="unauthorized")
+    if (
+        len(sub) > SUB_MAX
+        or "#" in sub
+        or sub != sub.strip()
+        or any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in sub)
+    ):
+        raise Unauthorized("the caller token's subject is not a valid account id", code="unauthorized")
+    return sub
 
 
 def caller_from_claims(claims: Mapping[str, Any]) -> Caller:
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
-        raise Unauthorized("the caller token has no subject", code="unauthorized")
+    sub = check_subject(claims.get("sub"))
     roles = parse_roles(claims.get("roles")) | parse_roles(claims.get("cognito:groups"))
     return Caller(sub=sub, roles=roles)
 

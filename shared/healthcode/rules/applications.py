@@ -32,6 +32,7 @@ MAX_TRIPS: Final = 30
 #: 未成年人保护法: a minor is under 18; 老年人权益保障法: the elderly are 60 and over.
 CHILD_UNDER_YEARS: Final = 18
 ELDERLY_FROM_YEARS: Final = 60
+#: The default of the policy's ``max_dependants``.
 MAX_DEPENDANTS: Final = 10
 
 #: Guardian link codes: 10 characters without look-alikes (no 0/O, 1/I/L), about 50 bits.
@@ -180,10 +181,18 @@ def parse_application(body: Mapping[str, Any], *, now: datetime) -> Application:
     )
 
 
-def check_account(codes: Iterable[tuple[str, bool]], *, person_id: str | None, dependant: bool) -> None:
-    """An account holds one code of its own and at most ``MAX_DEPENDANTS`` dependants.
-    ``codes`` are the account's codes as (person_id, dependant); ``person_id`` is the code being
-    applied for (it does not count against itself)."""
+def check_account(
+    codes: Iterable[tuple[str, bool]],
+    *,
+    person_id: str | None,
+    dependant: bool,
+    max_dependants: int = MAX_DEPENDANTS,
+) -> None:
+    """An account holds one code of its own and at most ``max_dependants`` dependants (the
+    policy's ``max_dependants``). ``codes`` are the account's codes as (person_id, dependant);
+    ``person_id`` is the code being applied for (it does not count against itself). A quick
+    refusal before anything is written; the guards written with the person
+    (``storage.persons``) are what holds under concurrent requests."""
     others = [is_dependant for pid, is_dependant in codes if pid != person_id]
     if not dependant and not all(others):
         raise Conflict(
@@ -191,9 +200,9 @@ def check_account(codes: Iterable[tuple[str, bool]], *, person_id: str | None, d
             field="dependant",
             code="own_code_exists",
         )
-    if dependant and sum(others) >= MAX_DEPENDANTS:
+    if dependant and sum(others) >= max_dependants:
         raise Conflict(
-            f"an account may manage at most {MAX_DEPENDANTS} dependants",
+            f"an account may manage at most {max_dependants} dependants",
             field="dependant",
             code="too_many_dependants",
         )

@@ -28,13 +28,15 @@ Lab results
     cases module turns it into a ``case`` fact, so counting it twice would only hide that path.
 
 Overrides
-    An approved manual :class:`Override` is active while ``starts_at <= at < until``. While
-    active it sets the level to its own level and *covers* the facts that it was decided
-    over: a fact is covered iff it both started and was recorded at or before the override
-    started (``Fact.recorded_at``, default ``starts_at``; a case diagnosed last week but
-    recorded after a "recovered, back to green" override is news to the reviewer and counts).
-    Facts not covered count normally, so the level is ``max(override level, their levels)``:
-    an official can lower a case to green after review, and a later case turns the person red
+    An approved manual :class:`Override` is active while ``starts_at <= at < until``; its
+    ``starts_at`` is the instant it was approved. While active it sets the level to its own
+    level and *covers* the facts that were known when it was approved: a fact is covered iff
+    it was *learned* at or before the approval (``Fact.learned``: when the system recorded
+    it, whatever its epidemiological time). A fact learned later counts even if it starts
+    earlier: a case upgraded from suspected to confirmed, a positive lab result, an exposure
+    found by tracing after the approval is news the approving official did not weigh. Facts
+    not covered count normally, so the level is ``max(override level, their levels)``: an
+    official can lower a case to green after review, and a later case turns the person red
     again. Of several active overrides the one that started last wins (ties broken by id).
     Negative lab results still clear uncovered facts.
 
@@ -178,9 +180,11 @@ class Fact:
 
     ``fact_id`` is deterministic from the fact's source (a declaration, a trip, an exposure, a
     case), so writing the same fact twice is idempotent. ``detail`` is a short non-personal
-    note for reviewers (case status, region code, exposure's case id). ``recorded_at`` is when
-    the system learned the fact (default: ``starts_at``); it only matters against overrides.
-    All instants are stored in UTC.
+    note for reviewers (case status, region code, exposure's case id). ``learned_at`` is the
+    instant the system learned the fact (a status upgrade or a positive lab result learns a
+    case again); it only matters against overrides. Facts stored before ``learned_at`` existed
+    carry only ``recorded_at`` and are taken as learned at the later of their start and their
+    recording (the rule before). All instants are stored in UTC.
     """
 
     fact_id: str
@@ -189,6 +193,7 @@ class Fact:
     expires_at: datetime | None
     detail: str = ""
     recorded_at: datetime | None = None
+    learned_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not self.fact_id:
@@ -202,15 +207,20 @@ class Fact:
             object.__setattr__(self, "expires_at", expires_at)
         if self.recorded_at is not None:
             object.__setattr__(self, "recorded_at", _aware_utc(self.recorded_at, "recorded_at"))
+        if self.learned_at is not None:
+            object.__setattr__(self, "learned_at", _aware_utc(self.learned_at, "learned_at"))
 
     def active(self, at: datetime) -> bool:
         """Whether the fact counts at ``at``: ``starts_at <= at < expires_at``."""
         return self.starts_at <= at and (self.expires_at is None or at < self.expires_at)
 
     @property
-    def noted_at(self) -> datetime:
-        """The later of its start and its recording: an override started at or after this
-        instant was decided knowing this fact, and covers it."""
+    def learned(self) -> datetime:
+        """When the system learned the fact: ``learned_at``; for a fact stored without it, the
+        later of its start and its recording. An override approved at or after this instant
+        was decided knowing this fact, and covers it."""
+        if self.learned_at is not None:
+            return self.learned_at
         if self.recorded_at is None:
             return self.starts_at
         return max(self.starts_at, self.recorded_at)
@@ -229,7 +239,8 @@ class LabResult:
 
 @dataclass(frozen=True, slots=True)
 class Override:
-    """An approved manual colour override, active over ``[starts_at, until)``.
+    """An approved manual colour override, active over ``[starts_at, until)``; ``starts_at`` is
+    the instant a second official approved it.
 
     ``reason_code`` is a snake_case code (e.g. ``recovered``, ``released_from_quarantine``),
     never free text: it is shown on the code. Evidence and notes live in the audit trail.
@@ -259,8 +270,8 @@ class Override:
 
     def covers(self, fact: Fact) -> bool:
         """Whether this override was decided over ``fact`` (so ``fact`` is ignored while it is
-        active): the fact started and was recorded at or before the override started."""
-        return fact.noted_at <= self.starts_at
+        active): the fact was learned at or before the override was approved (``starts_at``)."""
+        return fact.learned <= self.starts_at
 
     def _precedence(self) -> tuple[datetime, str, int, datetime, str]:
         far = datetime.max.replace(tzinfo=UTC)

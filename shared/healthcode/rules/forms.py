@@ -53,6 +53,23 @@ def check_name(value: object, *, field: str = "name") -> str:
     return name
 
 
+#: The middle dots a transliterated name may be written with, compared as one.
+_MIDDLE_DOTS: Final = str.maketrans({"•": "·", "‧": "·", "・": "·", "\uff65": "·"})
+
+
+def name_key(name: str) -> str:
+    """What two spellings of one name share: NFKC (full-width letters as half-width), runs of
+    whitespace as one space, no leading or trailing space, Latin letters case-folded, the middle
+    dots of transliterated names as one. ``name_key(a) == name_key(b)``: the same name."""
+    folded = unicodedata.normalize("NFKC", name).translate(_MIDDLE_DOTS)
+    return " ".join(folded.split()).casefold()
+
+
+def same_name(typed: str, stored: str) -> bool:
+    """Whether a typed name is the stored one (compared on :func:`name_key`)."""
+    return name_key(typed) == name_key(stored)
+
+
 def check_mobile(value: object, *, field: str = "phone") -> str:
     """A mainland mobile number; its 11 digits.
 

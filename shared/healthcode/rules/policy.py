@@ -79,6 +79,7 @@ DEFAULT_DWELL_MINUTES: dict[str, int] = {
     "internet_cafe": 180,
     "transit_hub": 30,
     "vehicle": 30,
+    "checkpoint": 10,  # a roadside checkpoint (卡口), registered by officials
     "public_toilet": 10,
     "express_point": 10,
     "other": 60,
@@ -394,6 +395,9 @@ class Policy:
     #: A fever reading at a checkpoint becomes a colour fact (Guizhou: yes) lasting this long.
     fever_at_checkpoint_is_fact: bool = field(default=True, metadata=_rule(_boolean))
     fever_fact_hours: int = field(default=24, metadata=_rule(_POSITIVE))
+    #: At most this many checkpoint fever facts per scanner account per hour (a scan past it is
+    #: still recorded and counted, but makes no fact: one account cannot turn many people yellow).
+    scanner_fever_facts_per_hour_limit: int = field(default=30, metadata=_rule(_POSITIVE))
     #: Declared symptoms / fever on an application count for this long.
     declaration_fact_days: int = field(default=14, metadata=_rule(_POSITIVE))
     #: Level each kind of fact gives.
@@ -431,6 +435,9 @@ class Policy:
     venue_code_lifetime_days: int = field(default=3650, metadata=_rule(_POSITIVE))
     checkin_max_distance_m: int = field(default=2000, metadata=_rule(_POSITIVE))
     retention_days: int = field(default=28, metadata=_rule(_POSITIVE))
+    #: Dependants one account may manage (children, elderly parents), held atomically by a
+    #: counter written with each person (``storage.persons``); over it 409 ``too_many_dependants``.
+    max_dependants: int = field(default=10, metadata=_rule(_integer(ge=1, le=50)))
 
     #: What a venue manager sees of a visitor in alerts: nothing, only non-green ones, or all.
     manager_sees_identities: _IdentityVisibility = field(
@@ -440,8 +447,30 @@ class Policy:
     one_venue_per_phone: bool = field(default=False, metadata=_rule(_boolean))
     venue_applicant_must_be_green: bool = field(default=False, metadata=_rule(_boolean))
 
+    #: Always true: lowering a colour ahead of the rules is never one official's act (a policy
+    #: saying false is refused when it loads).
     override_requires_second_official: bool = field(default=True, metadata=_rule(_boolean))
     override_requests_per_hour_limit: int = field(default=20, metadata=_rule(_POSITIVE))
+    #: Per-account limits (``storage.limits``, fixed windows; over one: 429 ``rate_limited``).
+    #: Applications (own code, dependants, assisted) one account may file per day.
+    applications_per_day_limit: int = field(default=30, metadata=_rule(_POSITIVE))
+    #: Appeals one account may file per day.
+    appeals_per_day_limit: int = field(default=5, metadata=_rule(_POSITIVE))
+    #: Guardian link codes one account may create per hour.
+    link_codes_per_hour_limit: int = field(default=10, metadata=_rule(_POSITIVE))
+    #: Manual registrations one scanner account may record per hour (one every 15 s).
+    manual_registrations_per_hour_limit: int = field(default=240, metadata=_rule(_POSITIVE))
+    #: Writes one official may make per hour: cases, lab imports, risk areas, colour requests,
+    #: approvals and rejections, appeal answers (one budget for all of them).
+    official_writes_per_hour_limit: int = field(default=300, metadata=_rule(_POSITIVE))
+    #: Persons one official's own acts may turn red or yellow directly in an hour (case persons,
+    #: persons of positive lab rows); past it the act waits for a second official (202).
+    official_coloured_persons_per_hour_limit: int = field(default=50, metadata=_rule(_POSITIVE))
+    #: The same for a laboratory system's account (role ``lab``), whose imports are larger.
+    lab_coloured_persons_per_hour_limit: int = field(default=1000, metadata=_rule(_POSITIVE))
+    #: County-level risk areas one official may raise in an hour on their own; prefecture- and
+    #: province-level areas and any lowering always wait for a second official.
+    risk_area_changes_per_hour_limit: int = field(default=20, metadata=_rule(_POSITIVE))
 
     #: Time of day (CST) by which units report the day's scan counts (Henan: 16:00); None: no deadline.
     daily_report_due: str | None = field(default=None, metadata=_rule(_optional(_CLOCK_TIME)))
@@ -493,6 +522,11 @@ class Policy:
         both = self.mandatory_venue_types & self.encouraged_venue_types
         if both:
             problems.append(f"mandatory_venue_types / encouraged_venue_types: {sorted(both)} cannot be both")
+        if self.override_requires_second_official is not True:
+            problems.append(
+                "override_requires_second_official: cannot be false: lowering a colour ahead of the"
+                " rules always needs a second official"
+            )
         if self.tracing.observation_days > self.tracing.quarantine_days:
             problems.append("tracing.observation_days cannot exceed tracing.quarantine_days")
         if self.retention_days < self.tracing.lookback_days:

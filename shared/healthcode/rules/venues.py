@@ -6,7 +6,8 @@ Registration (``check_registration``)
     ``InvalidInput`` naming the field: ``name`` (场所名称), ``type`` (one of the venue
     types), ``subject_name`` (主体名称), ``credential_type`` + ``credential_number`` (统一社会信用
     代码 with its GB 32100 and GB 11714 checks, 工商注册号, 身份证号, or a licence plate; a
-    vehicle registers under its plate and only a vehicle does), ``region_code`` (a current
+    vehicle registers under its plate and only a vehicle does; a roadside checkpoint only under
+    the organisation credential of the authority running it), ``region_code`` (a current
     GB/T 2260 code inside the stack's province, at county level wherever the prefecture has
     counties: the guides ask for 地市、区县), ``location`` (required, WGS 84 in range, not the
     0,0 a device reports without a fix), ``address`` (详细地址), ``manager_phone`` and an
@@ -88,6 +89,7 @@ VENUE_TYPE_LABELS: Final[Mapping[str, str]] = MappingProxyType(
         "internet_cafe": "网吧",
         "transit_hub": "交通场站",
         "vehicle": "交通工具",
+        "checkpoint": "卡口",
         "public_toilet": "公共厕所",
         "express_point": "快递网点",
         "other": "其他场所",
@@ -102,6 +104,9 @@ MAX_NAME_CHARS: Final = 50
 MAX_SUBJECT_NAME_CHARS: Final = 100
 MIN_ADDRESS_CHARS: Final = 4
 MAX_ADDRESS_CHARS: Final = 120
+#: A roadside checkpoint (卡口): registered by officials only, under the organisation credential
+#: of the authority that runs it (its subject), never by a venue manager.
+CHECKPOINT: Final = "checkpoint"
 #: Shape of a venue id (``storage.venues.new_venue_id``); anything else cannot name a venue.
 VENUE_ID: Final = re.compile(r"v-[0-9a-f]{32}")
 
@@ -180,6 +185,12 @@ def check_venue_type(value: object, *, field: str = "type") -> str:
 def _check_credential(credential_type: str, number: str, venue_type: str) -> tuple[CredentialType, str]:
     canonical = check_credential(credential_type, number)
     kind = CredentialType(credential_type)
+    if venue_type == CHECKPOINT and credential_type not in ORGANISATION_CREDENTIALS:
+        raise InvalidInput(
+            "a checkpoint registers under its authority's organisation credential (uscc or business_licence)",
+            field="credential_type",
+            code="credential_type_mismatch",
+        )
     if (venue_type == "vehicle") != (kind == CredentialType.LICENCE_PLATE):
         message = (
             "a vehicle registers under its licence plate (credential_type licence_plate)"

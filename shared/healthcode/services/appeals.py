@@ -1,24 +1,24 @@
 """Filing an appeal: a citizen contests the current colour of a code they manage.
 
 Officials answer appeals elsewhere (the overrides service). A green code has nothing to appeal;
-an account files at most ``APPEALS_PER_DAY`` a day; a retry with the same ``Idempotency-Key``
-finds the appeal it filed before.
+an account files at most the policy's ``appeals_per_day_limit`` a day (Beijing day), counted by
+one atomic counter update in the same transaction as the appeal (``account_limits.appeal``:
+concurrent appeals cannot all slip under the limit; over it 429 ``rate_limited`` with
+``Retry-After``, nothing written); a retry with the same ``Idempotency-Key`` finds the appeal
+it filed before, and is not counted, even when it races the first attempt.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import datetime
 
-from healthcode.errors import Conflict, Throttled
+from healthcode.errors import Conflict
 from healthcode.protection.auth import Caller
-from healthcode.services import recolour
+from healthcode.services import account_limits, recolour
 from healthcode.services.applications import derived_id
 from healthcode.storage import appeals
 from healthcode.storage.appeals import Appeal
 from healthcode.storage.persons import PersonView
-
-APPEALS_PER_DAY: Final = 5
 
 
 def file(
@@ -33,12 +33,8 @@ def file(
         appeal_id = derived_id("ap-", "appeal", who.sub, idempotency_key)
     else:
         appeal_id = appeals.new_appeal_id()
-    if (
-        appeals.get(appeal_id) is None
-        and appeals.filed_since(who.sub, now - timedelta(days=1)) >= APPEALS_PER_DAY
-    ):
-        raise Throttled(f"at most {APPEALS_PER_DAY} appeals a day", code="too_many_appeals")
     filed = appeals.file(
+        limit=account_limits.appeal(who.sub),
         appeal_id=appeal_id,
         person_id=person.person_id,
         requested_by=who.sub,

@@ -23,10 +23,21 @@ Who manages a code — :func:`admit`
     ``LINK_LIFETIME`` and void after ``LINK_MAX_FAILURES`` wrong tries. Presenting it moves the
     code to the applying account: a second parent takes over a child's code, or a parent who got
     a smartphone takes their own code back from the child who registered them
-    (``dependant: false``). A person registered by officials before anyone applied (owner
-    ``persons.unclaimed_owner``) is taken by the first account that applies with the ID number,
-    keeping every fact already known. An account holds one code of its own
-    (``own_code_exists``) and at most ``MAX_DEPENDANTS`` dependants.
+    (``dependant: false``). A person registered by officials or at a checkpoint before anyone
+    applied (owner ``persons.unclaimed_owner``) is taken by the first account that applies with
+    the ID number *and the name as registered*, keeping every fact already known. An account
+    holds one code of its own (``own_code_exists``) and at most the policy's ``max_dependants``
+    (``too_many_dependants``): guards written in the same transaction as the person
+    (``storage.persons``), so concurrent applications cannot pass the limits together.
+
+Who a person is — :func:`apply`
+    The name belongs to the ID number: once a person is registered (by an application, at a
+    checkpoint, by officials), every later application with that ID number — a renewal, a takeover
+    with a link code, the claim of an unclaimed person — must give the same name (compared on
+    normalised text: ``rules.forms.same_name``), else ``409 identity_mismatch`` and nothing is
+    written. The registered name is never overwritten by an application. A changed phone or
+    address is taken, and each changed field is audited on the person (``contact_changed``,
+    naming the field, never the values).
 
 Nothing here logs, and no message repeats a name, ID number or phone number.
 """
@@ -72,8 +83,9 @@ from healthcode.rules.applications import (  # noqa: F401 - the form's names, re
     parse_link_code,
 )
 from healthcode.rules.colour import ColourDecision
+from healthcode.rules.forms import same_name
 from healthcode.rules.policy import Policy
-from healthcode.services import recolour
+from healthcode.services import account_limits, recolour
 from healthcode.settings import policy as province_policy
 from healthcode.storage import audit, facts, persons
 from healthcode.storage.persons import Edit, PersonView
@@ -169,6 +181,17 @@ def apply(
     return Applied(person=person, decision=decision, created=person.person_id == wanted_id)
 
 
+def check_identity(name: str, holder: PersonView) -> None:
+    """The typed name must be the registered one (normalised): ``409 identity_mismatch``
+    otherwise, before anything is written. The message never repeats either name."""
+    if not same_name(name, persons.name_of(holder)):
+        raise Conflict(
+            "the name does not match the one registered with this ID number",
+            field="name",
+            code="identity_mismatch",
+        )
+
+
 def _declared(person_id: str, form: Application, *, now: datetime, rules: Policy) -> facts.PersonState:
     """The declaration's facts and its trips still within the travel window, written as facts."""
     declared = colour.declaration_facts(person_id, form.declaration, policy=rules, at=now)
@@ -185,6 +208,10 @@ def _declared(person_id: str, form: Application, *, now: datetime, rules: Policy
     return facts.PersonState(facts=declared, travel=trips)
 
 
+#: Contact fields whose change on an application is audited (by name, never by value).
+CONTACT_FIELDS: Final = ("phone", "address")
+
+
 def _account_codes(caller_sub: str) -> list[tuple[str, bool]]:
     return [(person.person_id, bool(person.dependant)) for person in persons.of_owner(caller_sub)]
 
@@ -192,7 +219,12 @@ def _account_codes(caller_sub: str) -> list[tuple[str, bool]]:
 def _create(
     form: Application, *, caller_sub: str, now: datetime, rules: Policy, person_id: str | None
 ) -> Applied:
-    check_account(_account_codes(caller_sub), person_id=None, dependant=form.dependant)
+    check_account(
+        _account_codes(caller_sub),
+        person_id=None,
+        dependant=form.dependant,
+        max_dependants=rules.max_dependants,
+    )
     pid = person_id or persons.new_person_id()
     # Facts first: a crash before the person exists leaves facts nobody reads (TTL removes them),
     # never a stored colour whose facts are missing.
@@ -213,7 +245,9 @@ def _create(
     coloured = recolour.record(person, decision, actor=caller_sub, cause="application")
     if coloured is not None:
         person = coloured.person
-    created = persons.create(person, entries=coloured.entries if coloured else ())
+    created = persons.create(
+        person, entries=coloured.entries if coloured else (), max_dependants=rules.max_dependants
+    )
     return Applied(person=created, decision=decision, created=True)
 
 
@@ -227,12 +261,20 @@ def _update(
     rules: Policy,
 ) -> tuple[PersonView, ColourDecision]:
     pid = holder.person_id
-    check_account(_account_codes(caller_sub), person_id=pid, dependant=form.dependant)
+    check_account(
+        _account_codes(caller_sub),
+        person_id=pid,
+        dependant=form.dependant,
+        max_dependants=rules.max_dependants,
+    )
     presented = pii.keyed_hashes_for_lookup("link_code", form.link_code) if form.link_code else []
     expected_owner = holder.owner_sub
     if admission is Admission.TAKEOVER and not persons.is_unclaimed_owner(expected_owner):
         # Refuse a wrong code before anything is written for someone else's code.
         _require_link(pid, presented, now=now)
+    # The name after the link (a wrong link code must not tell whether a name fits an ID number),
+    # before anything is written.
+    check_identity(form.name, holder)
     _declared(pid, form, now=now, rules=rules)
     decided: list[ColourDecision] = []
 
@@ -240,6 +282,19 @@ def _update(
         if person.owner_sub != expected_owner:
             raise Conflict("the code changed hands meanwhile: apply again", code="concurrent_update")
         entries: list[audit.Entry] = []
+        version = (person.version or 0) + 1
+        claiming = persons.is_unclaimed_owner(person.owner_sub)
+        for changed in persons.contact_changes(person, phone=form.phone, address=form.address):
+            entries.append(
+                audit.person_entry(
+                    pid,
+                    "contact_changed",
+                    actor=caller_sub,
+                    at=now,
+                    details={"field": changed, "channel": "claim" if claiming else admission.value},
+                    entry_id=f"v{version}-{changed}",
+                )
+            )
         if admission is Admission.TAKEOVER:
             if not persons.is_unclaimed_owner(person.owner_sub):
                 outcome = check_link(
@@ -261,14 +316,15 @@ def _update(
                         "from_owner": person.owner_sub,
                         "to_owner": caller_sub,
                         "dependant": form.dependant,
+                        "channel": "claim" if claiming else "link_code",
                     },
-                    entry_id=f"v{(person.version or 0) + 1}",
+                    entry_id=f"v{version}",
                 )
             )
             person = persons.without_link(replace(person, owner_sub=caller_sub))
         person = persons.with_identity(
             replace(person, dependant=form.dependant),
-            name=form.name,
+            name=None,  # the registered name stays (checked equal by check_identity)
             phone=form.phone,
             address=form.address,
             region_code=form.region_code,
@@ -282,7 +338,7 @@ def _update(
             return Edit(person=person, entries=tuple(entries))
         return Edit(person=coloured.person, entries=(*entries, *coloured.entries))
 
-    person = persons.edit(pid, change)
+    person = persons.edit(pid, change, max_dependants=rules.max_dependants)
     if person is None:  # removed meanwhile: nothing to renew
         raise Conflict("the code changed meanwhile: apply again", code="concurrent_update")
     return person, decided[-1]
@@ -329,10 +385,12 @@ class Link:
 def open_link(person_id: str, *, who: Caller, now: datetime) -> Link:
     """Open a guardian link on a code (replacing any open one), for the managing account or an
     official who checked the person's identity in person; 404 for anyone else. The code is
-    stored only as its keyed hash."""
+    stored only as its keyed hash. At most the policy's ``link_codes_per_hour_limit`` an account
+    (429 ``rate_limited``)."""
     person = persons.get(person_id)
     if person is None or not (person.owner_sub == who.sub or who.has("official")):
         raise NotFound("no such code", code="code_not_found")
+    account_limits.link_code(who.sub, now=now)
     code = new_link_code()
     expires_at = now + LINK_LIFETIME
 

@@ -1,48 +1,62 @@
 """Cases: open one (an official's report or a positive lab result), read it and its contacts.
 
 A case is facts in, colours out: opening it writes the case (whose insert starts tracing, see
-``services.tracing``) and its case fact under the person (red from the diagnosis on). A case
-reported by an official also recolours the person at once, so the answer shows them red.
+``services.tracing``), its case fact under the person (red from the diagnosis on) and its audit
+entry in ONE transaction (``storage.cases.open_case``), so no crash leaves contacts traced and the
+case person green. A case reported by an official also recolours the person at once, so the
+answer shows them red.
+
+One official cannot red-code many: a report of a new case counts one person against the
+official's hourly limit (policy ``official_coloured_persons_per_hour_limit``, an atomic counter);
+past it the report is held for a second official (``services.approvals``, kind ``case``) and
+answers ``202 pending_approval``; nobody turns red until a different official approves it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from healthcode import clock
 from healthcode.errors import NotFound
-from healthcode.rules import cases, colour
+from healthcode.rules import cases
 from healthcode.rules.colour import ColourDecision
-from healthcode.rules.policy import FactKind
-from healthcode.services import recolour
-from healthcode.storage import audit, facts, persons
+from healthcode.services import account_limits, approvals, recolour
+from healthcode.settings import policy
 from healthcode.storage import cases as case_store
-from healthcode.storage.cases import CaseView, ContactRow
+from healthcode.storage import persons
+from healthcode.storage.cases import CASE_REPORTED, CaseView, ContactRow, LabOfCase, case_fact_id
+from healthcode.storage.overrides import RequestView
 
 __all__ = [
+    "CASE_REPORTED",
+    "HELD_KIND",
     "CaseView",
     "ContactRow",
+    "LabOfCase",
     "ReportedCase",
     "case_fact_id",
     "contacts",
+    "execute_held",
     "open_case",
     "report",
     "show",
 ]
 
-#: Audit kind of a case on the person's trail.
-CASE_REPORTED = "case_reported"
+#: Kind of a held case report (``services.approvals``).
+HELD_KIND = "case"
 
 
 @dataclass(frozen=True)
 class ReportedCase:
-    case: CaseView
+    """A report's outcome: the case and the person's colour, or the request it waits in."""
+
+    case: CaseView | None
     created: bool
     decision: ColourDecision | None
-
-
-def case_fact_id(case_id: str) -> str:
-    return f"case#{case_id}"
+    held: RequestView | None = None
 
 
 def open_case(
@@ -53,17 +67,16 @@ def open_case(
     actor: str,
     origin: str,
     now: datetime,
+    lab: LabOfCase | None = None,
 ) -> tuple[CaseView, bool]:
-    """The case of ``person_id`` diagnosed at ``diagnosed_at``, its case fact (red from the
-    diagnosis on, open-ended, recorded when the case was first reported) and its
-    ``case_reported`` entry on the person's trail. Returns the case and whether it is new.
+    """The case of ``person_id`` diagnosed at ``diagnosed_at`` with its case fact and audit entry,
+    written together (``storage.cases.open_case``). Returns the case and whether it is new.
 
-    Idempotent: a retry — even of an attempt that stopped half-way — finds the same case and
-    rewrites the same fact and entry; a new ``status`` (suspected → confirmed) is recorded on
-    both, without tracing again. The fact keeps the first report's instant as ``recorded_at``,
-    so a repeated report is not news to an override decided since."""
+    Idempotent: a retry finds the same case and writes nothing; a new ``status`` (suspected →
+    confirmed) or a positive ``lab`` result not recorded before is news: the fact is learned
+    again now, so an override approved before it does not hide it."""
     case_id = cases.case_id_for(person_id, diagnosed_at)
-    case, created = case_store.open_case(
+    return case_store.open_case(
         case_id,
         person_id=person_id,
         status=status,
@@ -71,31 +84,15 @@ def open_case(
         actor=actor,
         origin=origin,
         now=now,
+        lab=lab,
     )
-    reported = case.created_at or now
-    fact = colour.Fact(
-        fact_id=case_fact_id(case_id),
-        kind=FactKind.CASE,
-        starts_at=min(diagnosed_at, reported),
-        expires_at=None,
-        detail=str(status),
-        recorded_at=reported,
-    )
-    facts.add(person_id, facts=[fact], recorded_at=reported, source=case_id)
-    # at the case's creation and with its id: a retried report writes the entry once
-    audit.append_once(
-        audit.person_subject(person_id),
-        CASE_REPORTED,
-        actor=actor,
-        at=reported,
-        details={"case_id": case_id, "status": str(status), "origin": case.origin},
-        entry_id=case_id,
-    )
-    return case, created
 
 
 def report(report: cases.CaseReport, *, official: str, now: datetime) -> ReportedCase:
-    """An official reports a case: the person (by id or ID number) turns red at once."""
+    """An official reports a case: the person (by id or ID number) turns red at once, unless
+    the official is past their hourly limit of persons coloured: then it waits for a second
+    official (``held``)."""
+    account_limits.official_write(official, now=now)
     person = None
     if report.person_id is not None:
         person = persons.get(report.person_id, consistent=True)
@@ -105,6 +102,27 @@ def report(report: cases.CaseReport, *, official: str, now: datetime) -> Reporte
         person = persons.holder_of(report.id_number)
     if person is None:
         raise NotFound("nobody holds a code under this ID number", field="id_number", code="person_not_found")
+    case_id = cases.case_id_for(person.person_id, report.diagnosed_at)
+    if case_store.get(case_id, consistent=True) is None and not approvals.within_limit(
+        approvals.COLOURED_PERSONS,
+        official,
+        limit=policy().official_coloured_persons_per_hour_limit,
+        now=now,
+    ):
+        held = approvals.hold(
+            HELD_KIND,
+            actor=official,
+            action={
+                "person_id": person.person_id,
+                "status": str(report.status),
+                "diagnosed_at": report.diagnosed_at.isoformat(),
+            },
+            why="over_limit",
+            now=now,
+            person_id=person.person_id,
+            seed=f"{case_id}#{report.status}",
+        )
+        return ReportedCase(case=None, created=False, decision=None, held=held)
     case, created = open_case(
         person_id=person.person_id,
         status=report.status,
@@ -115,6 +133,24 @@ def report(report: cases.CaseReport, *, official: str, now: datetime) -> Reporte
     )
     decision = recolour.recompute(person.person_id, now=now, actor=official, cause="case")
     return ReportedCase(case=case, created=created, decision=decision)
+
+
+def execute_held(action: Mapping[str, Any], approval: approvals.Approval) -> dict[str, Any]:
+    """Carry out a held case report once a second official approved it (idempotent)."""
+    person_id = str(action["person_id"])
+    case, _ = open_case(
+        person_id=person_id,
+        status=cases.CaseStatus(str(action["status"])),
+        diagnosed_at=clock.parse_instant(str(action["diagnosed_at"])),
+        actor=approval.requested_by,
+        origin="official",
+        now=approval.now,
+    )
+    decision = recolour.recompute(person_id, now=approval.now, actor=approval.approved_by, cause="case")
+    result: dict[str, Any] = {"case_id": case.case_id, "person_id": person_id, "status": case.status}
+    if decision is not None:
+        result |= {"colour": decision.colour, "risk_level": int(decision.level)}
+    return result
 
 
 def show(case_id: str) -> CaseView:

@@ -2,29 +2,46 @@
 colour history, paper codes for people without smartphones.
 
 A code is visible only to the account that manages it (``owner_sub``: the applicant, or the
-guardian of a dependant); any other account gets 404, as if it did not exist. Paper codes may
-also be issued and printed by community workers (``COMMUNITY_WORKERS``).
+guardian of a dependant); any other account gets 404, as if it did not exist.
+
+Paper codes are issued and printed only by someone who may act for the person:
+
+* the managing account (``POST /v1/codes/{person_id}/paper``, ``GET …/paper.png``);
+* an official, with a reason (the body's ``reason``, or ``?reason=`` to print), each time
+  audited on the person with the reason (``paper_code_issued`` / ``paper_code_printed``);
+* checkpoint staff only for a person they register in person at a checkpoint they are assigned
+  to, in that same request (``issue_paper_code: true`` on a manual registration): the
+  verifications service calls :func:`issue_paper_for_registration` after its own checks.
+
+No route gives a scanner anyone else's paper code: a scanner account is refused
+(``403 forbidden_role``) on the paper routes unless it also holds ``citizen`` and manages the
+person, and every other account that does not manage the person gets 404.
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from healthcode import clock
-from healthcode.codes import keystore, qr
-from healthcode.errors import NotFound
+from healthcode.codes import keystore, paper, qr
+from healthcode.errors import InvalidInput, NotFound
 from healthcode.protection.auth import Caller
 from healthcode.rules.applications import Application
 from healthcode.rules.colour import ColourDecision
-from healthcode.services import applications, recolour
+from healthcode.services import account_limits, applications, recolour
 from healthcode.settings import policy, settings
 from healthcode.storage import audit, persons
 from healthcode.storage.persons import Edit, PersonView
 
-#: Roles that may issue and print paper codes for anyone (community workers).
-COMMUNITY_WORKERS: Final = ("official", "scanner")
+#: Roles that may call the paper-code routes: the managing account (a citizen) and officials
+#: (with a reason). Checkpoint staff get a paper code only with a registration they make.
+PAPER_ROLES: Final = ("citizen", "official")
+#: Longest reason an official may give for issuing or printing someone's paper code.
+PAPER_REASON_MAX: Final = 500
 
 #: Governed steps shown to the citizen beside the colour changes (every step of a manual
 #: override is audited and shown in the person's history), with what each may show.
@@ -69,14 +86,16 @@ class PaperCode:
     token: str
     expires_at: datetime
 
+    def png(self) -> bytes:
+        """The labelled printable card of this paper code."""
+        return _paper_card(self.person, self.token, self.expires_at)
 
-def managed(person_id: str, who: Caller, *, community_workers: bool = False) -> PersonView:
-    """The person if ``who`` manages their code (or is a community worker, where allowed); 404
-    otherwise, so another account learns nothing about whether the code exists."""
+
+def managed(person_id: str, who: Caller) -> PersonView:
+    """The person if ``who`` manages their code; 404 otherwise, so another account learns
+    nothing about whether the code exists."""
     person = persons.get(person_id)
-    if person is None or not (
-        person.owner_sub == who.sub or (community_workers and who.has(*COMMUNITY_WORKERS))
-    ):
+    if person is None or person.owner_sub != who.sub:
         raise NotFound("no such code", code="code_not_found")
     return person
 
@@ -96,7 +115,9 @@ def _code(person: PersonView, decision: ColourDecision, *, created: bool = False
 
 
 def apply(form: Application, *, who: Caller, now: datetime, idempotency_key: str | None) -> Code:
-    """Apply for a code (self, or a dependant) or renew the declaration, and sign the code."""
+    """Apply for a code (self, or a dependant) or renew the declaration, and sign the code
+    (at most the policy's ``applications_per_day_limit`` an account: 429 ``rate_limited``)."""
+    account_limits.application(who.sub, now=now)
     applied = applications.apply(form, caller_sub=who.sub, now=now, idempotency_key=idempotency_key)
     return _code(applied.person, applied.decision, created=applied.created)
 
@@ -146,10 +167,52 @@ def history(person_id: str, who: Caller) -> History:
     return History(changes=changes, steps=steps)
 
 
-def issue_paper(person_id: str, who: Caller, *, now: datetime) -> PaperCode:
-    """Issue a printable long-lived code (``typ`` paper) bound to the person; it revokes the one
-    issued before. It carries no colour: checkpoints verify it online for the current colour."""
-    managed(person_id, who, community_workers=True)
+# -- paper codes -----------------------------------------------------------------------------------
+
+
+def check_paper_reason(value: Any) -> str | None:
+    """An official's reason for acting on someone's paper code, trimmed; None when absent or
+    blank. No control characters (line breaks and tabs of a text box are fine)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput("reason must be text", field="reason", code="invalid_type")
+    reason = value.strip()
+    if not reason:
+        return None
+    if len(reason) > PAPER_REASON_MAX or any(
+        (ord(char) < 0x20 and char not in "\t\n\r") or ord(char) == 0x7F for char in reason
+    ):
+        raise InvalidInput(
+            f"reason must be 1-{PAPER_REASON_MAX} characters without control characters",
+            field="reason",
+            code="invalid_reason",
+        )
+    return reason
+
+
+def _acting_for(person_id: str, who: Caller, reason: str | None) -> tuple[PersonView, dict[str, Any]]:
+    """The person, if ``who`` may act on their paper code, and what the audit entry says about
+    who acted: the managing account, or an official with a reason (``422 missing_field`` without
+    one). 404 for anyone else, as for a code that does not exist."""
+    person = persons.get(person_id)
+    if person is None:
+        raise NotFound("no such code", code="code_not_found")
+    if person.owner_sub == who.sub and who.has("citizen"):
+        return person, {"by": "manager"}
+    if who.has("official"):
+        if reason is None:
+            raise InvalidInput(
+                "an official must give the reason for acting on someone's paper code",
+                field="reason",
+                code="missing_field",
+            )
+        return person, {"by": "official", "reason": reason}
+    raise NotFound("no such code", code="code_not_found")
+
+
+def _issue(person_id: str, *, actor: str, now: datetime, details: Mapping[str, Any]) -> PaperCode:
+    """Sign a new paper code for the person, revoking the one before; audited in the same write."""
     lifetime = timedelta(days=policy().paper_code_lifetime_days)
     issued: list[tuple[str, datetime]] = []
 
@@ -162,13 +225,18 @@ def issue_paper(person_id: str, who: Caller, *, now: datetime) -> PaperCode:
         entry = audit.person_entry(
             person.person_id,
             "paper_code_issued",
-            actor=who.sub,
+            actor=actor,
             at=now,
-            details={"jti": jti, "revoked": person.paper_code_id, "expires_at": expires_at.isoformat()},
+            details={
+                **details,
+                "jti": jti,
+                "revoked": person.paper_code_id,
+                "expires_at": expires_at.isoformat(),
+            },
             entry_id=jti,
         )
-        paper = replace(person, paper_code_id=jti, paper_code=token, paper_expires_at=expires_at)
-        return Edit(person=paper, entries=(entry,))
+        renewed = replace(person, paper_code_id=jti, paper_code=token, paper_expires_at=expires_at)
+        return Edit(person=renewed, entries=(entry,))
 
     person = persons.edit(person_id, change)
     if person is None:
@@ -177,10 +245,57 @@ def issue_paper(person_id: str, who: Caller, *, now: datetime) -> PaperCode:
     return PaperCode(person=person, token=token, expires_at=expires_at)
 
 
-def paper_image(person_id: str, who: Caller) -> Image:
-    """The current paper code as a printable PNG (large modules for paper)."""
-    person = managed(person_id, who, community_workers=True)
+def issue_paper(person_id: str, who: Caller, *, now: datetime, reason: str | None = None) -> PaperCode:
+    """Issue a printable long-lived code (``typ`` paper) bound to the person; it revokes the one
+    issued before. It carries no colour: checkpoints verify it online for the current colour.
+    For the managing account, or an official giving ``reason`` (audited with it)."""
+    person, acted = _acting_for(person_id, who, reason)
+    return _issue(person.person_id, actor=who.sub, now=now, details=acted)
+
+
+def issue_paper_for_registration(
+    person_id: str, staff_sub: str, checkpoint_id: str, now: datetime
+) -> dict[str, Any]:
+    """A paper code for a person checkpoint staff register in person, in that same request
+    (``issue_paper_code: true`` on a manual registration). The caller (the verifications service)
+    has checked that ``staff_sub`` is assigned to ``checkpoint_id`` and has just registered or
+    identified the person there; this issues the code, audited with the checkpoint, and answers
+    ``{token, expires_at, png_base64}`` (the labelled printable card, base64)."""
+    details = {"by": "checkpoint_staff", "checkpoint_id": checkpoint_id, "channel": "manual_registration"}
+    issued = _issue(person_id, actor=staff_sub, now=now, details=details)
+    return {
+        "token": issued.token,
+        "expires_at": clock.show(issued.expires_at),
+        "png_base64": base64.b64encode(issued.png()).decode("ascii"),
+    }
+
+
+def _paper_card(person: PersonView, token: str, expires_at: datetime) -> bytes:
+    return paper.paper_png(
+        token,
+        province_name=policy().name,
+        name_masked=person.name_masked,
+        id_masked=person.id_masked,
+        valid_until=expires_at.astimezone(clock.CHINA).date().isoformat(),
+    )
+
+
+def paper_image(
+    person_id: str, who: Caller, *, reason: str | None = None, now: datetime | None = None
+) -> Image:
+    """The current paper code as a labelled printable PNG, for the managing account or an
+    official giving ``reason`` (each print by an official audited with it)."""
+    person, acted = _acting_for(person_id, who, reason)
+    at = now or clock.now()
     expires_at = person.paper_expires_at
-    if person.paper_code is None or expires_at is None or expires_at <= clock.now():
+    if person.paper_code is None or expires_at is None or expires_at <= at:
         raise NotFound("no paper code has been issued, or it has expired", code="no_paper_code")
-    return Image("image/png", qr.qr_png(person.paper_code, box_size=12), expires_at)
+    if acted["by"] == "official":
+        audit.append(
+            audit.person_subject(person.person_id),
+            "paper_code_printed",
+            actor=who.sub,
+            at=at,
+            details={**acted, "jti": person.paper_code_id},
+        )
+    return Image("image/png", _paper_card(person, person.paper_code, expires_at), expires_at)

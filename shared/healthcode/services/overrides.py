@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from healthcode.errors import Conflict, Forbidden, InvalidInput, NotFound, Throttled
+from healthcode.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from healthcode.protection.logs import get_logger
-from healthcode.rules import cases, colour
+from healthcode.rules import colour
 from healthcode.rules.cases import OverrideRequest
 from healthcode.rules.policy import RiskLevel
-from healthcode.services import recolour
+from healthcode.services import account_limits, approvals, recolour
 from healthcode.settings import policy, settings
-from healthcode.storage import audit, idempotency, persons
+from healthcode.storage import idempotency, persons
 from healthcode.storage import overrides as request_store
 from healthcode.storage.overrides import APPLIED, REJECTED, RequestView
 
@@ -86,20 +86,20 @@ def _effect(
 
 
 def _check_rate(official: str, now: datetime) -> None:
-    """429 ``override_rate_exceeded`` (and the metric the alarm watches) past the hourly limit."""
+    """429 ``rate_limited`` (and the metric the alarm watches) past the hourly limit: one atomic
+    counter update per request (``account_limits.override_request``), never count-then-write."""
     rules = policy()
-    sent = audit.count_by_actor_since(official, request_store.OVERRIDE_REQUESTED, now - timedelta(hours=1))
-    if not cases.over_rate_limit(sent, rules):
+    if account_limits.override_request(official, now=now):
         return
     with single_metric(
         name=OVER_LIMIT_METRIC, unit=MetricUnit.Count, value=1, namespace="HealthCode"
     ) as metric:
         metric.add_dimension(name="province", value=settings().province)
         metric.add_metadata(key="official", value=official)
-    logger.warning("override request refused: hourly limit", extra={"official": official, "sent": sent})
-    raise Throttled(
+    logger.warning("override request refused: hourly limit", extra={"official": official})
+    raise RateLimited(
         f"at most {rules.override_requests_per_hour_limit} override requests per hour",
-        code="override_rate_exceeded",
+        retry_after=account_limits.seconds_left(now, hours=1),
     )
 
 
@@ -138,6 +138,7 @@ def request(
 ) -> RequestView:
     """An official asks for ``change`` to the person's colour (``person_id`` already checked).
     A retry with the same ``Idempotency-Key`` answers the first request."""
+    account_limits.official_write(official, now=now)
     person = persons.get(person_id, consistent=True)
     if person is None:
         raise NotFound("no such person", field="person_id", code="person_not_found")
@@ -161,6 +162,8 @@ def request(
 
 
 def show(override_id: str) -> RequestView:
+    if approvals.is_request_id(override_id):
+        return approvals.show(override_id)
     request = request_store.get(override_id) if request_store.is_override_id(override_id) else None
     if request is None or request.kind != request_store.OVERRIDE:
         raise NotFound("no such override", field="override_id", code="override_not_found")
@@ -186,7 +189,7 @@ def _pending(override_id: str) -> RequestView:
 
 def _refuse_unless_open(request: RequestView) -> None:
     if request.status != request_store.PENDING_APPROVAL:
-        raise Conflict(f"the override is already {request.status}", code="override_not_pending")
+        raise Conflict(f"the override is already {request.status}", code="already_decided")
 
 
 def _closed_by(request: RequestView, *, status: str, official: str) -> bool:
@@ -212,14 +215,18 @@ def _decide(
         decided = _reread(request.request_id)
         if _closed_by(decided, status=status, official=actor):
             return decided  # the same decision, sent twice at once
-        raise Conflict("the override was decided meanwhile", code="override_not_pending")
+        raise Conflict("the override was decided meanwhile", code="already_decided")
     return _reread(request.request_id)
 
 
 def approve(override_id: str, *, approver: str, now: datetime) -> RequestView:
     """A second official applies a pending override and the person is recoloured (403
-    ``cannot_approve_own`` for the requester; 409 ``override_not_pending`` if it is already
-    decided — unless this official applied it: a retry gets the override as applied)."""
+    ``cannot_approve_own`` for the requester; 409 ``already_decided`` if it is already
+    decided — unless this official applied it: a retry gets the override as applied). A
+    ``req-…`` id is an official's act held for approval (``services.approvals``)."""
+    account_limits.official_write(approver, now=now)
+    if approvals.is_request_id(override_id):
+        return approvals.approve(override_id, approver=approver, now=now)
     request = _pending(override_id)
     if not _closed_by(request, status=APPLIED, official=approver):
         _refuse_unless_open(request)
@@ -233,6 +240,7 @@ def approve(override_id: str, *, approver: str, now: datetime) -> RequestView:
             kind=request_store.OVERRIDE_APPROVED,
             answer=None,
         )
+    assert request.person_id is not None, "an override is on one person"
     recolour.recompute(request.person_id, now=now, actor=approver, cause="override")
     return request
 
@@ -240,6 +248,9 @@ def approve(override_id: str, *, approver: str, now: datetime) -> RequestView:
 def reject(override_id: str, *, official: str, reason: str | None, now: datetime) -> RequestView:
     """Close a pending override without effect (any official, the requester withdrawing it too);
     a retry by the official who rejected it gets the override as rejected."""
+    account_limits.official_write(official, now=now)
+    if approvals.is_request_id(override_id):
+        return approvals.reject(override_id, official=official, reason=reason, now=now)
     request = _pending(override_id)
     if _closed_by(request, status=REJECTED, official=official):
         return request
@@ -267,16 +278,17 @@ def answer_appeal(appeal_id: str, *, official: str, outcome: str, answer: str, n
         raise InvalidInput(
             f"outcome must be one of {sorted(APPEAL_OUTCOMES)}", field="outcome", code="invalid_outcome"
         )
+    account_limits.official_write(official, now=now)
     appeal = request_store.get(appeal_id)
     if appeal is None or appeal.kind != request_store.APPEAL:
         raise NotFound("no such appeal", code="appeal_not_found")
     if _closed_by(appeal, status=outcome, official=official):
         return appeal  # a retried answer: the appeal as first answered
     if appeal.status != request_store.APPEAL_OPEN:
-        raise Conflict(f"the appeal is already {appeal.status}", code="appeal_not_open")
+        raise Conflict(f"the appeal is already {appeal.status}", code="already_decided")
     if not request_store.answer_appeal(appeal, outcome=outcome, official=official, answer=answer, now=now):
         answered = _reread(appeal_id)
         if _closed_by(answered, status=outcome, official=official):
             return answered  # the same answer, sent twice at once
-        raise Conflict("the appeal was answered meanwhile", code="appeal_not_open")
+        raise Conflict("the appeal was answered meanwhile", code="already_decided")
     return _reread(appeal_id)

@@ -1,5 +1,10 @@
 """Risk areas: officials set an area's level; each change recolours the people who travelled there.
 
+Nobody alone moves a wide area or lowers one: a prefecture- or province-level change, and any
+lowering, waits for a second official (``202 pending_approval``, ``services.approvals``, kind
+``risk_area``); an official raising counties past their hourly limit waits too. How many people
+a change recolours is known only when the sweep runs, so the area change itself is what counts.
+
 A level on a prefecture (``xxyy00``) or province (``xx0000``) covers every trip to a code under
 it, so a change sweeps the trips to every covered code (one Query per code, trips left less than
 ``risk_travel_window_days`` ago) and recomputes each traveller (cause ``risk_area``): raising a
@@ -14,24 +19,30 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from healthcode import clock
 from healthcode.rules import cases
 from healthcode.rules.cases import Sweep
 from healthcode.rules.colour import AreaRisk
 from healthcode.rules.policy import Policy
-from healthcode.services import recolour
+from healthcode.services import account_limits, approvals, recolour
 from healthcode.services.tracing import DEFAULT_MARGIN_SECONDS
+from healthcode.settings import policy
 from healthcode.storage import riskareas as area_store
+from healthcode.storage.overrides import RequestView
 from healthcode.storage.riskareas import RiskAreaView
 
 __all__ = [
     "DEFAULT_MARGIN_SECONDS",
+    "HELD_KIND",
     "TRIP_PAGE_SIZE",
+    "AreaChange",
     "RiskAreaView",
     "Sweep",
     "SweepOutcome",
+    "execute_held",
+    "is_wide",
     "run_sweep",
     "set_level",
     "show",
@@ -43,8 +54,66 @@ TRIP_PAGE_SIZE = 100
 _REGION = re.compile(r"[1-9]\d{5}")
 
 
-def set_level(region_code: str, level: AreaRisk, *, official: str, now: datetime) -> RiskAreaView:
-    return area_store.put(region_code, level, actor=official, now=now)
+#: Kind of a held risk-area change (``services.approvals``).
+HELD_KIND = "risk_area"
+_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
+
+
+@dataclass(frozen=True)
+class AreaChange:
+    """A level set (``area``), or the request it waits in for a second official (``held``)."""
+
+    area: RiskAreaView | None
+    held: RequestView | None = None
+
+
+def is_wide(region_code: str) -> bool:
+    """Whether the code is a prefecture (``xxyy00``) or a province (``xx0000``): a level on it
+    covers every code under it."""
+    return region_code.endswith("00")
+
+
+def set_level(region_code: str, level: AreaRisk, *, official: str, now: datetime) -> AreaChange:
+    """Set an area's level, unless one official may not do it alone: lowering any area, and any
+    change of a prefecture- or province-level area, always wait for a second official; raising a
+    county counts against the official's hourly limit (``risk_area_changes_per_hour_limit``,
+    atomic) and waits past it. The same level set again changes nothing and is answered as set."""
+    account_limits.official_write(official, now=now)
+    current = area_store.get(region_code)
+    before = current.level if current is not None else "low"
+    if before == level and current is not None:
+        return AreaChange(area=current)
+    why = None
+    if _RANK[level] < _RANK[before]:
+        why = "lowering"
+    elif is_wide(region_code):
+        why = "wide_area"
+    elif not approvals.within_limit(
+        approvals.AREA_CHANGES, official, limit=policy().risk_area_changes_per_hour_limit, now=now
+    ):
+        why = "over_limit"
+    if why is None:
+        return AreaChange(area=area_store.put(region_code, level, actor=official, now=now))
+    since = current.updated_at.isoformat() if current is not None else "never"
+    held = approvals.hold(
+        HELD_KIND,
+        actor=official,
+        action={"region_code": region_code, "level": level, "from": before},
+        why=why,
+        now=now,
+        seed=f"{region_code}#{level}#{since}",
+    )
+    return AreaChange(area=None, held=held)
+
+
+def execute_held(action: Mapping[str, Any], approval: approvals.Approval) -> dict[str, Any]:
+    """Set a held level once a second official approved it (setting a level is idempotent)."""
+    region_code = str(action["region_code"])
+    level = str(action["level"])
+    if not _REGION.fullmatch(region_code) or level not in _RANK:
+        raise ValueError("a held risk-area change that is not one")  # pragma: no cover
+    area = area_store.put(region_code, cast(AreaRisk, level), actor=approval.requested_by, now=approval.now)
+    return {"region_code": area.region_code, "level": area.level, "updated_at": clock.show(area.updated_at)}
 
 
 def show(region_code: str) -> tuple[str, datetime | None]:

@@ -7,6 +7,9 @@
   when it comes within ``reissue_window`` of its expiry, the next time its manager reads the
   venue or a poster; the old poster keeps working until it expires.
 * Only a complex's own manager may register doors and stores under it (``healthcode.rules.venues``).
+* A roadside checkpoint (type ``checkpoint``) is registered by an official, under the credential
+  of the authority running it; the official is its manager. The applicant rules of venue owners
+  (one venue per phone, a green code) do not apply to it. Any other type needs a venue manager.
 * A registration with an ``Idempotency-Key`` derives the venue id from (account, key), so a retry
   after a lost answer finds the venue its first attempt created and answers the same.
 """
@@ -27,6 +30,7 @@ from healthcode.errors import Conflict, Forbidden, NotFound
 from healthcode.protection.auth import Caller
 from healthcode.protection.logs import get_logger
 from healthcode.rules.venues import (
+    CHECKPOINT,
     VENUE_TYPE_LABELS,
     VenueCode,
     check_applicant,
@@ -37,7 +41,7 @@ from healthcode.rules.venues import (
 )
 from healthcode.services import recolour
 from healthcode.settings import policy, settings
-from healthcode.storage import audit, idempotency, persons, stats
+from healthcode.storage import audit, idempotency, persons, staff, stats
 from healthcode.storage import venues as store
 from healthcode.storage.idempotency import check_key as check_idempotency_key
 from healthcode.storage.persons import Identity
@@ -111,7 +115,16 @@ def register(who: Caller, body: Mapping[str, Any], *, key: str | None) -> dict[s
             return first
     rules, province = policy(), settings().province
     registration = check_registration(body, province=province)
-    if rules.venue_applicant_must_be_green:
+    checkpoint = registration.venue_type == CHECKPOINT
+    if checkpoint and not who.has("official"):
+        raise Forbidden(
+            "a roadside checkpoint is registered by a health official",
+            field="type",
+            code="checkpoint_needs_official",
+        )
+    if not checkpoint and not who.has("venue_manager"):
+        raise Forbidden("this needs the role venue_manager", code="forbidden_role")
+    if rules.venue_applicant_must_be_green and not checkpoint:
         now = clock.now()
         own = [p for p in persons.of_owner(who.sub) if not p.dependant]
         check_applicant(rules, [recolour.current(p, now=now).level for p in own])
@@ -145,7 +158,7 @@ def register(who: Caller, body: Mapping[str, Any], *, key: str | None) -> dict[s
             code_expires_at=expires,
             code_id=jti,
             now=clock.now(),
-            one_per_phone=rules.one_venue_per_phone,
+            one_per_phone=rules.one_venue_per_phone and not checkpoint,
         )
     except store.VenueExists:
         existing = store.get(venue_id)  # the first attempt of this Idempotency-Key created it
@@ -241,31 +254,66 @@ class ShownAlert:
     identity: Identity | None
 
 
-def _identity(alert: Alert, *, venue_id: str, actor: str) -> Identity | None:
-    """Who the visitor of ``alert`` is, the read audited under the venue and under the person."""
-    person = persons.get(alert.person_id)
+#: Scans after which a venue's manager may learn who the visitor is (where the policy lets
+#: managers see identities at all): a personal code scanned (亮码核验) or an identity-checked
+#: registration (手工登记) — recorded by the venue's own staff. A check-in is a citizen scanning
+#: a poster, which may be a forwarded photo anywhere: it never reveals anyone.
+REVEALING_KINDS: frozenset[str] = frozenset({"verification", "manual"})
+#: What a revealing scan may have been shown: the dynamic code, the paper code, the ID card.
+REVEALING_PRESENTED: frozenset[str] = frozenset({"code", "paper", "id_number"})
+
+
+def _witnessed(alert: Alert, venue: VenueView, staff_of_venue: dict[str, bool]) -> bool:
+    """Whether the scan of ``alert`` really happened at ``venue`` with its own staff checking
+    the person: a code scan or a manual registration, of a person of this stack, recorded by an
+    account assigned to the venue (or to its complex). Staff looked up once per read."""
+    if alert.kind not in REVEALING_KINDS or alert.presented not in REVEALING_PRESENTED:
+        return False
+    if alert.venue_id != venue.venue_id or not alert.actor:
+        return False
+    if alert.actor not in staff_of_venue:
+        root = venue.root_venue_id or venue.venue_id
+        staff_of_venue[alert.actor] = staff.assigned(venue.venue_id, root, alert.actor)
+    return staff_of_venue[alert.actor]
+
+
+def _identity(person_id: str, scan_ids: list[str], *, venue_id: str, actor: str) -> Identity | None:
+    """Who the visitor is, the read audited once under the person (and once under the venue),
+    naming the manager and the scans that allowed it."""
+    person = persons.get(person_id)
     if person is None:
         return None
     identity = persons.identity(person)
-    details = {
-        "scan_id": alert.scan_id,
-        "venue_id": venue_id,
-        "person_id": alert.person_id,
-        "reason": "alert",
-    }
+    details = {"scan_ids": scan_ids, "venue_id": venue_id, "person_id": person_id, "reason": "alert"}
+    audit.append(audit.person_subject(person_id), "identity_read", actor=actor, details=details)
     audit.append(audit.venue_subject(venue_id), "identity_read", actor=actor, details=details)
-    audit.append(audit.person_subject(alert.person_id), "identity_read", actor=actor, details=details)
     return identity
 
 
 def day_alerts(venue_id: str, who: Caller, day: str) -> list[ShownAlert]:
-    """The abnormal scans at a venue its caller manages on ``day``, in time order; identities
-    only where the province policy lets its manager see them (each read audited)."""
+    """The abnormal scans at a venue its caller manages on ``day``, in time order. Identities
+    only where the province policy lets its manager see them *and* the scan was witnessed at
+    the venue by its own staff (:func:`_witnessed`); each revealed person's read is audited
+    once per read."""
     venue = managed(venue_id, who, officials=False)
     rules = policy()
-    shown = []
-    for alert in stats.alerts(venue.venue_id, day):
-        see = manager_sees_identity(rules, alert.level)
-        identity = _identity(alert, venue_id=venue.venue_id, actor=who.sub) if see else None
-        shown.append(ShownAlert(alert=alert, identity_visible=see, identity=identity))
-    return shown
+    found = stats.alerts(venue.venue_id, day)
+    staff_of_venue: dict[str, bool] = {}
+    revealing: dict[str, list[str]] = {}
+    for alert in found:
+        if manager_sees_identity(rules, alert.level) and _witnessed(alert, venue, staff_of_venue):
+            revealing.setdefault(alert.person_id, []).append(alert.scan_id)
+    identities = {
+        person_id: _identity(person_id, scan_ids, venue_id=venue.venue_id, actor=who.sub)
+        for person_id, scan_ids in revealing.items()
+    }
+    return [
+        ShownAlert(
+            alert=alert,
+            identity_visible=alert.scan_id in revealing.get(alert.person_id, ()),
+            identity=identities.get(alert.person_id)
+            if alert.scan_id in revealing.get(alert.person_id, ())
+            else None,
+        )
+        for alert in found
+    ]

@@ -5,10 +5,19 @@ The verdict comes from the person's *current* colour (``healthcode.services.reco
 from the code: a code signed while green does not pass someone who has since turned red. The
 rule itself (policy verdicts, fever threshold, abnormal) is ``healthcode.rules.verdict.judge``.
 
+Staff act only at checkpoints they are assigned to (``healthcode.services.staff``): directly, or
+through the complex the checkpoint belongs to. Anyone else is refused with ``403 not_assigned``
+before anything is written. The ``scanner`` role is checked by the route; the assignment here.
+
 Hot path (:func:`verify`): the code's signature is checked in memory against the stack's keys;
-then one BatchGetItem reads the person, the checkpoint venue and, when the request has an
-``Idempotency-Key``, the first answer to it; then one PutItem stores the scan — or, with a key,
-one TransactWriteItems stores the scan and the answer together.
+then one BatchGetItem reads the person, the checkpoint venue, the caller's assignment to it and,
+when the request has an ``Idempotency-Key``, the first answer to it; then one PutItem stores the
+scan — or, with a key, one TransactWriteItems stores the scan and the answer together. A scanner
+assigned through a complex costs one GetItem more (the complex's assignment).
+
+A manual registration proves nothing it cannot check: for an ID number already registered the
+typed name must be the stored one (compared on ``healthcode.rules.forms.name_key``), else
+``409 identity_mismatch`` and nothing is written; its answer never carries the person's id.
 """
 
 from __future__ import annotations
@@ -22,14 +31,15 @@ from typing import Any
 from healthcode import clock
 from healthcode.codes import keystore
 from healthcode.codes.tokens import CodeKind, VerifiedCode
-from healthcode.errors import Conflict, InvalidInput, NotFound
+from healthcode.errors import Conflict, Forbidden, InvalidInput, NotFound
 from healthcode.protection.auth import Caller
 from healthcode.protection.logs import get_logger
 from healthcode.rules import verdict
+from healthcode.rules.forms import same_name
 from healthcode.rules.idcard import IdNumber
-from healthcode.services import recolour
+from healthcode.services import account_limits, recolour
 from healthcode.settings import policy, settings
-from healthcode.storage import audit, idempotency, persons, scan_reads, scans
+from healthcode.storage import audit, idempotency, persons, scan_reads, scans, staff
 from healthcode.storage.idempotency import check_key as check_idempotency_key
 from healthcode.storage.persons import PersonView
 from healthcode.storage.venues import VenueView
@@ -53,6 +63,16 @@ def retention_days() -> int:
 def _checkpoint(venue: VenueView | None) -> VenueView:
     if venue is None:
         raise NotFound("no such checkpoint", field="checkpoint_id", code="not_found")
+    return venue
+
+
+def _at_post(found: scan_reads.CheckpointLookup, who: Caller) -> VenueView:
+    """The checkpoint the lookup found, if ``who`` is assigned to it or to its complex; 404 for
+    no such checkpoint, ``403 not_assigned`` otherwise (nothing is written)."""
+    venue = _checkpoint(found.venue)
+    root = venue.root_venue_id or venue.venue_id
+    if not staff.assigned(venue.venue_id, root, who.sub, direct=found.assigned_directly):
+        raise Forbidden("you are not assigned to this checkpoint", field="checkpoint_id", code="not_assigned")
     return venue
 
 
@@ -226,12 +246,13 @@ def verify(
     found = scan_reads.lookup(
         verified.subject,
         checkpoint_id,
+        staff=who.sub,
         idempotency_of=(who.sub, key) if key else None,
         fingerprint=fingerprint,
     )
+    venue = _at_post(found, who)
     if found.first_answer is not None:
         return found.first_answer
-    venue = _checkpoint(found.venue)
     person = _holder(found.person, verified)
 
     record, judged = _scan(
@@ -269,13 +290,19 @@ def _foreign(
     Its holder is not a person of this stack: the level is the one the issuing province signed
     minutes ago (the code lives no longer than that), judged under this province's policy. The
     presence is still stored, under a pseudonymous foreign id, so tracing here can find it."""
-    first = idempotency.recall(who.sub, key, fingerprint=fingerprint) if key else None
-    if first is not None:
-        return first
+    found = scan_reads.lookup(
+        None,
+        checkpoint_id,
+        staff=who.sub,
+        idempotency_of=(who.sub, key) if key else None,
+        fingerprint=fingerprint,
+    )
+    venue = _at_post(found, who)
+    if found.first_answer is not None:
+        return found.first_answer
     level = code.claims.get("lvl")
     if isinstance(level, bool) or level not in (0, 1, 2):
         raise InvalidInput("code refused: it carries no risk level", field="code", code="invalid_code")
-    venue = _checkpoint(scan_reads.checkpoint(checkpoint_id))
     judged = verdict.judge(level, temperature, policy())
     province = code.issuer.rsplit(":", 1)[-1]
     record = _record(
@@ -310,22 +337,33 @@ def _registrant_id(who: Caller, key: str | None) -> str | None:
     return f"p-{digest[:32]}"
 
 
+def _same_person(person: PersonView, name: str) -> PersonView:
+    """``person``, if ``name`` is the name they are registered under; else 409
+    ``identity_mismatch`` (the stored name is decrypted only to compare, never shown)."""
+    if not same_name(name, persons.name_of(person)):
+        raise Conflict(
+            "this ID number is registered under another name", field="name", code="identity_mismatch"
+        )
+    return person
+
+
 def _registrant(
     who: Caller,
     venue: VenueView,
     id_number: IdNumber,
     *,
     name: str,
-    phone: str,
+    phone: str | None,
     key: str | None,
     now: datetime,
 ) -> PersonView:
-    """The person holding the ID number, registered with staff help if they have no code yet
-    (offline application, Guizhou: 线下申领 … 由工作人员协助). Such a person belongs to no
-    account until someone applies with their ID number and takes the code over."""
+    """The person holding the ID number — if the typed name is theirs — or, if nobody holds it
+    yet, the person registered now with staff help (offline application, Guizhou: 线下申领 …
+    由工作人员协助). Such a person belongs to no account until someone applies with their ID
+    number and the same name."""
     existing = persons.holder_of(id_number.number)
     if existing is not None:
-        return existing
+        return _same_person(existing, name)
     person_id = _registrant_id(who, key) or persons.new_person_id()
     person = persons.build(
         owner_sub=persons.unclaimed_owner(person_id),
@@ -350,11 +388,12 @@ def _registrant(
     try:
         return persons.create(person, entries=[registered])
     except Conflict:
-        # Registered a moment ago by a concurrent request (a retry, or another checkpoint).
+        # Registered a moment ago by a concurrent request (a retry, or another checkpoint):
+        # the name typed here must still be theirs.
         holder = persons.holder_of(id_number.number)
         if holder is None:
             raise
-        return holder
+        return _same_person(holder, name)
 
 
 def register(
@@ -362,23 +401,32 @@ def register(
     *,
     name: str,
     id_number: IdNumber,
-    phone: str,
+    phone: str | None,
     temperature: float,
     checkpoint_id: str,
+    issue_paper_code: bool = False,
     key: str | None,
     body: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Register a person without a phone at a checkpoint: looked up by ID number — or registered,
-    held by no account until they apply — and verified like a scanned code. The answer staff
-    see, with the person's id (the first one again for a retried key)."""
+    """Register a person without a phone at a checkpoint the caller is assigned to: looked up by
+    ID number (the typed name must be theirs) — or registered, held by no account until they
+    apply — and verified like a scanned code. The answer staff see, never with the person's id;
+    with ``issue_paper_code`` also the person's new printable paper code (the first answer again
+    for a retried key)."""
     fingerprint = idempotency.fingerprint_of(body) if key else None
-    if key:
-        first = idempotency.recall(who.sub, key, fingerprint=fingerprint)
-        if first is not None:
-            return first
+    found = scan_reads.lookup(
+        None,
+        checkpoint_id,
+        staff=who.sub,
+        idempotency_of=(who.sub, key) if key else None,
+        fingerprint=fingerprint,
+    )
+    venue = _at_post(found, who)
+    if found.first_answer is not None:
+        return found.first_answer
     now = clock.now()
+    account_limits.manual_registration(who.sub, now=now)  # 429 rate_limited past the hourly limit
 
-    venue = _checkpoint(scan_reads.checkpoint(checkpoint_id))
     person = _registrant(who, venue, id_number, name=name, phone=phone, key=key, now=now)
     record, judged = _scan(
         who=who,
@@ -389,12 +437,16 @@ def register(
         temperature=temperature,
         now=now,
     )
-    answer = {
-        **_answer(
-            record, judged, venue, person={"name_masked": person.name_masked, "id_masked": person.id_masked}
-        ),
-        "person_id": person.person_id,
-    }
+    answer = _answer(
+        record, judged, venue, person={"name_masked": person.name_masked, "id_masked": person.id_masked}
+    )
+    if issue_paper_code:
+        # imported here: the paper card (Pillow, the font) stays off the verification's cold start
+        from healthcode.services import codes
+
+        answer["paper_code"] = codes.issue_paper_for_registration(
+            person.person_id, who.sub, venue.venue_id, now
+        )
     answer = _store(record, venue, answer, who=who, key=key, fingerprint=fingerprint)
     logger.info(
         "manual registration",

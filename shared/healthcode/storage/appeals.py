@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from healthcode import clock
 from healthcode.errors import Conflict
-from healthcode.storage import audit
+from healthcode.storage import audit, limits
 from healthcode.storage.base import instant_key
+from healthcode.storage.connection import connection
 from healthcode.storage.models import Request
 
 KIND: Final = "appeal"
@@ -99,9 +101,12 @@ def file(
     colour: str,
     reason: str,
     now: datetime,
+    limit: limits.Limit | None = None,
 ) -> Filed:
     """Store an open appeal under ``appeal_id`` (conditional: never overwrites). A retry with the
-    same id by the same account for the same person finds the first one; any other reuse is 409."""
+    same id by the same account for the same person finds the first one; any other reuse is 409.
+    With ``limit``, the account's counter is charged in the same transaction: a new appeal over
+    the limit raises 429 ``rate_limited`` and nothing is written; a retry is never charged."""
     appeal = Request(
         appeal_id,
         kind=KIND,
@@ -114,13 +119,20 @@ def file(
         colour=colour,
         note=reason,
     )
+    charge = None
     try:
-        appeal.save(condition=Request.request_id.does_not_exist())
+        with TransactWrite(connection=connection()) as transaction:
+            transaction.save(appeal, condition=Request.request_id.does_not_exist())
+            if limit is not None:
+                charge = limits.charge(transaction, **vars(limit), now=now)
         created = True
-    except PutError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
+    except TransactWriteError as error:
+        reasons = error.cancellation_reasons or []
+        if not any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
             raise
         earlier = _item(appeal_id)
+        if earlier is None and charge is not None and charge.refused(error):
+            raise charge.rate_limited() from error
         if earlier is None or earlier.person_id != person_id or earlier.requested_by != requested_by:
             raise Conflict(
                 "this Idempotency-Key was used for another request", code="idempotency_key_reused"
@@ -140,8 +152,3 @@ def _log(appeal: Request) -> None:
         at=clock.parse_instant(appeal.created_at),
         entry_id=appeal.request_id,
     )
-
-
-def filed_since(requested_by: str, since: datetime) -> int:
-    """How many appeals an account filed since ``since`` (one Query on the audit actor index)."""
-    return audit.count_by_actor_since(requested_by, AUDIT_KIND, since)

@@ -21,25 +21,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
+from healthcode.errors import Conflict
+from healthcode.rules import colour
 from healthcode.rules.cases import CaseStatus, TracingTask
+from healthcode.rules.policy import FactKind
 from healthcode.rules.tracing import Exposure
+from healthcode.storage import facts
 from healthcode.storage.batches import write_batches
-from healthcode.storage.connection import connection, table
-from healthcode.storage.models import CaseItem
+from healthcode.storage.connection import table
+from healthcode.storage.models import CaseItem, Fact
+from healthcode.storage.persons import audit_entry
+from healthcode.storage.transactions import Transaction
 
 __all__ = [
+    "CASE_REPORTED",
     "CASE_SK",
+    "CASE_UPDATED",
     "CONTACT_PREFIX",
     "DONE",
     "PENDING",
     "TASK_PREFIX",
     "CaseView",
     "ContactRow",
+    "LabOfCase",
     "add_tasks",
+    "case_fact_id",
     "close_task",
     "contacts",
     "count_contacts",
@@ -106,7 +115,7 @@ def _view(item: CaseItem) -> CaseView:
     )
 
 
-def _condition_failed(error: PutError | UpdateError) -> bool:
+def _condition_failed(error: UpdateError) -> bool:
     return error.cause_response_code == "ConditionalCheckFailedException"
 
 
@@ -133,6 +142,49 @@ def get(case_id: str, *, consistent: bool = False) -> CaseView | None:
         return None
 
 
+#: Audit kinds of a case on the person's trail: its first report, and a later report that is
+#: news (a new status, or a positive lab result for it).
+CASE_REPORTED = "case_reported"
+CASE_UPDATED = "case_updated"
+#: Attempts at writing a case against concurrent reports of the same case.
+OPEN_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class LabOfCase:
+    """The positive lab result a case is opened (or confirmed) by: stored as its lab fact in the
+    case's transaction, once (a retry finds it recorded)."""
+
+    lab_id: str
+    sampled_at: datetime
+    keep_days: int
+
+
+def case_fact_id(case_id: str) -> str:
+    return f"case#{case_id}"
+
+
+def _case_fact(
+    case_id: str,
+    person_id: str,
+    status: str,
+    *,
+    diagnosed_at: datetime,
+    reported: datetime,
+    learned: datetime,
+) -> Fact:
+    fact = colour.Fact(
+        fact_id=case_fact_id(case_id),
+        kind=FactKind.CASE,
+        starts_at=min(diagnosed_at, reported),
+        expires_at=None,
+        detail=status,
+        recorded_at=reported,
+        learned_at=learned,
+    )
+    return facts.item_for(person_id, fact, recorded_at=reported, source=case_id)
+
+
 def open_case(
     case_id: str,
     *,
@@ -142,33 +194,117 @@ def open_case(
     actor: str,
     origin: str,
     now: datetime,
+    lab: LabOfCase | None = None,
 ) -> tuple[CaseView, bool]:
-    """Write the case if it is new (its insert starts tracing); otherwise the stored case, its
-    status updated when a new one is reported. Returns the case and whether it is new."""
-    case = CaseItem(
-        case_id,
-        CASE_SK,
-        person_id=person_id,
-        status=str(status),
-        diagnosed_at=diagnosed_at,
-        tracing=PENDING,
-        kind=origin,
-        created_by=actor,
-        created_at=now,
-    )
-    try:
-        case.save(condition=CaseItem.pk.does_not_exist())
-    except PutError as error:
-        if not _condition_failed(error):
-            raise
+    """Write a case with its person's case fact (red from the diagnosis on) and its audit entry in
+    ONE transaction, so no crash leaves a case (whose insert starts tracing) without its red fact.
+
+    * A new case: the case (``attribute_not_exists``), its fact (learned now) and a
+      ``case_reported`` entry; ``lab``, the positive lab result that opened it, in the same write.
+    * A known case reported with a new status (suspected → confirmed), or with a positive
+      ``lab`` result not recorded before: the status (under the status as read), the fact
+      learned again now (an override approved before this is no cover for it) and a
+      ``case_updated`` entry, together.
+    * A known case reported again as it stands (a retry), or a lab result already recorded:
+      nothing is written.
+
+    Returns the case and whether it is new."""
+    lab_item = None
+    if lab is not None:
+        lab_item = facts.lab_item(
+            person_id,
+            lab.lab_id,
+            colour.LabResult(sampled_at=lab.sampled_at, positive=True),
+            recorded_at=now,
+            keep_days=lab.keep_days,
+        )
+    for _ in range(OPEN_ATTEMPTS):
         try:
-            existing = CaseItem.get(case_id, CASE_SK, consistent_read=True)
-        except CaseItem.DoesNotExist:  # pragma: no cover - a case is never deleted
-            raise RuntimeError(f"case {case_id} vanished") from error
-        if existing.status != str(status):
-            existing.update(actions=[CaseItem.status.set(str(status))])
-        return _view(existing), False
-    return _view(case), True
+            existing: CaseItem | None = CaseItem.get(case_id, CASE_SK, consistent_read=True)
+        except CaseItem.DoesNotExist:
+            existing = None
+        write = Transaction()
+        if lab_item is not None:
+            write.save("lab", lab_item, condition=Fact.fact_id.does_not_exist())
+        if existing is None:
+            case = CaseItem(
+                case_id,
+                CASE_SK,
+                person_id=person_id,
+                status=str(status),
+                diagnosed_at=diagnosed_at,
+                tracing=PENDING,
+                kind=origin,
+                created_by=actor,
+                created_at=now,
+            )
+            write.save("case", case, condition=CaseItem.pk.does_not_exist())
+            write.save(
+                "fact",
+                _case_fact(
+                    case_id, person_id, str(status), diagnosed_at=diagnosed_at, reported=now, learned=now
+                ),
+            )
+            first: dict[str, Any] = {"case_id": case_id, "status": str(status), "origin": origin}
+            # keyed by the case and the instant: only the same report at the same instant could
+            # rewrite it, with the same content (no condition: it never refuses the case's write)
+            write.save(
+                "entry",
+                audit_entry(person_id, CASE_REPORTED, actor=actor, at=now, details=first, entry_id=case_id),
+            )
+            refused = write.commit()
+            if not refused:
+                return _view(case), True
+            if "lab" in refused and "case" not in refused:
+                return _view(case), False  # pragma: no cover - a positive lab is written with its case
+            continue  # created meanwhile: read it again
+        if existing.status == str(status) and lab is None:
+            return _view(existing), False
+        reported = existing.created_at or now
+        update = CaseItem(case_id, CASE_SK)
+        write.update(
+            "case",
+            update,
+            actions=[CaseItem.status.set(str(status))],
+            condition=CaseItem.status == existing.status,
+        )
+        write.save(
+            "fact",
+            _case_fact(
+                case_id,
+                str(existing.person_id or person_id),
+                str(status),
+                diagnosed_at=existing.diagnosed_at or diagnosed_at,
+                reported=reported,
+                learned=now,
+            ),
+        )
+        details: dict[str, Any] = {
+            "case_id": case_id,
+            "from": existing.status,
+            "status": str(status),
+            "origin": origin,
+            "lab": lab is not None,
+        }
+        write.save(
+            "entry",
+            audit_entry(
+                str(existing.person_id or person_id),
+                CASE_UPDATED,
+                actor=actor,
+                at=now,
+                details=details,
+                entry_id=f"{case_id}#{status}",
+            ),
+        )
+        refused = write.commit()
+        if not refused:
+            existing.status = str(status)
+            return _view(existing), False
+        if "lab" in refused:
+            return _view(existing), False  # this lab result was recorded before: a retry
+        # the status changed meanwhile (or the same update at the same instant): read again
+    raise Conflict("the case is being changed by someone else; try again", code="concurrent_change")
 
 
 def contacts(case_id: str, *, limit: int, after: str | None = None) -> tuple[list[ContactRow], str | None]:
@@ -298,25 +434,26 @@ def keep_strongest(case_id: str, exposure: Exposure, *, rank: str) -> None:
 
 def close_task(task: TracingTask, continuation: TracingTask | None) -> bool:
     """Mark the task done (and write its continuation) in one transaction; False if it was
-    already done (a redelivered record)."""
+    already done (a redelivered record). Refusals are read by item: pynamodb sends the
+    continuation's put before the updates."""
     case_actions: list[Action] = [CaseItem.tasks_done.add(1)]
     if continuation is not None:
         case_actions.append(CaseItem.tasks_total.add(1))
-    try:
-        with TransactWrite(connection=connection()) as transaction:
-            transaction.update(
-                CaseItem(task.case_id, task.key),
-                actions=[CaseItem.tracing.set(DONE)],
-                condition=CaseItem.tracing == PENDING,
-            )
-            if continuation is not None:
-                transaction.save(_task_item(continuation), condition=CaseItem.sk.does_not_exist())
-            transaction.update(CaseItem(task.case_id, CASE_SK), actions=case_actions)
-    except TransactWriteError as error:
-        reasons = error.cancellation_reasons
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
-            return False
-        raise
+    write = Transaction()
+    write.update(
+        "task",
+        CaseItem(task.case_id, task.key),
+        actions=[CaseItem.tracing.set(DONE)],
+        condition=CaseItem.tracing == PENDING,
+    )
+    if continuation is not None:
+        write.save("continuation", _task_item(continuation), condition=CaseItem.sk.does_not_exist())
+    write.update("case", CaseItem(task.case_id, CASE_SK), actions=case_actions)
+    refused = write.commit()
+    if "task" in refused:
+        return False
+    if refused:
+        raise TransactWriteError(f"closing task {task.key} refused: {sorted(refused)}")
     return True
 
 

@@ -29,6 +29,8 @@ TABLE_ENV = {
     "RequestsTable": "REQUESTS_TABLE",
     "RiskAreasTable": "RISK_AREAS_TABLE",
     "IdempotencyTable": "IDEMPOTENCY_TABLE",
+    "StaffTable": "STAFF_TABLE",
+    "LimitsTable": "LIMITS_TABLE",
 }
 
 #: What a failed DynamoDB request raises, for callers outside storage that carry on past one.

@@ -1,6 +1,11 @@
 """Facts under a person: write them (idempotently, by deterministic id) and read a person's
 whole state in one Query, converted to the colour engine's inputs; and the risk levels of the
-areas a person's trips cross (RiskAreas table), read when their colour is decided."""
+areas a person's trips cross (RiskAreas table), read when their colour is decided.
+
+Every colouring fact carries ``learned_at``, the instant the system learned it (an override
+covers only facts learned before its approval, ``rules.colour``): the fact's own ``learned_at``
+when the caller set it, else the instant it is written. A fact stored before the attribute
+existed is read as learned at the later of its start and its ``recorded_at`` (the old rule)."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from datetime import datetime
 
 from pynamodb.models import BatchWrite
 
+from healthcode import clock
 from healthcode.rules import colour
 from healthcode.rules.policy import FactKind, RiskLevel
 from healthcode.storage.base import ttl_after
@@ -31,7 +37,16 @@ class PersonState:
     travel: list[colour.Travel] = field(default_factory=list)
 
 
-def item_for(person_id: str, fact: colour.Fact, *, recorded_at: datetime, source: str | None = None) -> Fact:
+def item_for(
+    person_id: str,
+    fact: colour.Fact,
+    *,
+    recorded_at: datetime,
+    source: str | None = None,
+    learned_at: datetime | None = None,
+) -> Fact:
+    """The stored item of ``fact``; learned at ``learned_at``, else the fact's own, else when it
+    was recorded."""
     return Fact(
         person_id,
         fact.fact_id,
@@ -39,6 +54,7 @@ def item_for(person_id: str, fact: colour.Fact, *, recorded_at: datetime, source
         starts_at=fact.starts_at,
         expires_at=fact.expires_at,
         recorded_at=fact.recorded_at or recorded_at,
+        learned_at=learned_at or fact.learned_at or fact.recorded_at or recorded_at,
         detail=fact.detail,
         source=source,
         expires_ttl=ttl_after(fact.expires_at, KEEP_AFTER_EXPIRY_DAYS) if fact.expires_at else None,
@@ -170,6 +186,7 @@ def state_of(person_id: str, *, consistent: bool = True) -> PersonState:
                     expires_at=item.expires_at,
                     detail=item.detail,
                     recorded_at=item.recorded_at,
+                    learned_at=item.learned_at,
                 )
             )
     return state
@@ -179,12 +196,20 @@ def add_in_batches(
     entries: Iterable[tuple[str, colour.Fact]], *, recorded_at: datetime, source: str | None = None
 ) -> int:
     """Write facts of many persons (``(person_id, fact)``) in BatchWriteItem requests of 25,
-    retrying refused items (``storage.batches``): for long runs such as tracing's exposures."""
+    retrying refused items (``storage.batches``): for long runs such as tracing's exposures.
+    They are learned now, whatever ``recorded_at`` says (an exposure traced today from a case
+    reported last week is news to an override approved in between)."""
     from healthcode.storage.batches import write_batches
 
+    learned = clock.now()
     return write_batches(
         Fact,
-        (item_for(person_id, fact, recorded_at=recorded_at, source=source) for person_id, fact in entries),
+        (
+            item_for(
+                person_id, fact, recorded_at=recorded_at, source=source, learned_at=fact.learned_at or learned
+            )
+            for person_id, fact in entries
+        ),
     )
 
 

@@ -135,6 +135,9 @@ class Fact(Model):
     starts_at = InstantAttribute()
     expires_at = InstantAttribute(null=True)
     recorded_at = InstantAttribute()
+    # when the system learned the fact (an override covers only facts learned before its
+    # approval); absent on facts stored before it existed: see storage.facts.state_of
+    learned_at = InstantAttribute(null=True)
     level = NumberAttribute(null=True)  # overrides: the level they set
     positive = BooleanAttribute(null=True)  # lab results
     detail = UnicodeAttribute(default="")
@@ -363,10 +366,10 @@ class Request(Model):
         table_name = TableName("RequestsTable")
 
     request_id = UnicodeAttribute(hash_key=True)
-    kind = UnicodeAttribute()  # override | appeal
+    kind = UnicodeAttribute()  # override | appeal | an official's act waiting for approval (case ...)
     queue = UnicodeAttribute(null=True)  # "<kind>#<status>" while open (sparse once closed)
     created_at = UnicodeAttribute()
-    person_id = UnicodeAttribute()
+    person_id = UnicodeAttribute(null=True)  # none for acts on many persons or on an area
     requested_by = UnicodeAttribute()
     status = UnicodeAttribute()
     colour = UnicodeAttribute(null=True)
@@ -379,6 +382,9 @@ class Request(Model):
     decided_at = InstantAttribute(null=True)
     answer = UnicodeAttribute(null=True)
     history = ListAttribute[str](default=list)
+    # an act waiting for a second official: what to do once approved (services.approvals)
+    action = JSONAttribute(null=True)
+    result = JSONAttribute(null=True)  # what the approved act did (its answer)
     version = VersionAttribute()
 
     by_queue = RequestsByQueue()
@@ -398,6 +404,38 @@ class RiskArea(Model):
     version = VersionAttribute()
 
 
+# --- limits --------------------------------------------------------------------------------
+
+
+class LimitCounter(Model):
+    """One account's use of one limit in one fixed window (see ``storage.limits``):
+    ``id = <scope>#<window start, epoch seconds>#<actor>``, ``used`` the count so far,
+    ``expiration`` the table's TTL attribute (after the window's end)."""
+
+    class Meta(BaseMeta):
+        table_name = TableName("LimitsTable")
+
+    id = UnicodeAttribute(hash_key=True)
+    used = NumberAttribute(null=True)
+    expiration = EpochAttribute(null=True)
+
+
+# --- staff (checkpoint assignments) -----------------------------------------------------------
+
+
+class StaffAssignment(Model):
+    """An account assigned to a checkpoint (``storage.staff``): ``venue_id`` the venue it may
+    act at (a complex covers its doors and stores), ``sub`` the account."""
+
+    class Meta(BaseMeta):
+        table_name = TableName("StaffTable")
+
+    venue_id = UnicodeAttribute(hash_key=True)
+    sub = UnicodeAttribute(range_key=True)
+    assigned_at = InstantAttribute()
+    assigned_by = UnicodeAttribute()
+
+
 ALL_MODELS: dict[str, type[Model]] = {
     "PersonsTable": Person,
     "FactsTable": Fact,
@@ -408,6 +446,8 @@ ALL_MODELS: dict[str, type[Model]] = {
     "CasesTable": CaseItem,
     "RequestsTable": Request,
     "RiskAreasTable": RiskArea,
+    "StaffTable": StaffAssignment,
+    "LimitsTable": LimitCounter,
 }
 
 
@@ -422,6 +462,20 @@ class IdNumberClaim(Model):
 
     person_id = UnicodeAttribute(hash_key=True)
     holder = UnicodeAttribute()
+
+
+class AccountGuard(Model):
+    """An account's places in the Persons table (``storage.persons``), written in the same
+    transaction as the person: ``person_id = "owner#<sub>#self"`` holds the account's own code
+    (``holder``, one per account); ``person_id = "owner#<sub>#dependants"`` counts the dependants
+    it manages (``dependants``, at most the policy's ``max_dependants``)."""
+
+    class Meta(BaseMeta):
+        table_name = TableName("PersonsTable")
+
+    person_id = UnicodeAttribute(hash_key=True)
+    holder = UnicodeAttribute(null=True)
+    dependants = NumberAttribute(null=True)
 
 
 class IdempotencyRecord(Model):

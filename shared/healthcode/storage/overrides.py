@@ -24,25 +24,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from healthcode import clock
 from healthcode.errors import InvalidInput
 from healthcode.rules import colour
 from healthcode.rules.cases import OverrideRequest
-from healthcode.storage import facts
+from healthcode.storage import audit, facts
 from healthcode.storage.base import instant_key
-from healthcode.storage.connection import connection, table
+from healthcode.storage.connection import table
 from healthcode.storage.models import AuditEntry, Request
 from healthcode.storage.persons import audit_entry
+from healthcode.storage.transactions import Transaction
 
 __all__ = [
     "APPEAL",
     "APPEAL_ANSWERED",
     "APPEAL_OPEN",
     "APPLIED",
+    "APPROVED",
     "OVERRIDE",
     "OVERRIDE_APPROVED",
     "OVERRIDE_REJECTED",
@@ -51,13 +52,20 @@ __all__ = [
     "REJECTED",
     "RequestView",
     "add_override",
+    "add_pending",
     "answer_appeal",
+    "claim",
     "close_override",
+    "finish",
     "get",
     "is_appeal_id",
     "is_override_id",
+    "is_request_id",
     "open_appeals",
+    "pending_acts",
     "pending_overrides",
+    "reject_pending",
+    "subject_of",
 ]
 
 OVERRIDE: Final = "override"
@@ -82,7 +90,7 @@ class RequestView:
 
     request_id: str
     kind: str
-    person_id: str
+    person_id: str | None
     requested_by: str
     created_at: datetime
     status: str
@@ -96,6 +104,8 @@ class RequestView:
     decided_at: datetime | None
     answer: str | None
     version: int | None
+    action: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
 
 
 def _view(item: Request) -> RequestView:
@@ -116,15 +126,8 @@ def _view(item: Request) -> RequestView:
         decided_at=item.decided_at,
         answer=item.answer,
         version=item.version,
-    )
-
-
-def _first_condition_failed(error: TransactWriteError) -> bool:
-    reasons = error.cancellation_reasons
-    return (
-        bool(reasons)
-        and reasons[0] is not None
-        and reasons[0].code in {"ConditionalCheckFailed", "TransactionConflict"}
+        action=item.action,
+        result=item.result,
     )
 
 
@@ -192,36 +195,35 @@ def add_override(
         request.decided_by = actor
         request.decided_at = now
         request.history = [*request.history, f"{instant_key(now)} {OVERRIDE_APPROVED} {actor}"]
-    try:
-        with TransactWrite(connection=connection()) as transaction:
-            transaction.save(request, condition=Request.request_id.does_not_exist())
-            transaction.save(
-                audit_entry(
-                    person_id,
-                    OVERRIDE_REQUESTED,
-                    actor=actor,
-                    at=now,
-                    details=_details(request),
-                    entry_id=override_id,
-                ),
-                condition=AuditEntry.entry.does_not_exist(),
-            )
-            if applied is not None:
-                transaction.save(facts.override_item(person_id, applied, recorded_at=now, source=override_id))
-                transaction.save(
-                    audit_entry(
-                        person_id,
-                        OVERRIDE_APPROVED,
-                        actor=actor,
-                        at=now,
-                        details={**_details(request), "second_official_required": False},
-                        entry_id=override_id,
-                    ),
-                    condition=AuditEntry.entry.does_not_exist(),
-                )
-    except TransactWriteError as error:
-        if not _first_condition_failed(error):
-            raise
+    write = Transaction()
+    write.save("request", request, condition=Request.request_id.does_not_exist())
+    write.save(
+        "requested",
+        audit_entry(
+            person_id,
+            OVERRIDE_REQUESTED,
+            actor=actor,
+            at=now,
+            details=_details(request),
+            entry_id=override_id,
+        ),
+        condition=AuditEntry.entry.does_not_exist(),
+    )
+    if applied is not None:  # pragma: no cover - the policy can no longer waive the second official
+        write.save("fact", facts.override_item(person_id, applied, recorded_at=now, source=override_id))
+        write.save(
+            "approved",
+            audit_entry(
+                person_id,
+                OVERRIDE_APPROVED,
+                actor=actor,
+                at=now,
+                details={**_details(request), "second_official_required": False},
+                entry_id=override_id,
+            ),
+            condition=AuditEntry.entry.does_not_exist(),
+        )
+    if write.commit():
         return None
     return _view(request)
 
@@ -242,6 +244,7 @@ def close_override(
     details = {**_details(request), "decided_by": actor}
     if answer is not None:
         details["answer"] = answer
+    assert request.person_id is not None, "an override is on one person"
     entry = audit_entry(
         request.person_id, kind, actor=actor, at=now, details=details, entry_id=request.request_id
     )
@@ -256,26 +259,22 @@ def close_override(
         actions.append(Request.answer.set(answer))
     item = Request(request.request_id)
     item.version = request.version
-    try:
-        with TransactWrite(connection=connection()) as transaction:
-            transaction.update(item, actions=actions, condition=Request.status == PENDING_APPROVAL)
-            transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
-            if applied is not None:
-                transaction.save(
-                    facts.override_item(
-                        request.person_id, applied, recorded_at=now, source=request.request_id
-                    )
-                )
-    except TransactWriteError as error:
-        if _first_condition_failed(error):
-            return False
-        raise
-    return True
+    write = Transaction()
+    write.update("request", item, actions=actions, condition=Request.status == PENDING_APPROVAL)
+    write.save("entry", entry, condition=AuditEntry.entry.does_not_exist())
+    if applied is not None:
+        assert request.person_id is not None
+        write.save(
+            "fact",
+            facts.override_item(request.person_id, applied, recorded_at=now, source=request.request_id),
+        )
+    return not write.commit()
 
 
 def answer_appeal(appeal: RequestView, *, outcome: str, official: str, answer: str, now: datetime) -> bool:
     """Close an open appeal with ``outcome`` and the official's answer, with its
     ``appeal_answered`` entry, in one transaction. False if it was no longer open as read."""
+    assert appeal.person_id is not None, "an appeal is on one person"
     entry = audit_entry(
         appeal.person_id,
         APPEAL_ANSWERED,
@@ -294,15 +293,151 @@ def answer_appeal(appeal: RequestView, *, outcome: str, official: str, answer: s
     ]
     item = Request(appeal.request_id)
     item.version = appeal.version
+    write = Transaction()
+    write.update("request", item, actions=actions, condition=Request.status == APPEAL_OPEN)
+    write.save("entry", entry, condition=AuditEntry.entry.does_not_exist())
+    return not write.commit()
+
+
+# -- acts waiting for a second official -----------------------------------------------------------
+
+#: Status of an approved act being carried out (its approver alone may finish it).
+APPROVED: Final = "approved"
+ACT_REQUESTED: Final = "act_requested"
+ACT_APPROVED: Final = "act_approved"
+ACT_REJECTED: Final = "act_rejected"
+
+
+def subject_of(request: RequestView | Request) -> str:
+    """The audit trail a request's steps go on: its person's, else the request's own."""
+    return audit.person_subject(request.person_id) if request.person_id else f"request#{request.request_id}"
+
+
+def _act_entry(
+    request: Request | RequestView, kind: str, *, actor: str, at: datetime, **extra: Any
+) -> AuditEntry:
+    details = {
+        "request_id": request.request_id,
+        "kind": request.kind,
+        "requested_by": request.requested_by,
+        **extra,
+    }
+    item = audit.item_of(audit.Entry(subject_of(request), kind, actor, at, details, request.request_id))
+    return item
+
+
+def is_request_id(request_id: str) -> bool:
+    """Whether an act waiting for approval could have this id (``req-…``)."""
+    return request_id.startswith("req-") and len(request_id) <= MAX_ID
+
+
+def add_pending(
+    request_id: str,
+    *,
+    kind: str,
+    actor: str,
+    person_id: str | None,
+    action: Mapping[str, Any],
+    why: str,
+    now: datetime,
+) -> RequestView | None:
+    """Store an official's act that waits for a second official (queue ``<kind>#pending_approval``)
+    with its ``act_requested`` entry, in one transaction; None if the id is taken."""
+    request = Request(
+        request_id,
+        kind=kind,
+        created_at=instant_key(now),
+        person_id=person_id,
+        requested_by=actor,
+        status=PENDING_APPROVAL,
+        queue=f"{kind}#{PENDING_APPROVAL}",
+        note=why,
+        action=dict(action),
+        history=[f"{instant_key(now)} {ACT_REQUESTED} {actor}"],
+    )
+    write = Transaction()
+    write.save("request", request, condition=Request.request_id.does_not_exist())
+    write.save(
+        "entry",
+        _act_entry(request, ACT_REQUESTED, actor=actor, at=now, why=why),
+        condition=AuditEntry.entry.does_not_exist(),
+    )
+    if write.commit():
+        return None
+    return _view(request)
+
+
+def claim(request: RequestView, *, approver: str, now: datetime) -> bool:
+    """A second official takes a pending act to carry it out (status ``approved``, under the
+    request's version and its pending status) with its ``act_approved`` entry; False if someone
+    decided it first."""
+    item = Request(request.request_id)
+    item.version = request.version
+    write = Transaction()
+    write.update(
+        "request",
+        item,
+        actions=[
+            Request.status.set(APPROVED),
+            Request.decided_by.set(approver),
+            Request.decided_at.set(now),
+            Request.queue.set(f"{request.kind}#{APPROVED}"),
+            Request.history.set(Request.history.append([f"{instant_key(now)} {ACT_APPROVED} {approver}"])),
+        ],
+        condition=Request.status == PENDING_APPROVAL,
+    )
+    write.save(
+        "entry",
+        _act_entry(request, ACT_APPROVED, actor=approver, at=now),
+        condition=AuditEntry.entry.does_not_exist(),
+    )
+    return not write.commit()
+
+
+def finish(request: RequestView, *, result: Mapping[str, Any]) -> RequestView:
+    """Record that the approved act was carried out (status ``applied``, with what it did)."""
+    item = Request(request.request_id)
     try:
-        with TransactWrite(connection=connection()) as transaction:
-            transaction.update(item, actions=actions, condition=Request.status == APPEAL_OPEN)
-            transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
-    except TransactWriteError as error:
-        if _first_condition_failed(error):
-            return False
-        raise
-    return True
+        item.update(
+            actions=[Request.status.set(APPLIED), Request.result.set(dict(result)), Request.queue.remove()],
+            condition=Request.status.is_in(APPROVED, APPLIED),
+            add_version_condition=False,
+        )
+    except UpdateError as error:  # pragma: no cover - only its approver finishes an approved act
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    found = get(request.request_id)
+    assert found is not None
+    return found
+
+
+def reject_pending(request: RequestView, *, official: str, reason: str | None, now: datetime) -> bool:
+    """Close a pending act without effect, with its ``act_rejected`` entry; False if it was
+    decided first."""
+    item = Request(request.request_id)
+    item.version = request.version
+    actions: list[Action] = [
+        Request.status.set(REJECTED),
+        Request.decided_by.set(official),
+        Request.decided_at.set(now),
+        Request.queue.remove(),
+        Request.history.set(Request.history.append([f"{instant_key(now)} {ACT_REJECTED} {official}"])),
+    ]
+    if reason is not None:
+        actions.append(Request.answer.set(reason))
+    write = Transaction()
+    write.update("request", item, actions=actions, condition=Request.status == PENDING_APPROVAL)
+    write.save(
+        "entry",
+        _act_entry(request, ACT_REJECTED, actor=official, at=now, reason=reason),
+        condition=AuditEntry.entry.does_not_exist(),
+    )
+    return not write.commit()
+
+
+def pending_acts(kind: str, *, limit: int, after: str | None = None) -> tuple[list[RequestView], str | None]:
+    """Acts of ``kind`` waiting for a second official, oldest first; and the next page's token."""
+    return _queue(f"{kind}#{PENDING_APPROVAL}", limit=limit, after=after)
 
 
 # -- queues --------------------------------------------------------------------------------------

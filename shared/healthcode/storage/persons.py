@@ -11,6 +11,14 @@ item ``id#<keyed hash>`` in the same table naming the person that holds the numb
 has none of the indexed attributes, so no index sees it; ``holder_of`` reads it with a
 consistent GetItem when the index (eventually consistent) has not caught up yet.
 
+One own code per account, and a bounded number of dependants: written with the person, in the
+same transaction, are the account's *guards* (``storage.models.AccountGuard``): ``owner#<sub>#self``
+names the person that is the account's own code (put only if absent or already this person), and
+``owner#<sub>#dependants`` counts its dependants (added to only while below the limit). Whenever
+a change moves a person to another account or between own code and dependant, the old place is
+released and the new one taken in that transaction; a refused guard is ``409 own_code_exists`` or
+``409 too_many_dependants``. Concurrent applications cannot both pass: no count-then-write.
+
 Edits use the person's version (optimistic locking): ``save`` refuses to overwrite a person
 someone else wrote since it was read (``ChangedMeanwhile``, a 409), and ``edit`` re-reads and
 re-applies a change until it lands. A change is a function from the person as read to the
@@ -26,16 +34,15 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Final
 
-from pynamodb.exceptions import PutError, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import PutError
 
 from healthcode.errors import Conflict
 from healthcode.protection import pii
 from healthcode.protection.masking import mask_id_number, mask_name, mask_phone
 from healthcode.storage import audit
 from healthcode.storage.base import instant_key
-from healthcode.storage.connection import connection
-from healthcode.storage.models import AuditEntry, IdNumberClaim, Person
+from healthcode.storage.models import AccountGuard, AuditEntry, IdNumberClaim, Person
+from healthcode.storage.transactions import Transaction
 
 #: Key prefix of the ID-number claim items (a person id never contains ``#``).
 CLAIM_PREFIX: Final = "id#"
@@ -43,9 +50,10 @@ CLAIM_PREFIX: Final = "id#"
 #: anyone applied): one value per person, so no partition of ``by_owner`` gathers them all. The
 #: first account that applies with the person's ID number takes the code over.
 UNCLAIMED_PREFIX: Final = "unclaimed#"
+#: Key prefix of an account's guards (an account id never contains ``#``: ``protection.auth``).
+GUARD_PREFIX: Final = "owner#"
 #: How many times ``edit`` starts again from a fresh read before giving up with a 409.
 EDIT_ATTEMPTS: Final = 5
-_RETRYABLE: Final = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
 
 class ChangedMeanwhile(Conflict):
@@ -106,6 +114,21 @@ class Edit:
 
 #: A change to a person, decided on a fresh read: the edit to write, or None for nothing to write.
 Change = Callable[[PersonView], Edit | None]
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a person sits in an account: its own code, or one of its dependants."""
+
+    owner_sub: str
+    dependant: bool
+
+
+def place_of(person: PersonView) -> Place | None:
+    """The person's place in the account managing it; None while no account manages it."""
+    if is_unclaimed_owner(person.owner_sub):
+        return None
+    return Place(person.owner_sub, bool(person.dependant))
 
 
 def view_of(item: Person) -> PersonView:
@@ -246,20 +269,23 @@ def build(
 def with_identity(
     person: PersonView,
     *,
-    name: str,
+    name: str | None,
     phone: str | None,
     address: str | None,
     region_code: str,
     birth_year: int | None,
     now: datetime,
 ) -> PersonView:
-    """The person with a new name, phone, address and region (encrypted, hashed, masked).
-    The ID number never changes: it is what the person is."""
+    """The person with a new phone, address and region (encrypted, hashed, masked), and a new
+    name unless ``name`` is None (the registered name is kept: applications never rename a
+    person). The ID number never changes: it is what the person is."""
     pid = person.person_id
+    if name is not None:
+        person = replace(
+            person, name_enc=pii.encrypt(name, context=_context(pid, "name")), name_masked=mask_name(name)
+        )
     return replace(
         person,
-        name_enc=pii.encrypt(name, context=_context(pid, "name")),
-        name_masked=mask_name(name),
         phone_hash=pii.keyed_hash("phone", phone) if phone else None,
         phone_enc=pii.encrypt(phone, context=_context(pid, "phone")) if phone else None,
         phone_masked=mask_phone(phone) if phone else None,
@@ -295,59 +321,188 @@ def _entry_items(entries: Sequence[audit.Entry | AuditEntry]) -> list[AuditEntry
     return [audit.item_of(entry) if isinstance(entry, audit.Entry) else entry for entry in entries]
 
 
-def _refused_by_a_condition(error: TransactWriteError) -> bool:
-    """The transaction was cancelled by its conditions (or a concurrent transaction), nothing else."""
-    if error.cause_response_code != "TransactionCanceledException":
-        return False
-    codes = {reason.code for reason in error.cancellation_reasons if reason is not None}
-    return bool(codes) and codes <= _RETRYABLE
+def _self_key(owner_sub: str) -> str:
+    return f"{GUARD_PREFIX}{owner_sub}#self"
 
 
-def create(person: PersonView, *, entries: Sequence[audit.Entry | AuditEntry] = ()) -> PersonView:
-    """Save a new person with the claim on its ID number (and ``entries``), all or nothing;
-    409 ``person_exists`` if the id is taken or another person holds the ID number."""
-    item = _item_of(person)
-    claim = IdNumberClaim(f"{CLAIM_PREFIX}{person.id_hash}", holder=person.person_id)
+def _dependants_key(owner_sub: str) -> str:
+    return f"{GUARD_PREFIX}{owner_sub}#dependants"
+
+
+def _guard(key: str) -> AccountGuard | None:
     try:
-        with TransactWrite(connection=connection()) as transaction:
-            transaction.save(item, condition=Person.person_id.does_not_exist())
-            transaction.save(claim, condition=IdNumberClaim.person_id.does_not_exist())
-            for entry in _entry_items(entries):
-                transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
-    except TransactWriteError as error:
-        if _refused_by_a_condition(error):
-            raise Conflict("this person already exists", code="person_exists") from error
-        raise
-    return view_of(item)
+        return AccountGuard.get(key, consistent_read=True)
+    except AccountGuard.DoesNotExist:
+        return None
 
 
-def save(person: Person, *, entries: Sequence[audit.Entry | AuditEntry] = ()) -> PersonView:
-    """Write an edited person item (and ``entries``) if nobody wrote it since it was read;
-    ``ChangedMeanwhile`` otherwise. The version moves on by one."""
-    try:
-        if not entries:
+def _take(transaction: Transaction, place: Place, person_id: str, *, max_dependants: int | None) -> None:
+    """Take ``place`` for the person: the account's own-code guard (absent, or already this
+    person), or one more dependant below ``max_dependants``."""
+    if not place.dependant:
+        transaction.save(
+            "guard:take",
+            AccountGuard(_self_key(place.owner_sub), holder=person_id),
+            condition=AccountGuard.holder.does_not_exist() | (AccountGuard.holder == person_id),
+        )
+        return
+    condition = None
+    if max_dependants is not None:
+        condition = AccountGuard.dependants.does_not_exist() | (AccountGuard.dependants < max_dependants)
+    transaction.update(
+        "guard:take",
+        AccountGuard(_dependants_key(place.owner_sub)),
+        actions=[AccountGuard.dependants.add(1)],
+        condition=condition,
+    )
+
+
+def _release(transaction: Transaction, place: Place, person_id: str) -> None:
+    """Give ``place`` back: the own-code guard if it names the person, one dependant fewer.
+    A guard that was never written (a person stored before guards existed) is left alone."""
+    if not place.dependant:
+        held = _guard(_self_key(place.owner_sub))
+        if held is not None and held.holder == person_id:
+            transaction.delete("guard:release", held, condition=AccountGuard.holder == person_id)
+        return
+    counted = _guard(_dependants_key(place.owner_sub))
+    if counted is not None and int(counted.dependants or 0) > 0:
+        transaction.update(
+            "guard:release",
+            AccountGuard(_dependants_key(place.owner_sub)),
+            actions=[AccountGuard.dependants.add(-1)],
+            condition=AccountGuard.dependants > 0,
+        )
+
+
+def _move(
+    transaction: Transaction,
+    person_id: str,
+    before: Place | None,
+    after: Place | None,
+    *,
+    max_dependants: int | None,
+) -> None:
+    if before == after:
+        return
+    if before is not None:
+        _release(transaction, before, person_id)
+    if after is not None:
+        _take(transaction, after, person_id, max_dependants=max_dependants)
+
+
+def _account_full(place: Place, person_id: str, *, max_dependants: int | None) -> Conflict | None:
+    """Why the account refused ``place`` (re-read: a refusal may also be a concurrent
+    transaction on the guard, worth another try): the 409 to answer, or None to try again."""
+    if not place.dependant:
+        held = _guard(_self_key(place.owner_sub))
+        if held is not None and held.holder not in (None, person_id):
+            return Conflict(
+                "this account already has a code of its own; apply for others as dependants",
+                field="dependant",
+                code="own_code_exists",
+            )
+        return None
+    counted = _guard(_dependants_key(place.owner_sub))
+    if max_dependants is not None and counted is not None and int(counted.dependants or 0) >= max_dependants:
+        return Conflict(
+            f"an account may manage at most {max_dependants} dependants",
+            field="dependant",
+            code="too_many_dependants",
+        )
+    return None
+
+
+def dependants_counted(owner_sub: str) -> int:
+    """How many dependants the account's guard counts (consistent read; for checks and tests)."""
+    counted = _guard(_dependants_key(owner_sub))
+    return 0 if counted is None else int(counted.dependants or 0)
+
+
+def own_code_held(owner_sub: str) -> str | None:
+    """The person the account's own-code guard names, if any (consistent read)."""
+    held = _guard(_self_key(owner_sub))
+    return None if held is None else held.holder
+
+
+def create(
+    person: PersonView,
+    *,
+    entries: Sequence[audit.Entry | AuditEntry] = (),
+    max_dependants: int | None = None,
+) -> PersonView:
+    """Save a new person with the claim on its ID number, its place in the managing account
+    (``max_dependants`` bounds the account's dependants) and ``entries``, all or nothing.
+    409 ``person_exists`` if the id is taken or another person holds the ID number;
+    409 ``own_code_exists`` / ``too_many_dependants`` if the account has no room for it."""
+    place = place_of(person)
+    for _ in range(EDIT_ATTEMPTS):
+        item = _item_of(person)
+        transaction = Transaction()
+        transaction.save("person", item, condition=Person.person_id.does_not_exist())
+        transaction.save(
+            "claim",
+            IdNumberClaim(f"{CLAIM_PREFIX}{person.id_hash}", holder=person.person_id),
+            condition=IdNumberClaim.person_id.does_not_exist(),
+        )
+        if place is not None:
+            _take(transaction, place, person.person_id, max_dependants=max_dependants)
+        for index, entry in enumerate(_entry_items(entries)):
+            transaction.save(f"entry:{index}", entry, condition=AuditEntry.entry.does_not_exist())
+        refused = transaction.commit()
+        if not refused:
+            return view_of(item)
+        if refused & {"person", "claim"} or any(name.startswith("entry:") for name in refused):
+            raise Conflict("this person already exists", code="person_exists")
+        assert place is not None  # only the guard is left to have refused
+        full = _account_full(place, person.person_id, max_dependants=max_dependants)
+        if full is not None:
+            raise full
+    raise ChangedMeanwhile("the account is being changed by several requests at once: try again")
+
+
+def save(
+    person: Person,
+    *,
+    entries: Sequence[audit.Entry | AuditEntry] = (),
+    moved: tuple[Place | None, Place | None] | None = None,
+    max_dependants: int | None = None,
+) -> PersonView:
+    """Write an edited person item (and ``entries``; and, when it ``moved`` between places, the
+    account guards) if nobody wrote it since it was read; ``ChangedMeanwhile`` otherwise, or the
+    409 of a full account. The version moves on by one."""
+    before, after = moved if moved is not None else (None, None)
+    if not entries and before == after:
+        try:
             person.save()
-            return view_of(person)
-        with TransactWrite(connection=connection()) as transaction:
-            transaction.save(person)
-            for entry in _entry_items(entries):
-                transaction.save(entry, condition=AuditEntry.entry.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise ChangedMeanwhile("the code was changed meanwhile: try again") from error
-        raise
-    except TransactWriteError as error:
-        if _refused_by_a_condition(error):
-            raise ChangedMeanwhile("the code was changed meanwhile: try again") from error
-        raise
-    return view_of(person)
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                raise ChangedMeanwhile("the code was changed meanwhile: try again") from error
+            raise
+        return view_of(person)
+    pid = str(person.person_id)
+    transaction = Transaction()
+    transaction.save("person", person)
+    _move(transaction, pid, before, after, max_dependants=max_dependants)
+    for index, entry in enumerate(_entry_items(entries)):
+        transaction.save(f"entry:{index}", entry, condition=AuditEntry.entry.does_not_exist())
+    refused = transaction.commit()
+    if not refused:
+        return view_of(person)
+    if "guard:take" in refused and after is not None:
+        full = _account_full(after, pid, max_dependants=max_dependants)
+        if full is not None:
+            raise full
+    raise ChangedMeanwhile("the code was changed meanwhile: try again")
 
 
-def edit(person_id: str, change: Change) -> PersonView | None:
+def edit(person_id: str, change: Change, *, max_dependants: int | None = None) -> PersonView | None:
     """Read the person (consistently), decide the change and save it, starting again from a
     fresh read if someone else wrote in between. None if there is no such person; the person as
     written (or as read, when ``change`` had nothing to write) otherwise. ``change`` may raise
-    to refuse; nothing is written then."""
+    to refuse; nothing is written then. A change that moves the person to another account, or
+    between own code and dependant, moves the account guards with it (``max_dependants`` bounds
+    the receiving account's dependants)."""
     for _ in range(EDIT_ATTEMPTS):
         item = _item(person_id, consistent=True)
         if item is None:
@@ -358,10 +513,40 @@ def edit(person_id: str, change: Change) -> PersonView | None:
             return before
         _apply(item, before, edited.person)
         try:
-            return save(item, entries=edited.entries)
+            return save(
+                item,
+                entries=edited.entries,
+                moved=(place_of(before), place_of(edited.person)),
+                max_dependants=max_dependants,
+            )
         except ChangedMeanwhile:
             continue
     raise ChangedMeanwhile("the code is being changed by several requests at once: try again")
+
+
+def contact_changes(person: PersonView, *, phone: str | None, address: str | None) -> tuple[str, ...]:
+    """Which of the person's phone and address ``phone`` and ``address`` would change (field
+    names only, never values: for the audit trail). An absent new value changes nothing."""
+    changed: list[str] = []
+    pid = person.person_id
+    if phone:
+        stored_phone = (
+            pii.decrypt(person.phone_enc, context=_context(pid, "phone")) if person.phone_enc else None
+        )
+        if stored_phone != phone:
+            changed.append("phone")
+    if address:
+        stored_address = (
+            pii.decrypt(person.address_enc, context=_context(pid, "address")) if person.address_enc else None
+        )
+        if stored_address != address:
+            changed.append("address")
+    return tuple(changed)
+
+
+def name_of(person: PersonView) -> str:
+    """Decrypt only the person's name, to compare a typed name with it (never to show it)."""
+    return pii.decrypt(person.name_enc, context=_context(person.person_id, "name"))
 
 
 def identity(person: PersonView) -> Identity:

@@ -2,9 +2,9 @@
 
 A check-in reads the persons it names (one GetItem, or one BatchGetItem with companions and with
 the Idempotency-Key's record, :func:`checkin_reads`); a checkpoint reads the person whose code
-was scanned, the checkpoint venue and the idempotency record in one BatchGetItem
-(:func:`lookup`). Keys DynamoDB leaves unprocessed (throttling) are asked for again with a short
-backoff; persons and venues come back as their views.
+was scanned, the checkpoint venue, the scanner's assignment to it and the idempotency record in
+one BatchGetItem (:func:`lookup`). Keys DynamoDB leaves unprocessed (throttling) are asked for
+again with a short backoff; persons and venues come back as their views.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from healthcode.storage import idempotency, persons
 from healthcode.storage.connection import client, table_name
 from healthcode.storage.models import Person, Venue
 from healthcode.storage.persons import PersonView
+from healthcode.storage.staff import key_of as staff_key
 from healthcode.storage.venues import VenueView
 from healthcode.storage.venues import view_of as venue_view
 
@@ -102,42 +103,40 @@ def names_a_person(subject: str) -> bool:
     return bool(subject) and "#" not in subject
 
 
-def checkpoint(venue_id: str) -> VenueView | None:
-    """The venue a checkpoint stands at (a manual registration reads it before anything else)."""
-    try:
-        return venue_view(Venue.get(venue_id))
-    except Venue.DoesNotExist:
-        return None
-
-
 @dataclass(frozen=True)
 class CheckpointLookup:
     """The person whose code was scanned and the checkpoint venue, each None when it does not
-    exist; and the first answer to the request's Idempotency-Key, if it has one."""
+    exist (or was not asked for); whether the caller is assigned to the checkpoint itself (None
+    when not asked); and the first answer to the request's Idempotency-Key, if it has one."""
 
     person: PersonView | None
     venue: VenueView | None
     first_answer: dict[str, Any] | None
+    assigned_directly: bool | None = None
 
 
 def lookup(
-    person_id: str,
+    person_id: str | None,
     venue_id: str,
     *,
+    staff: str | None = None,
     idempotency_of: tuple[str, str] | None = None,
     fingerprint: str | None = None,
 ) -> CheckpointLookup:
-    """Read the person (strongly consistent: a colour changed a moment ago counts), the venue and,
-    with ``idempotency_of`` = (caller, key), the first answer to the key, in one BatchGetItem;
-    unprocessed keys are asked for again with a short backoff."""
-    if not names_a_person(person_id):
+    """Read the person (strongly consistent: a colour changed a moment ago counts), the venue,
+    with ``staff`` the assignment of that account to the venue (consistent: a removal counts at
+    once) and, with ``idempotency_of`` = (caller, key), the first answer to the key, in one
+    BatchGetItem; unprocessed keys are asked for again with a short backoff. ``person_id`` None:
+    no person is read (a manual registration finds its person by ID number)."""
+    if person_id is not None and not names_a_person(person_id):
         raise ValueError("not a person id")
     persons_table, venues_table = table_name("PersonsTable"), table_name("VenuesTable")
-    records_table = table_name("IdempotencyTable")
-    request: dict[str, Any] = {
-        persons_table: {"Keys": [{"person_id": {"S": person_id}}], "ConsistentRead": True},
-        venues_table: {"Keys": [{"venue_id": {"S": venue_id}}]},
-    }
+    records_table, staff_table = table_name("IdempotencyTable"), table_name("StaffTable")
+    request: dict[str, Any] = {venues_table: {"Keys": [{"venue_id": {"S": venue_id}}]}}
+    if person_id is not None:
+        request[persons_table] = {"Keys": [{"person_id": {"S": person_id}}], "ConsistentRead": True}
+    if staff is not None:
+        request[staff_table] = {"Keys": [staff_key(venue_id, staff)], "ConsistentRead": True}
     if idempotency_of is not None:
         request[records_table] = {"Keys": [idempotency.record_key(*idempotency_of)], "ConsistentRead": True}
     found: dict[str, list[dict[str, Any]]] = {}
@@ -159,4 +158,5 @@ def lookup(
         person=persons.view_of(Person.from_raw_data(person[0])) if person else None,
         venue=venue_view(Venue.from_raw_data(venue[0])) if venue else None,
         first_answer=idempotency.answer_from_item(prior[0] if prior else None, fingerprint=fingerprint),
+        assigned_directly=None if staff is None else bool(found.get(staff_table)),
     )

@@ -51,6 +51,9 @@ ROLE_OF: dict[str, str | None] = {
     "GET /v1/venues/{venue_id}/poster.svg": "venue_manager",
     "GET /v1/venues/{venue_id}/stats": "venue_manager",
     "GET /v1/venues/{venue_id}/alerts": "venue_manager",
+    "PUT /v1/venues/{venue_id}/staff/{sub}": "venue_manager",
+    "DELETE /v1/venues/{venue_id}/staff/{sub}": "venue_manager",
+    "GET /v1/venues/{venue_id}/staff": "venue_manager",
     "GET /v1/reports/daily-scans": "official",
     "GET /v1/reports/coverage": "official",
     "POST /v1/cases": "official",
@@ -227,6 +230,8 @@ def make_world(stack: Stack) -> World:
         ),
     )
     venue = ok("POST", "/v1/venues", tokens["venue_manager"], venue_form())
+    # the world's scanner is assigned to the venue, where its verifications happen
+    ok("PUT", f"/v1/venues/{venue['venue_id']}/staff/fuzz-scanner", tokens["venue_manager"])
     patient = ok(
         "POST", "/v1/codes", stack.token("fuzz-patient", ["citizen"]), application(fresh_id_number())
     )
@@ -306,6 +311,12 @@ def _writes(world: World) -> dict[str, Any]:
             ),
         ),
         "POST /v1/codes/{person_id}/appeals": lambda: appeal(),
+        # an official issuing someone's paper code must give the reason (audited)
+        "POST /v1/codes/{person_id}/paper": lambda: (
+            f"/v1/codes/{person}/paper",
+            "official",
+            {"reason": "社区走访：老人无智能手机"},
+        ),
         "POST /v1/checkins": lambda: (
             "/v1/checkins",
             "citizen",
@@ -377,11 +388,12 @@ def _writes(world: World) -> dict[str, Any]:
     }
 
 
-#: Every write route that takes a body (``tests/security/test_hostile_input.py`` checks that this
+#: Every write route that takes a body (``tests/security/http/test_hostile_input.py`` checks that this
 #: is every route whose document has a request body).
 WRITE_ROUTES: tuple[str, ...] = (
     "POST /v1/codes",
     "POST /v1/codes/{person_id}/appeals",
+    "POST /v1/codes/{person_id}/paper",
     "POST /v1/checkins",
     "POST /v1/verifications",
     "POST /v1/manual-registrations",

@@ -29,7 +29,7 @@ from healthcode.rules.forms import check_temperature
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.security.fuzz_world import (
+from tests.security.http.fuzz_world import (
     World,
     application,
     declaration,

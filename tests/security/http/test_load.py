@@ -15,7 +15,7 @@ for the stream consumers, and:
 * no answer was 5xx (every check-in 201).
 
 The figures (count, requests per second, latency p50/p95/p99, 5xx) are printed; the test makes no
-timing assertion. Larger: ``LOAD_CHECKINS=20000 LOAD_WORKERS=32 pytest tests/security/test_load.py -s``.
+timing assertion. Larger: ``LOAD_CHECKINS=20000 LOAD_WORKERS=32 pytest tests/security/http/test_load.py -s``.
 """
 
 from __future__ import annotations

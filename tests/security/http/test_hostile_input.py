@@ -25,7 +25,15 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from tests.e2e.stack import ROOT
-from tests.security.fuzz_world import COUNTY, ROLE_OF, WRITE_ROUTES, World, Write, running_world, write_for
+from tests.security.http.fuzz_world import (
+    COUNTY,
+    ROLE_OF,
+    WRITE_ROUTES,
+    World,
+    Write,
+    running_world,
+    write_for,
+)
 
 DOCUMENT = json.loads((ROOT / "shared" / "healthcode" / "data" / "openapi.json").read_text(encoding="utf-8"))
 MAX_BODY = 256 * 1024
@@ -505,6 +513,7 @@ def known_ids(world: World) -> dict[str, str]:
         "override_id": world.override_id,
         "appeal_id": world.appeal_id,
         "region_code": COUNTY,
+        "sub": "hostile-staff",  # an account assigned and removed here, never the world's scanner
     }
 
 

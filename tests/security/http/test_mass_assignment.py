@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.security import forgery
-from tests.security.world import (
+from tests.security.http import forgery
+from tests.security.http.world import (
     VENUE_LOCATION,
     Person,
     SecurityStack,
@@ -143,7 +143,7 @@ WRITE_ROUTES: dict[str, WriteRoute] = {
         "POST",
         lambda w: "/v1/manual-registrations",
         lambda w: {
-            "name": "李四",
+            "name": "王小明",  # the name w.person applied with (another → 409 identity_mismatch)
             "id_number": w.person.id_number,
             "phone": "13800000000",
             "temperature": 36.5,
@@ -228,13 +228,14 @@ SMUGGLING = [
 
 
 def test_the_table_names_every_route_that_reads_a_json_body() -> None:
-    from tests.security.routes import TABLE
+    from tests.security.http.routes import TABLE
 
     # GIVEN the write routes (POST/PUT); those that read no body are tried in their own tests below
     without_body = {
         "POST /v1/codes/{person_id}/links",
         "POST /v1/codes/{person_id}/paper",
         "POST /v1/overrides/{override_id}/approve",
+        "PUT /v1/venues/{venue_id}/staff/{sub}",
     }
     writes = {rule.key for rule in TABLE if rule.method in ("POST", "PUT")}
     assert writes == set(WRITE_ROUTES) | without_body
@@ -332,7 +333,7 @@ def test_checkins_and_registrations_take_colour_from_the_record(world: World) ->
     registered = world.ok(
         "POST", "/v1/manual-registrations", as_=(world.scanner, ["scanner"]), json=registration
     )
-    assert (registered["person_id"], registered["colour"]) == (person.person_id, "red")
+    assert registered["colour"] == "red" and "person_id" not in registered
 
 
 def test_a_venue_cannot_choose_its_id_manager_or_complex(world: World) -> None:
@@ -414,10 +415,13 @@ def test_paper_codes_and_links_act_on_the_path_person_only(world: World) -> None
     mine, theirs = world.person, world.appellant
     who = (mine.owner, ["citizen"])
     redirect = {"person_id": theirs.person_id, "sub": theirs.person_id, "owner_sub": mine.owner}
-    # WHEN they ask for a paper code and a link code for their own person with that body
-    paper = world.ok("POST", f"/v1/codes/{mine.person_id}/paper", as_=who, json=redirect)
+    # WHEN they ask for a paper code with that body THEN it is refused: the paper route reads only
+    # an official's reason, and any other field is unknown (nothing issued)
+    refused = world.call("POST", f"/v1/codes/{mine.person_id}/paper", as_=who, json=redirect)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "unknown_field")
+    paper = world.ok("POST", f"/v1/codes/{mine.person_id}/paper", as_=who)
+    # AND a link code asked with that body is for the path's person: the body is not read
     link = world.ok("POST", f"/v1/codes/{mine.person_id}/links", as_=who, json=redirect)
-    # THEN both are for the path's person: the body is not read
     _, claims, _ = forgery.parts(paper["token"])
     assert (paper["person_id"], claims["sub"]) == (mine.person_id, mine.person_id)
     assert link["person_id"] == mine.person_id

@@ -37,11 +37,11 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from infra.local.stack import LOCAL_AUDIENCE, LOCAL_ISSUER
-from tests.security import forgery
-from tests.security.forgery import KID_TRICKS, b64url, compact, es256, hs, hs256, rs256
-from tests.security.world import VENUE_LOCATION, Person, SecurityStack, World, account, security_stack
+from tests.security.http import forgery
+from tests.security.http.forgery import KID_TRICKS, b64url, compact, es256, hs, hs256, rs256
+from tests.security.http.world import VENUE_LOCATION, Person, SecurityStack, World, account, security_stack
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 UNAUTHORIZED = {"message": "Unauthorized"}
 #: An official-only route without side effects: a forged token that got through would read it.
 OFFICIAL_ROUTE = "/v1/overrides"

@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
 from tests.e2e.stack import ROOT
-from tests.security.fuzz_world import COUNTY, ROLE_OF, VENUE_LOCATION, World, running_world
+from tests.security.http.fuzz_world import COUNTY, ROLE_OF, VENUE_LOCATION, World, running_world
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 DOCUMENT = ROOT / "shared" / "healthcode" / "data" / "openapi.json"

@@ -277,7 +277,18 @@ class World:
 
     @property
     def scanner(self) -> str:
-        return str(self._once("scanner", lambda: account("scanner")))
+        """A scanner assigned (by the manager) to ``venue``, where the matrix's scans happen."""
+
+        def make() -> str:
+            sub = account("scanner")
+            self.assign(self.venue["venue_id"], sub, by=self.manager)
+            return sub
+
+        return str(self._once("scanner", make))
+
+    def assign(self, venue_id: str, sub: str, *, by: str, roles: Sequence[str] = ("venue_manager",)) -> None:
+        """Assign account ``sub`` to the venue as checkpoint staff."""
+        self.ok("PUT", f"/v1/venues/{venue_id}/staff/{sub}", as_=(by, list(roles)))
 
     def of_role(self, role: str) -> str:
         """The account the matrix uses for ``role`` where no ownership is at stake."""

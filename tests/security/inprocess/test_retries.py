@@ -23,8 +23,8 @@ from healthcode.protection import pii
 from healthcode.storage import idempotency, persons, scans
 
 from infra.local.inprocess import Answer, InProcessStack
-from tests.security import fault_world as fw
-from tests.security.dynamodb_faults import Fault, FaultInjector, install
+from tests.security.inprocess import fault_world as fw
+from tests.security.inprocess.dynamodb_faults import Fault, FaultInjector, install
 
 # -- 4. idempotent retries of every write route ----------------------------------------------------------
 
@@ -51,6 +51,8 @@ RETRY_SEMANTICS: dict[str, frozenset[str]] = {
     "POST /v1/overrides/{override_id}/approve": frozenset({"natural"}),
     "POST /v1/overrides/{override_id}/reject": frozenset({"natural"}),
     "POST /v1/appeals/{appeal_id}/answer": frozenset({"natural"}),
+    "PUT /v1/venues/{venue_id}/staff/{sub}": frozenset({"natural"}),
+    "DELETE /v1/venues/{venue_id}/staff/{sub}": frozenset({"natural"}),
 }
 #: Fields of an answer that are new on every call by design (a freshly signed code).
 FRESH_FIELDS = frozenset({"token", "expires_at"})
@@ -132,7 +134,11 @@ class RetryWorld:
         }  # fmt: skip
         answer = self.stack.call("POST", "/v1/venues", as_=fw.MANAGER, json_body=body)
         assert answer.status == 201, answer.body
-        return answer.json()["venue_id"], answer.json()["code"]
+        venue_id = answer.json()["venue_id"]
+        # the world's scanner is assigned to it (staff act only where assigned)
+        assigned = self.stack.call("PUT", f"/v1/venues/{venue_id}/staff/{fw.SCANNER[0]}", as_=fw.MANAGER)
+        assert assigned.status == 200, assigned.body
+        return venue_id, answer.json()["code"]
 
     def count(self, logical_id: str, **where: str) -> int:
         """Items of a table whose string attributes equal ``where`` (a test may Scan)."""
@@ -344,6 +350,43 @@ def retry_appeal_answer(world: RetryWorld) -> Retried:
     )
 
 
+def _staff_steps(world: RetryWorld, kind: str, sub: str) -> int:
+    """Audit entries ``kind`` about ``sub`` on the world venue's trail, and (for an assignment)
+    times ``sub`` is assigned: what a retry must not double."""
+    entries = sum(
+        1
+        for item in fw._scan(world.stack, "AuditTable")
+        if item["subject"]["S"] == f"venue#{world.venue_id}" and item["entry"]["S"].endswith(f"#{kind}#{sub}")
+    )
+    assigned = sum(
+        1
+        for item in fw._scan(world.stack, "StaffTable")
+        if item["venue_id"]["S"] == world.venue_id and item["sub"]["S"] == sub
+    )
+    return entries * assigned if kind == "staff_assigned" else entries + assigned
+
+
+def retry_staff_assignment(world: RetryWorld) -> Retried:
+    sub = f"retry-scanner-{world.next()}"
+    path = f"/v1/venues/{world.venue_id}/staff/{sub}"
+    first, again = _twice(world, "PUT", path, fw.MANAGER, None, None)
+    return Retried(first, again, _staff_steps(world, "staff_assigned", sub))
+
+
+def retry_staff_removal(world: RetryWorld) -> Retried:
+    sub = f"retry-scanner-{world.next()}"
+    path = f"/v1/venues/{world.venue_id}/staff/{sub}"
+    assert world.call("PUT", path, fw.MANAGER).status == 200
+    first, again = _twice(world, "DELETE", path, fw.MANAGER, None, None)
+    assert (first.status, again.status) == (204, 204)
+    empty = b"null"  # a 204 has no body: both answers compare as null
+    return Retried(
+        Answer(first.status, first.headers, first.body or empty),
+        Answer(again.status, again.headers, again.body or empty),
+        _staff_steps(world, "staff_removed", sub),
+    )
+
+
 RETRY_CASES: dict[str, list[Callable[[RetryWorld], Retried]]] = {
     "POST /v1/codes": [retry_apply_with_key, retry_apply_by_id_number],
     "POST /v1/codes/{person_id}/appeals": [retry_appeal],
@@ -360,6 +403,8 @@ RETRY_CASES: dict[str, list[Callable[[RetryWorld], Retried]]] = {
     "POST /v1/overrides/{override_id}/approve": [retry_approval],
     "POST /v1/overrides/{override_id}/reject": [retry_rejection],
     "POST /v1/appeals/{appeal_id}/answer": [retry_appeal_answer],
+    "PUT /v1/venues/{venue_id}/staff/{sub}": [retry_staff_assignment],
+    "DELETE /v1/venues/{venue_id}/staff/{sub}": [retry_staff_removal],
 }
 
 

@@ -2,7 +2,7 @@
 and what every kind of caller is answered (docs/api.md "Conventions": 401 no or invalid caller token,
 403 wrong role or not your resource, 404 unknown id).
 
-One row per route. ``tests/security/test_authorization_matrix.py`` calls every route as every
+One row per route. ``tests/security/http/test_authorization_matrix.py`` calls every route as every
 role and as the resource's owner, a guardian and a stranger, and fails when the template has a
 route with no row here or a row names a route the template no longer has.
 
@@ -15,6 +15,9 @@ Deliberate departures from the contract's "403 not your resource", kept and expl
   cannot tell apart from it.
 * Venues answer a stranger manager ``403 not_venue_manager``: a venue is public (its poster hangs
   at the door) and its id is printed in its code, so existence discloses nothing.
+* Verifications and manual registrations answer a scanner not assigned to the checkpoint
+  ``403 not_assigned`` (tests/security/http/test_staff_attacks.py); the matrix's scanner is assigned to
+  the matrix's venue.
 * Check-ins answer ``403 not_your_person`` for another account's person in the body, as docs/api.md
   says ("the caller must own (or be guardian of) every person").
 """
@@ -25,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-ROLES: tuple[str, ...] = ("citizen", "scanner", "venue_manager", "official", "admin")
+ROLES: tuple[str, ...] = ("citizen", "scanner", "venue_manager", "official", "admin", "lab")
 
 
 class Ownership(StrEnum):
@@ -44,8 +47,8 @@ class RouteRule:
     #: Roles that may call the route; empty for a public route (no authorizer).
     roles: frozenset[str]
     ownership: Ownership = Ownership.NONE
-    #: Allowed roles the ownership rule does not bind (officials reading any venue, community
-    #: workers printing anyone's paper code).
+    #: Allowed roles the ownership rule does not bind (officials reading any venue, officials
+    #: printing anyone's paper code with a reason).
     unbound_roles: frozenset[str] = frozenset()
     #: Status of a call by the owner (or any caller of an allowed role when there is no owner).
     success: int = 200
@@ -105,7 +108,6 @@ def _rule(
 _CODE_STRANGER = (404, "code_not_found")
 _VENUE_STRANGER = (403, "not_venue_manager")
 _VENUE_UNKNOWN = (404, "venue_not_found")
-_COMMUNITY_WORKERS = frozenset({"official", "scanner"})
 
 TABLE: tuple[RouteRule, ...] = (
     # public
@@ -145,12 +147,14 @@ TABLE: tuple[RouteRule, ...] = (
         stranger=_CODE_STRANGER,
         unknown=_CODE_STRANGER,
     ),
+    # paper codes: the managing account, or an official with a reason (audited); a scanner never
+    # (staff get one only with a manual registration they make, issue_paper_code: true)
     _rule(
         "POST",
         "/v1/codes/{person_id}/paper",
-        {"citizen", *_COMMUNITY_WORKERS},
+        {"citizen", "official"},
         ownership=Ownership.OWNER,
-        unbound_roles=_COMMUNITY_WORKERS,
+        unbound_roles={"official"},
         success=201,
         stranger=_CODE_STRANGER,
         unknown=_CODE_STRANGER,
@@ -158,9 +162,9 @@ TABLE: tuple[RouteRule, ...] = (
     _rule(
         "GET",
         "/v1/codes/{person_id}/paper.png",
-        {"citizen", *_COMMUNITY_WORKERS},
+        {"citizen", "official"},
         ownership=Ownership.OWNER,
-        unbound_roles=_COMMUNITY_WORKERS,
+        unbound_roles={"official"},
         stranger=_CODE_STRANGER,
         unknown=_CODE_STRANGER,
     ),
@@ -201,11 +205,29 @@ TABLE: tuple[RouteRule, ...] = (
         )
         for view in ("stats", "alerts")
     ),
+    # checkpoint staff of a venue: its manager, or an official
+    *(
+        _rule(
+            method,
+            path,
+            {"venue_manager", "official"},
+            ownership=Ownership.VENUE_MANAGER,
+            unbound_roles={"official"},
+            success=success,
+            stranger=_VENUE_STRANGER,
+            unknown=_VENUE_UNKNOWN,
+        )
+        for method, path, success in (
+            ("PUT", "/v1/venues/{venue_id}/staff/{sub}", 200),
+            ("DELETE", "/v1/venues/{venue_id}/staff/{sub}", 204),
+            ("GET", "/v1/venues/{venue_id}/staff", 200),
+        )
+    ),
     # health officials
     _rule("POST", "/v1/cases", {"official"}, success=202),
     _rule("GET", "/v1/cases/{case_id}", {"official"}, unknown=(404, "case_not_found")),
     _rule("GET", "/v1/cases/{case_id}/contacts", {"official"}, unknown=(404, "case_not_found")),
-    _rule("POST", "/v1/lab-results", {"official"}),
+    _rule("POST", "/v1/lab-results", {"official", "lab"}),  # a laboratory system posts its results
     _rule("PUT", "/v1/risk-areas/{region_code}", {"official"}),
     _rule("GET", "/v1/risk-areas/{region_code}", {"official"}),
     _rule(
