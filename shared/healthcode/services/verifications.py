@@ -76,6 +76,21 @@ def _at_post(found: scan_reads.CheckpointLookup, who: Caller) -> VenueView:
     return venue
 
 
+def _at_post_reads(
+    person_id: str | None, checkpoint_id: str, who: Caller, key: str | None, fingerprint: str | None
+) -> tuple[scan_reads.CheckpointLookup, VenueView]:
+    """The one BatchGetItem before a checkpoint write (person, checkpoint, the caller's assignment,
+    a retried key's first answer), then the assignment check of ``_at_post``."""
+    found = scan_reads.lookup(
+        person_id,
+        checkpoint_id,
+        staff=who.sub,
+        idempotency_of=(who.sub, key) if key else None,
+        fingerprint=fingerprint,
+    )
+    return found, _at_post(found, who)
+
+
 def _holder(person: PersonView | None, code: VerifiedCode) -> PersonView:
     """The person a verified code names; a replaced paper code or a removed person is refused."""
     if person is None:
@@ -243,14 +258,7 @@ def verify(
             fingerprint=fingerprint,
             now=now,
         )
-    found = scan_reads.lookup(
-        verified.subject,
-        checkpoint_id,
-        staff=who.sub,
-        idempotency_of=(who.sub, key) if key else None,
-        fingerprint=fingerprint,
-    )
-    venue = _at_post(found, who)
+    found, venue = _at_post_reads(verified.subject, checkpoint_id, who, key, fingerprint)
     if found.first_answer is not None:
         return found.first_answer
     person = _holder(found.person, verified)
@@ -290,14 +298,7 @@ def _foreign(
     Its holder is not a person of this stack: the level is the one the issuing province signed
     minutes ago (the code lives no longer than that), judged under this province's policy. The
     presence is still stored, under a pseudonymous foreign id, so tracing here can find it."""
-    found = scan_reads.lookup(
-        None,
-        checkpoint_id,
-        staff=who.sub,
-        idempotency_of=(who.sub, key) if key else None,
-        fingerprint=fingerprint,
-    )
-    venue = _at_post(found, who)
+    found, venue = _at_post_reads(None, checkpoint_id, who, key, fingerprint)
     if found.first_answer is not None:
         return found.first_answer
     level = code.claims.get("lvl")
@@ -414,14 +415,7 @@ def register(
     with ``issue_paper_code`` also the person's new printable paper code (the first answer again
     for a retried key)."""
     fingerprint = idempotency.fingerprint_of(body) if key else None
-    found = scan_reads.lookup(
-        None,
-        checkpoint_id,
-        staff=who.sub,
-        idempotency_of=(who.sub, key) if key else None,
-        fingerprint=fingerprint,
-    )
-    venue = _at_post(found, who)
+    found, venue = _at_post_reads(None, checkpoint_id, who, key, fingerprint)
     if found.first_answer is not None:
         return found.first_answer
     now = clock.now()
