@@ -228,6 +228,23 @@ def add_override(
     return _view(request)
 
 
+def _decided(
+    status: str, kind: str, actor: str, now: datetime, *, answer: str | None = None, queue: str | None = None
+) -> list[Action]:
+    """The update recording a decision: the status, who and when, the request out of its queue (or
+    moved to ``queue``), a history line for ``kind``, and the answer when there is one."""
+    actions: list[Action] = [
+        Request.status.set(status),
+        Request.decided_by.set(actor),
+        Request.decided_at.set(now),
+        Request.queue.set(queue) if queue is not None else Request.queue.remove(),
+        Request.history.set(Request.history.append([f"{instant_key(now)} {kind} {actor}"])),
+    ]
+    if answer is not None:
+        actions.append(Request.answer.set(answer))
+    return actions
+
+
 def close_override(
     request: RequestView,
     *,
@@ -248,15 +265,7 @@ def close_override(
     entry = audit_entry(
         request.person_id, kind, actor=actor, at=now, details=details, entry_id=request.request_id
     )
-    actions: list[Action] = [
-        Request.status.set(status),
-        Request.decided_by.set(actor),
-        Request.decided_at.set(now),
-        Request.queue.remove(),
-        Request.history.set(Request.history.append([f"{instant_key(now)} {kind} {actor}"])),
-    ]
-    if answer is not None:
-        actions.append(Request.answer.set(answer))
+    actions = _decided(status, kind, actor, now, answer=answer)
     item = Request(request.request_id)
     item.version = request.version
     write = Transaction()
@@ -283,14 +292,7 @@ def answer_appeal(appeal: RequestView, *, outcome: str, official: str, answer: s
         details={"appeal_id": appeal.request_id, "outcome": outcome, "answer": answer},
         entry_id=appeal.request_id,
     )
-    actions: list[Action] = [
-        Request.status.set(outcome),
-        Request.decided_by.set(official),
-        Request.decided_at.set(now),
-        Request.answer.set(answer),
-        Request.queue.remove(),
-        Request.history.set(Request.history.append([f"{instant_key(now)} {APPEAL_ANSWERED} {official}"])),
-    ]
+    actions = _decided(outcome, APPEAL_ANSWERED, official, now, answer=answer)
     item = Request(appeal.request_id)
     item.version = appeal.version
     write = Transaction()
@@ -377,13 +379,7 @@ def claim(request: RequestView, *, approver: str, now: datetime) -> bool:
     write.update(
         "request",
         item,
-        actions=[
-            Request.status.set(APPROVED),
-            Request.decided_by.set(approver),
-            Request.decided_at.set(now),
-            Request.queue.set(f"{request.kind}#{APPROVED}"),
-            Request.history.set(Request.history.append([f"{instant_key(now)} {ACT_APPROVED} {approver}"])),
-        ],
+        actions=_decided(APPROVED, ACT_APPROVED, approver, now, queue=f"{request.kind}#{APPROVED}"),
         condition=Request.status == PENDING_APPROVAL,
     )
     write.save(
@@ -416,15 +412,7 @@ def reject_pending(request: RequestView, *, official: str, reason: str | None, n
     decided first."""
     item = Request(request.request_id)
     item.version = request.version
-    actions: list[Action] = [
-        Request.status.set(REJECTED),
-        Request.decided_by.set(official),
-        Request.decided_at.set(now),
-        Request.queue.remove(),
-        Request.history.set(Request.history.append([f"{instant_key(now)} {ACT_REJECTED} {official}"])),
-    ]
-    if reason is not None:
-        actions.append(Request.answer.set(reason))
+    actions = _decided(REJECTED, ACT_REJECTED, official, now, answer=reason)
     write = Transaction()
     write.update("request", item, actions=actions, condition=Request.status == PENDING_APPROVAL)
     write.save(
