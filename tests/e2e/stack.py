@@ -74,6 +74,29 @@ class Stack:
             aws_secret_access_key="local",
         )
 
+    def stream_records(self, table: str) -> list[dict[str, Any]]:
+        """Every record of ``table``'s stream so far, in order, shaped as Lambda delivers them
+        (to hand to a consumer through ``/_local/invoke``, as ``make replay-dlq`` does)."""
+        from infra.local.events import stream_record
+
+        dynamodb, streams = self.aws("dynamodb"), self.aws("dynamodbstreams")
+        arn = dynamodb.describe_table(TableName=self.info["tables"][table])["Table"]["LatestStreamArn"]
+        records: list[dict[str, Any]] = []
+        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+            iterator = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while iterator:
+                page = streams.get_records(ShardIterator=iterator, Limit=1000)
+                records += [
+                    stream_record(r, stream_arn=arn, region=self.info["region"], ttl_delete=False)
+                    for r in page["Records"]
+                ]
+                if not page["Records"]:
+                    break
+                iterator = page.get("NextShardIterator")
+        return records
+
     # -- the API -------------------------------------------------------------------------------
 
     def call(

@@ -16,28 +16,11 @@ from tests.e2e.test_staff import account, citizen_code, ok, venue_form
 
 def _scan_records(stack: Stack, venue_id: str) -> list[dict[str, Any]]:
     """The venue's records on the ScansTable stream, in order, shaped as Lambda delivers them."""
-    from infra.local.events import stream_record
-
-    arn = stack.aws("dynamodb").describe_table(TableName=stack.info["tables"]["ScansTable"])["Table"][
-        "LatestStreamArn"
+    return [
+        record
+        for record in stack.stream_records("ScansTable")
+        if record["dynamodb"].get("NewImage", {}).get("venue_id", {}).get("S") == venue_id
     ]
-    streams = stack.aws("dynamodbstreams")
-    records: list[dict[str, Any]] = []
-    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = streams.get_records(ShardIterator=iterator, Limit=1000)
-            records += [
-                stream_record(r, stream_arn=arn, region=stack.info["region"], ttl_delete=False)
-                for r in page["Records"]
-                if r["dynamodb"].get("NewImage", {}).get("venue_id", {}).get("S") == venue_id
-            ]
-            if not page["Records"]:
-                break
-            iterator = page.get("NextShardIterator")
-    return records
 
 
 def _invoke(stack: Stack, records: list[dict[str, Any]]) -> Any:

@@ -132,27 +132,8 @@ def test_one_scanner_cannot_turn_more_people_yellow_than_its_hourly_allowance(wo
 def _redeliver_scans(world: World) -> Any:
     """Every record of the ScansTable stream, handed to the counters function at once (the
     local stack's invoke route, as ``make replay-dlq`` does)."""
-    from infra.local.events import stream_record
-
     stack = world.stack
-    arn = stack.aws("dynamodb").describe_table(TableName=stack.info["tables"]["ScansTable"])["Table"][
-        "LatestStreamArn"
-    ]
-    streams = stack.aws("dynamodbstreams")
-    records: list[dict[str, Any]] = []
-    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = streams.get_records(ShardIterator=iterator, Limit=1000)
-            records += [
-                stream_record(r, stream_arn=arn, region=stack.info["region"], ttl_delete=False)
-                for r in page["Records"]
-            ]
-            if not page["Records"]:
-                break
-            iterator = page.get("NextShardIterator")
+    records = stack.stream_records("ScansTable")
     assert records
     answer = stack.http.post(
         f"{stack.url}/_local/invoke/CountersFunction", json={"Records": records}, timeout=120
