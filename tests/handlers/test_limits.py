@@ -125,7 +125,22 @@ def test_charge_with_an_amount_over_the_limit_never_fits(aws_stack: InProcessSta
     assert charge is not None and charge.refused(failed.value)
 
 
-def test_concurrent_takes_count_exactly(aws_stack: InProcessStack) -> None:
+def test_concurrent_takes_count_exactly(aws_stack: InProcessStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # each DynamoDB request is atomic, as the service and the local stack's serialised moto make it;
+    # in-process moto is not thread-safe inside one request, so requests are made one at a time here
+    # while the 30 takes still interleave request by request
+    import threading
+
+    from botocore.client import BaseClient
+
+    one_at_a_time, call = threading.Lock(), BaseClient._make_api_call
+
+    def atomic(self: BaseClient, operation: str, params: dict[str, object]) -> object:
+        with one_at_a_time:
+            return call(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", atomic)
+
     def attempt(_: int) -> bool:
         return limits.try_take("appeals", "racer", limit=7, window_seconds=limits.DAY, now=NOW)
 
