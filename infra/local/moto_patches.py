@@ -8,8 +8,12 @@ The local stack serialises moto's requests (``stack.serial_moto_server``), so a 
 instead check every condition first and write only when all hold: the same all-or-nothing
 outcome and the same ``TransactionCanceledException`` reasons, with no copy. If a write still
 fails while applying (an invalid update expression), the items already written are put back
-from a per-item backup. Applied by the local stack only; in-process moto (handler tests) keeps
-moto's own implementation.
+from a per-item backup.
+
+Applied by the local stack and by every stream pump (``infra.local.streams.StreamPump``): moto's
+rollback replaces each table a cancelled transaction touched with its copy, and a stream reader
+holding shard iterators of the replaced table never sees another record of it. Handler tests
+that pump no stream keep moto's own implementation.
 """
 
 from __future__ import annotations

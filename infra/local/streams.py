@@ -34,6 +34,7 @@ from typing import Any
 
 from healthcode import clock
 
+from infra.local import moto_patches
 from infra.local.events import stream_record
 from infra.local.template import StreamSource, Template
 
@@ -96,7 +97,17 @@ def _matches(pattern: Any, value: Any) -> bool:
 
 
 class StreamPump:
+    """Reads every stream source's shards and delivers batches to its consumer.
+
+    A shard iterator in moto holds the table's shard object, and moto's own transactions roll
+    back by replacing every table they touched with a copy taken before: after one cancelled
+    ``TransactWriteItems`` a reader holding iterators would never see another record of those
+    tables (DynamoDB loses nothing). So a pump always runs on the copy-free transactions of
+    ``infra.local.moto_patches``, in the local stack and in process alike.
+    """
+
     def __init__(self, template: Template, clients: Mapping[str, Any], invoke: Invoke) -> None:
+        moto_patches.apply()
         self.template = template
         self.dynamodb = clients["dynamodb"]
         self.streams = clients["dynamodbstreams"]

@@ -455,3 +455,28 @@ def test_reads_depend_on_the_case_not_the_tables(
     second = trace()
     assert first == second > 0
     assert "Scan" not in reads.operations
+
+
+def test_a_task_redelivered_after_its_close_still_finishes_the_case(
+    aws_stack: InProcessStack, guizhou: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN tasks whose invocation fails after the task's close was written but before the case
+    was marked done (the fault suite found it: a throttled read of the case) WHEN the event source
+    retries the record THEN the retry finds the task closed and still finishes the case."""
+    scenario = build_scenario(3)
+    case_id = report_case(aws_stack, scenario.case_person)
+    finish = tracing.finish_if_complete
+    failures = {"left": 1_000}
+
+    def failing_finish(case_id: str, *, now: datetime) -> bool:
+        if case_item(case_id).tasks_done == case_item(case_id).tasks_total and failures["left"] > 0:
+            failures["left"] = 0
+            raise RuntimeError("throttled reading the case")
+        return finish(case_id, now=now)
+
+    monkeypatch.setattr(tracing, "finish_if_complete", failing_finish)
+    epi.pump(aws_stack, only=epi.TRACING_ONLY).drain()
+    assert failures["left"] == 0, "the last task's finish failed once"
+    case = case_item(case_id)
+    assert case.tracing == "done" and case.tasks_total == case.tasks_done
+    assert contact_rows(aws_stack, case_id) == expected_rows(scenario, case_id, guizhou)

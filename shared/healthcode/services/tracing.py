@@ -147,6 +147,9 @@ def run_task(
     the first page, so an invocation always makes progress). ``recorded_at`` (the case's
     creation) stamps the facts, so a re-run writes identical items."""
     if case_store.task_done(task):
+        # A redelivery of a task whose close was written but whose finish was not (the
+        # invocation failed in between): the finish is idempotent, so try it again.
+        finish_if_complete(task.case_id, now=now)
         return TaskOutcome(already_done=True)
     size = PAGE_SIZE if page_size is None else page_size
     first, last = tracing.co_visitor_window(task.presence, policy, task.venue.venue_type)

@@ -93,12 +93,6 @@ def differences(expected: dict[str, list[str]], found: dict[str, list[str]]) -> 
 # -- 1. random throttling and failures while the streams are delivered --------------------------------
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN REGRESSION (issue 13 work, same family as the poison test below): in some runs a "
-    "tracing task retried under faults leaves its case pending and its close contacts' stored colour "
-    "green (never recomputed); passes alone, fails in some full-suite orders. Open in issue 13's note.",
-)
 @pytest.mark.parametrize("plan", FAULT_PLANS)
 @pytest.mark.parametrize("seed", range(1, FAULT_SEEDS + 1))
 def test_stream_consumers_lose_and_duplicate_nothing_under_faults(seed: int, plan: str) -> None:
@@ -178,14 +172,6 @@ def poison_rules(world: fw.World) -> tuple[Callable[..., Any], dict[str, str]]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN REGRESSION (issue 13 work, found at the end of the session): after the poisoned "
-    "tracing and colour records are replayed, three close contacts keep a green stored colour although "
-    "their exposure facts are stored exactly as in the fault-free run (FactsTable matches): their "
-    "stored person is still version 1 with only the creation in its history, so the colour consumer "
-    "never recomputed them after the replayed tracing wrote the exposures. Open in issue 13's note.",
-)
 def test_poison_records_reach_the_failure_queue_and_replay_to_the_same_end_state() -> None:
     """GIVEN faults that persist through every retry for one record of each consumer WHEN the
     streams are delivered THEN each consumer's failed batch ends in the StreamFailureQueue with
