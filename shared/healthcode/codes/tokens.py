@@ -260,7 +260,7 @@ def sign_code(
         "typ": kind,
         "iat": int(issued.timestamp()),
         "exp": int(expires.timestamp()),
-        "jti": secrets.token_urlsafe(9),
+        "jti": str(claims.get("jti") or secrets.token_urlsafe(9)),  # fixed by a retried request
     }
     token = jwt.encode(
         payload,

@@ -211,15 +211,27 @@ def _acting_for(person_id: str, who: Caller, reason: str | None) -> tuple[Person
     raise NotFound("no such code", code="code_not_found")
 
 
-def _issue(person_id: str, *, actor: str, now: datetime, details: Mapping[str, Any]) -> PaperCode:
-    """Sign a new paper code for the person, revoking the one before; audited in the same write."""
+def _issue(
+    person_id: str,
+    *,
+    actor: str,
+    now: datetime,
+    details: Mapping[str, Any],
+    issue_id: str | None = None,
+) -> PaperCode:
+    """Sign a new paper code for the person, revoking the one before; audited in the same write.
+    ``issue_id`` (from a request's Idempotency-Key) becomes the code's ``jti``: a concurrent retry
+    of that request finds its code already issued and answers the same code instead of revoking
+    it with a second one."""
     lifetime = timedelta(days=policy().paper_code_lifetime_days)
     issued: list[tuple[str, datetime]] = []
 
-    def change(person: PersonView) -> Edit:
-        token, expires_at = keystore.sign(
-            "paper", subject=person.person_id, claims={"prv": settings().province}, lifetime=lifetime
-        )
+    def change(person: PersonView) -> Edit | None:
+        if issue_id is not None and person.paper_code_id == issue_id and person.paper_code:
+            issued.append((person.paper_code, person.paper_expires_at or now))
+            return None
+        claims = {"prv": settings().province, **({"jti": issue_id} if issue_id else {})}
+        token, expires_at = keystore.sign("paper", subject=person.person_id, claims=claims, lifetime=lifetime)
         jti = str(keystore.verify(token, kinds=("paper",)).claims["jti"])
         issued.append((token, expires_at))
         entry = audit.person_entry(
@@ -254,7 +266,7 @@ def issue_paper(person_id: str, who: Caller, *, now: datetime, reason: str | Non
 
 
 def issue_paper_for_registration(
-    person_id: str, staff_sub: str, checkpoint_id: str, now: datetime
+    person_id: str, staff_sub: str, checkpoint_id: str, now: datetime, *, issue_id: str | None = None
 ) -> dict[str, Any]:
     """A paper code for a person checkpoint staff register in person, in that same request
     (``issue_paper_code: true`` on a manual registration). The caller (the verifications service)
@@ -262,7 +274,7 @@ def issue_paper_for_registration(
     identified the person there; this issues the code, audited with the checkpoint, and answers
     ``{token, expires_at, png_base64}`` (the labelled printable card, base64)."""
     details = {"by": "checkpoint_staff", "checkpoint_id": checkpoint_id, "channel": "manual_registration"}
-    issued = _issue(person_id, actor=staff_sub, now=now, details=details)
+    issued = _issue(person_id, actor=staff_sub, now=now, details=details, issue_id=issue_id)
     return {
         "token": issued.token,
         "expires_at": clock.show(issued.expires_at),

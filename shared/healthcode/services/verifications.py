@@ -338,6 +338,15 @@ def _registrant_id(who: Caller, key: str | None) -> str | None:
     return f"p-{digest[:32]}"
 
 
+def _paper_issue_id(who: Caller, key: str | None) -> str | None:
+    """The ``jti`` of the paper code a keyed registration issues, fixed by (scanner, key): two
+    concurrent tries of one request issue one code, not a second that revokes the first's."""
+    if key is None:
+        return None
+    digest = hashlib.sha256(f"{idempotency.record_id(who.sub, key)}#paper".encode()).hexdigest()
+    return f"r-{digest[:22]}"
+
+
 def _same_person(person: PersonView, name: str) -> PersonView:
     """``person``, if ``name`` is the name they are registered under; else 409
     ``identity_mismatch`` (the stored name is decrypted only to compare, never shown)."""
@@ -439,7 +448,7 @@ def register(
         from healthcode.services import codes
 
         answer["paper_code"] = codes.issue_paper_for_registration(
-            person.person_id, who.sub, venue.venue_id, now
+            person.person_id, who.sub, venue.venue_id, now, issue_id=_paper_issue_id(who, key)
         )
     answer = _store(record, venue, answer, who=who, key=key, fingerprint=fingerprint)
     logger.info(

@@ -346,3 +346,34 @@ def test_concurrent_manual_registrations_with_one_idempotency_key_register_once(
         ExpressionAttributeValues={":a": {"S": scanner}},
     )
     assert len(stored["Items"]) == 1
+
+
+def test_concurrent_manual_registrations_with_one_key_print_one_paper_code_that_works(world: World) -> None:
+    """GIVEN one manual registration with ``issue_paper_code`` sent 12 times at once with one
+    Idempotency-Key THEN every copy answers the same paper code, and that code is the person's
+    current one: it passes the checkpoint (a second code issued by a concurrent copy would revoke
+    the printed one, and the card in the person's hand would be refused)."""
+    set_policy(world, limits_policy())
+    manager = account("venue_manager")
+    venue = world.register_venue(manager)
+    scanner = account("scanner")
+    world.assign(venue["venue_id"], scanner, by=manager)
+    body = {
+        "name": "钱七",
+        "id_number": unique_id_number(),
+        "temperature": 36.5,
+        "checkpoint_id": venue["venue_id"],
+        "issue_paper_code": True,
+    }
+    key = {"Idempotency-Key": f"race-{uuid.uuid4()}"}
+    answers = at_once(world, [("POST", "/v1/manual-registrations", (scanner, ["scanner"]), body, key)] * N)
+    assert {a.status_code for a in answers} == {201}, [a.text[:200] for a in answers]
+    tokens = {a.json()["paper_code"]["token"] for a in answers}
+    assert len(tokens) == 1
+    checked = world.stack.http.post(
+        f"{world.stack.url}/v1/verifications",
+        json={"code": tokens.pop(), "checkpoint_id": venue["venue_id"]},
+        headers={"Authorization": f"Bearer {world.token(scanner, ['scanner'])}"},
+        timeout=30,
+    )
+    assert checked.status_code == 200, checked.text
