@@ -66,7 +66,7 @@ def png_text(data: bytes) -> str:
 def svg_text(data: bytes) -> str:
     """The text of the QR symbol an SVG from ``healthcode.codes.qr`` draws (its path, rasterised)."""
     root = ET.fromstring(data)
-    path = root.find(f"{SVG}path")
+    path = root.find(f".//{SVG}path")
     assert path is not None, "no path in the SVG"
     side = int(root.get("viewBox", "0 0 0 0").split()[2])
     matrix = modules_from_path(path.get("d", ""), side - 2 * qr.QUIET_ZONE, offset=qr.QUIET_ZONE)

@@ -24,7 +24,7 @@ _ERRORS: OpenAPIResponse = {
     "/v1/checkins",
     summary="Scan a venue code: one presence per person (the caller and companions in their care)",
     description=(
-        "Answer 201 "
+        "venue_code: the poster's URL (https://<CodeBaseUrl>/v/<code>) or the bare code. Answer 201 "
         "{venue: {venue_id, name, address, type}, scanned_at, checkins: [{person_id, name_masked, colour, "
         "risk_level, verdict}]}. Honours Idempotency-Key."
     ),

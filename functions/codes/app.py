@@ -9,12 +9,14 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from healthcode import clock
-from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app
+from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, language, make_app
 from healthcode.errors import BadRequest, InvalidInput
 from healthcode.protection.logs import get_logger
 from healthcode.rules.applications import parse_application
-from healthcode.services import appeals, applications, codes
+from healthcode.rules.colour import fact_text
+from healthcode.services import appeals, applications, codes, indicators
 from healthcode.services.recolour import reason_text
+from healthcode.settings import policy
 
 logger = get_logger("codes")
 app = make_app()
@@ -50,21 +52,35 @@ def _appeal_reason(body: dict[str, Any]) -> str:
     return reason.strip()
 
 
+def _language() -> str:
+    return language(app.current_event.raw_event)
+
+
 def _code_answer(code: codes.Code) -> dict[str, Any]:
+    """A code's answer; reasons and the display message in the caller's language."""
     person, decision = code.person, code.decision
-    return {
+    lang = _language()
+    answer = {
         "person_id": person.person_id,
         "colour": decision.colour,
         "risk_level": int(decision.level),
-        "reason": reason_text(decision),
-        "reasons": [{"code": r.code, "text": r.text, "until": r.until} for r in decision.reasons],
+        "reason": reason_text(decision, lang),
+        "reasons": [
+            {"code": r.code, "text": fact_text(r.code, policy(), lang), "until": r.until}
+            for r in decision.reasons
+        ],
         "next_change_at": decision.next_change_at,
         "token": code.token,
         "expires_at": code.expires_at,
         "name_masked": person.name_masked,
         "id_masked": person.id_masked,
         "dependant": bool(person.dependant),
+        "id_type": person.id_type or "resident_id",
+        "display": codes.display(decision, language=lang),
     }
+    if code.paper is not None:
+        answer["paper_code"] = code.paper
+    return answer
 
 
 def _image(image: codes.Image) -> Response[bytes]:
@@ -87,9 +103,14 @@ def _image(image: codes.Image) -> Response[bytes]:
 )
 def apply() -> Response[str]:
     """Apply for a code (self, or a dependant), or renew the declaration: 201 new, 200 renewed."""
-    who = caller(app).require("citizen")
+    who = caller(app).require("citizen", "scanner", "official")  # staff: assisted applications only
     now = clock.now()
-    form = parse_application(json_body(app), now=now)
+    try:
+        form = parse_application(json_body(app), now=now)
+    except InvalidInput:  # refused for invalid data: the data-accuracy indicator counts it
+        indicators.note_attempt(indicators.stated_region(app.current_event.raw_event), refused=True, now=now)
+        raise
+    indicators.note_attempt(form.region_code, refused=False, now=now)
     code = codes.apply(form, who=who, now=now, idempotency_key=_idempotency_key())
     logger.info(
         "code applied",
@@ -126,7 +147,11 @@ def list_codes() -> Response[str]:
 def refresh(person_id: str) -> Response[str]:
     """A fresh dynamic code: one GetItem, and the stored colour while it holds."""
     code = codes.refresh(person_id, caller(app).require("citizen"))
-    return json_response(200, _code_answer(code), _NO_STORE)
+    tests = [
+        {"test": lab.test, "result": "positive" if lab.positive else "negative", "sampled_at": lab.sampled_at}
+        for lab in code.tests
+    ]
+    return json_response(200, {**_code_answer(code), "tests": tests}, _NO_STORE)
 
 
 @app.get("/v1/codes/<person_id>/qr.png", summary="The QR image (PNG) of a fresh code")
@@ -145,7 +170,7 @@ def qr_svg(person_id: str) -> Response[bytes]:
 )
 def history(person_id: str) -> Response[str]:
     """Every colour change, oldest first, and every step of an override or appeal about the person."""
-    found = codes.history(person_id, caller(app).require("citizen"))
+    found = codes.history(person_id, caller(app).require("citizen"), language=_language())
     body = {"person_id": person_id, "changes": found.changes, "steps": found.steps}
     return json_response(200, body, _NO_STORE)
 
@@ -174,6 +199,16 @@ def appeal(person_id: str) -> Response[str]:
             "created_at": filed.created_at,
         },
     )
+
+
+@app.get(
+    "/v1/codes/<person_id>/appeals",
+    summary="The person's appeals: {appeals: [{appeal_id, created_at, reason, status, answer, answered_at}]}",
+)
+def list_appeals(person_id: str) -> Response[str]:
+    """The appeals about a code the caller manages, oldest first, with the officials' answers."""
+    person = codes.managed(person_id, caller(app).require("citizen"))  # 404 for anyone else
+    return json_response(200, {"appeals": appeals.of_person(person)}, _NO_STORE)
 
 
 # -- guardian links --------------------------------------------------------------------------------

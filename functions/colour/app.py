@@ -6,6 +6,10 @@ A person whose recomputation fails has all their records reported as failures (t
 retries from the earliest, then sends the batch to the failure queue); the others are done.
 Records of facts removed by TTL (``userIdentity`` the DynamoDB service) recompute too, with the
 cause ``expiry``. Recomputing is idempotent, so redelivered records change nothing.
+
+A new case or close-contact fact also reaches the people of its person's building where the
+province counts buildings (``residences.spread``: same_building facts, which come back through
+this stream and recolour them).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from healthcode import clock
 from healthcode.protection.logs import get_logger
-from healthcode.services import recolour
+from healthcode.services import recolour, residences
 
 logger = get_logger("colour")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -52,6 +57,21 @@ def cause_of(record: DynamoDBRecord) -> str:
     return kind
 
 
+def spread_to_building(record: DynamoDBRecord) -> int:
+    """For a newly written case or contact fact, the same_building facts of the person's
+    building (``residences.spread``); 0 for any other record."""
+    if record.event_name != DynamoDBRecordEventName.INSERT or record.dynamodb is None:
+        return 0
+    image: Mapping[str, Any] = record.dynamodb.new_image
+    kind = str(image.get("kind", ""))
+    if kind not in residences.SOURCE_KINDS:
+        return 0
+    learned = image.get("learned_at") or image.get("recorded_at")
+    if not learned:
+        return 0
+    return residences.spread(person_of(record), kind, learned_at=clock.parse_instant(str(learned)))
+
+
 def causes_by_person(records: Iterable[DynamoDBRecord]) -> dict[str, str]:
     found: dict[str, set[str]] = {}
     for record in records:
@@ -65,6 +85,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     settled: dict[str, bool] = {}  # person_id -> recomputed (True) or failed (False)
 
     def recompute(record: DynamoDBRecord) -> None:
+        spread_to_building(record)
         person_id = person_of(record)
         if person_id in settled:
             if not settled[person_id]:

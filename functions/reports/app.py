@@ -1,8 +1,10 @@
 """Reports for health officials (``healthcode.services.reports``): daily scans per unit and
-venue-code coverage by type and region.
+venue-code coverage by type and region; and ``daily_export``, the 16:00 schedule's handler
+(``DailyReportFunction``) writing the day's counts to the export bucket.
 
-``GET /v1/reports/daily-scans`` answers JSON, or CSV (``Accept: text/csv`` or ``?format=csv``)
-for spreadsheets, every text cell neutralised against formula injection.
+``GET /v1/reports/daily-scans`` lists every unit of the area (zero-scan units included), paged,
+as JSON or CSV (``Accept: text/csv`` or ``?format=csv``) for spreadsheets, every text cell
+neutralised against formula injection; a CSV page names the next in ``X-Next-Cursor``.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from healthcode import clock
 from healthcode.edge.http import caller, json_response, lambda_handler_for, make_app
 from healthcode.errors import InvalidInput
+from healthcode.protection.auth import Caller
 from healthcode.protection.logs import get_logger
 from healthcode.rules import regions
-from healthcode.rules.venues import csv_document, report_day
+from healthcode.rules.venues import report_day
 from healthcode.services import reports
 from healthcode.settings import settings
 
@@ -24,7 +28,6 @@ logger = get_logger("reports")
 app = make_app()
 
 CSV_TYPE = "text/csv; charset=utf-8"
-DAILY_COLUMNS = ("date", "region_code", "venue_id", "name", "scans", "abnormal")
 
 _ERRORS: OpenAPIResponse = {
     "description": "error envelope",
@@ -36,13 +39,19 @@ def _query(name: str) -> str | None:
     return app.current_event.get_query_string_value(name)
 
 
-def _region() -> str:
-    """``?region_code=``: a current code inside the province (the province when absent)."""
+#: Roles that read reports: officials, and admins (who read but never act on colours).
+READERS = ("official", "admin")
+
+
+def _region(who: Caller) -> str:
+    """``?region_code=``: a current code inside the province and inside the caller's area (403
+    ``outside_area``); when absent, the caller's area (the province for a caller without one)."""
     province = settings().province
     value = _query("region_code")
     if value is None or value == "":
-        return province
+        value = who.area or province
     code = regions.check_region_code(value)
+    who.require_area(code)
     if not regions.in_province(code, province):
         raise InvalidInput(
             f"region_code {code} is not inside this province ({province})",
@@ -64,34 +73,36 @@ def _wants_csv() -> bool:
 
 @app.get(
     "/v1/reports/daily-scans",
-    summary="Scans per unit on a day in a region (JSON, or CSV with Accept: text/csv or ?format=csv)",
-    description="Query: date=YYYY-MM-DD (default today, China time), region_code (default the province).",
+    summary="Every unit of a region with its scans on a day, paged (JSON, or CSV with Accept: text/csv "
+    "or ?format=csv; a CSV page names the next in the X-Next-Cursor header)",
+    description="Query: date=YYYY-MM-DD (default today, China time), region_code (inside the caller's "
+    "area; default that area, else the province), limit (1-500, default 100), cursor.",
     responses={
-        200: {"description": "{date, region_code, due_at, units: [{venue_id, name, scans, abnormal}]}"},
+        200: {
+            "description": "{date, region_code, due_at, units: [{venue_id, name, scans, abnormal}], "
+            "next_cursor}"
+        },
         403: _ERRORS,
         422: _ERRORS,
     },
 )
 def daily_scans() -> Response[str]:
-    caller(app).require("official")
+    who = caller(app).require(*READERS)
     day = report_day(_query("date"), now=clock.now())
-    region_code = _region()
+    region_code = _region(who)
     as_csv = _wants_csv()
-    report = reports.daily_scans(region_code, day)
+    limit = reports.check_page_size(_query("limit"))
+    report = reports.daily_scans(region_code, day, limit=limit, cursor=_query("cursor") or None)
     if as_csv:
-        document = csv_document(
-            DAILY_COLUMNS,
-            ((day, u.region_code, u.venue_id, u.name or "", u.scans, u.abnormal) for u in report.units),
-        )
         filename = f"daily-scans-{region_code}-{day}.csv"
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
+        if report.next_cursor is not None:
+            headers["X-Next-Cursor"] = report.next_cursor
         return Response(
             status_code=200,
             content_type=CSV_TYPE,
-            body=document,
-            headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
-                "Cache-Control": "no-store",
-            },
+            body=reports.daily_csv(day, report.units),
+            headers=headers,
         )
     return json_response(
         200,
@@ -113,6 +124,7 @@ def daily_scans() -> Response[str]:
                 }
                 for u in report.units
             ],
+            "next_cursor": report.next_cursor,
         },
     )
 
@@ -120,12 +132,12 @@ def daily_scans() -> Response[str]:
 @app.get(
     "/v1/reports/coverage",
     summary="Venue codes by type and by region, and how many of the province's mandatory types have one",
-    description="Query: region_code (default the province); county, prefecture or province level.",
+    description="Query: region_code (inside the caller's area; default that area, else the province); "
+    "county, prefecture or province level.",
     responses={200: {"description": "coverage"}, 403: _ERRORS, 422: _ERRORS},
 )
 def venue_coverage() -> Response[str]:
-    caller(app).require("official")
-    report = reports.venue_coverage(_region())
+    report = reports.venue_coverage(_region(caller(app).require(*READERS)))
     covered = report.covered
     return json_response(
         200,
@@ -133,12 +145,22 @@ def venue_coverage() -> Response[str]:
             "region_code": report.region_code,
             "region_name": report.region_name,
             "venues": covered.venues,
+            "entities": report.entities,
+            "with_code": report.with_code,
+            "rate": report.rate,
             "by_type": [
                 {"type": t.venue_type, "label": t.label, "requirement": t.requirement, "venues": t.venues}
                 for t in report.by_type
             ],
             "by_region": [
-                {"region_code": r.region_code, "region_name": r.region_name, "venues": r.venues}
+                {
+                    "region_code": r.region_code,
+                    "region_name": r.region_name,
+                    "venues": r.venues,
+                    "entities": r.entities,
+                    "with_code": r.with_code,
+                    "rate": r.rate,
+                }
                 for r in report.by_region
             ],
             "mandatory": {
@@ -151,3 +173,10 @@ def venue_coverage() -> Response[str]:
 
 
 lambda_handler: Any = lambda_handler_for(app, logger)
+
+
+@logger.inject_lambda_context
+def daily_export(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """``DailyReportFunction``: the 16:00 (China time) schedule writes the day's counts so far."""
+    at = clock.parse_instant(str(event["time"])) if event.get("time") else clock.now()
+    return {"written": reports.export_daily(at)}

@@ -5,6 +5,11 @@
 * INSERT of a task: run it — the co-visitor window at that venue, paged over its shards,
   exposure facts and contact rows written as it goes; with the invocation's time running short
   it writes a continuation task (whose own INSERT carries on) and stops.
+* INSERT of the case's ``GEN#2`` item (two generations traced, the first one done): plan the
+  second generation — each close contact's own presences, one task per presence and venue.
+* INSERT of a ``RELEASE#`` item (an excluded case approved): end every exposure fact found
+  through the case, a page of contacts at a time, handing the rest to a next part when the
+  invocation's time runs short.
 * Anything else (contact rows, updates of the case and tasks): nothing to do.
 
 Records are redelivered (a retried batch, a bisected one): planning is skipped once the case has
@@ -54,6 +59,12 @@ def _plan(case_id: str) -> None:
         logger.info("tracing planned", extra={"case_id": case_id, "tasks": planned})
 
 
+def _plan_second_generation(case_id: str) -> None:
+    planned = tracing.plan_second_generation(case_id, policy=policy(), now=clock.now())
+    if planned is not None:
+        logger.info("second generation planned", extra={"case_id": case_id, "tasks": planned})
+
+
 def _run(image: dict[str, Any], invocation: Invocation) -> None:
     task, outcome = tracing.run_stored_task(
         image,
@@ -77,6 +88,20 @@ def _run(image: dict[str, Any], invocation: Invocation) -> None:
     )
 
 
+def _release(image: dict[str, Any], invocation: Invocation) -> None:
+    ended, continued = tracing.release(
+        image,
+        remaining_seconds=invocation.remaining,
+        margin_seconds=invocation.margin,
+        first_page_always=invocation.tasks_run == 0,
+    )
+    invocation.tasks_run += 1
+    logger.info(
+        "exposures of an excluded case ended",
+        extra={"case_id": image.get("pk"), "ended": ended, "continued": continued},
+    )
+
+
 def record_handler(record: DynamoDBRecord) -> None:
     if record.event_name is None or record.event_name.name != "INSERT" or record.dynamodb is None:
         return
@@ -85,10 +110,15 @@ def record_handler(record: DynamoDBRecord) -> None:
     kind = tracing.item_kind(sort_key)
     if kind == "case":
         _plan(case_id)
-    elif kind == "task":
+    elif kind == "second_generation":
+        _plan_second_generation(case_id)
+    elif kind in ("task", "release"):
         if _invocation is None:
             raise RuntimeError("record_handler runs inside lambda_handler only")
-        _run(record.dynamodb.new_image, _invocation)
+        if kind == "task":
+            _run(record.dynamodb.new_image, _invocation)
+        else:
+            _release(record.dynamodb.new_image, _invocation)
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

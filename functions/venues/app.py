@@ -12,7 +12,7 @@ from healthcode import clock
 from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app
 from healthcode.protection.logs import get_logger
 from healthcode.rules.venues import VENUE_TYPE_LABELS, report_day
-from healthcode.services import staff, venues
+from healthcode.services import staff, venue_codes, venues
 from healthcode.services.venues import ShownAlert, VenueView
 
 logger = get_logger("venues")
@@ -55,9 +55,71 @@ def _view(venue: VenueView) -> dict[str, Any]:
         "root_venue_id": venue.root_venue_id,
         "shards": int(venue.shards),
         "code": venue.code,
+        "code_url": venue_codes.url_of(str(venue.code)) if venue.code else None,
+        "code_generation": venue.code_generation,
         "code_expires_at": venue.code_expires_at,
         "created_at": venue.created_at,
+        "zone": venue.zone,
+        "store_number": venue.store_number,
+        "status": "closed" if venue.closed else "active",
     }
+
+
+def _listed(venue: VenueView) -> dict[str, Any]:
+    return {
+        "venue_id": venue.venue_id,
+        "name": venue.name,
+        "type": venue.venue_type,
+        "address": venue.address,
+        "region_code": venue.region_code,
+        "parent_venue_id": venue.parent_venue_id,
+        "zone": venue.zone,
+        "store_number": venue.store_number,
+        "status": "closed" if venue.closed else "active",
+    }
+
+
+@app.get(
+    "/v1/venues",
+    summary="Venues: a manager's own; an official's or admin's area (?region_code=&type=), paged",
+    responses={200: {"description": "{venues: [...], next_cursor}"}, 403: _ERRORS, 422: _ERRORS},
+)
+def venue_list() -> Response[str]:
+    who = caller(app).require("venue_manager", "official", "admin")
+    page = venues.listed(
+        who,
+        region_code=_query("region_code"),
+        venue_type=_query("type"),
+        status=_query("status"),
+        limit=staff.check_page_size(_query("limit")),
+        cursor=_query("cursor"),
+    )
+    return json_response(200, {"venues": [_listed(v) for v in page.venues], "next_cursor": page.next_cursor})
+
+
+@app.patch(
+    "/v1/venues/<venue_id>",
+    summary="Change or complete a venue's registration (its manager); a new code when the poster changes",
+    responses={200: {"description": "the venue"}, 403: _ERRORS, 404: _ERRORS, 409: _ERRORS, 422: _ERRORS},
+)
+def venue_change(venue_id: str) -> Response[str]:
+    who = caller(app).require("venue_manager")
+    body = json_body(app)
+    venue, reissued = venues.change(venue_id, who, body)
+    return json_response(200, {**_view(venue), "code_reissued": reissued})
+
+
+@app.post(
+    "/v1/venues/<venue_id>/join-codes",
+    summary="A one-time join code for a store's own manager to register under this venue",
+    description="Honours Idempotency-Key.",
+    responses={201: {"description": "{join_code, expires_at}"}, 403: _ERRORS, 404: _ERRORS, 409: _ERRORS},
+)
+def venue_join_code(venue_id: str) -> Response[str]:
+    who = caller(app).require("venue_manager")
+    key = venues.check_idempotency_key(app.current_event.headers.get("idempotency-key"))
+    issued = venues.issue_join_code(venue_id, who, key=key)
+    return json_response(201, {"join_code": issued.join_code, "expires_at": issued.expires_at})
 
 
 @app.get(
@@ -102,6 +164,38 @@ def poster_svg(venue_id: str) -> Response[bytes]:
 
 def _query(name: str) -> str | None:
     return app.current_event.get_query_string_value(name)
+
+
+# -- the venue code's life (healthcode.services.venue_codes) -------------------------------------
+
+
+@app.post(
+    "/v1/venues/<venue_id>/code",
+    summary="Reissue the venue's code: a new poster; every earlier code is refused at check-in",
+    description="Body optional: {reason: damaged | forwarded | lost | changed | other}. Audited.",
+    responses={
+        201: {"description": "{venue_id, code, code_url, generation, reissued_at}"},
+        403: _ERRORS,
+        404: _ERRORS,
+        409: _ERRORS,
+        422: _ERRORS,
+    },
+)
+def reissue_code(venue_id: str) -> Response[str]:
+    who = caller(app).require("venue_manager", "official")  # officials: roadside checkpoints of their area
+    body = json_body(app) if app.current_event.body else {}
+    return json_response(201, venue_codes.reissue(venue_id, who, body.get("reason") or "other"))
+
+
+@app.delete(
+    "/v1/venues/<venue_id>",
+    summary="Close the venue (a complex with its doors and stores): codes refused, records kept",
+    responses={204: {"description": "closed"}, 403: _ERRORS, 404: _ERRORS},
+)
+def close(venue_id: str) -> Response[str]:
+    who = caller(app).require("venue_manager", "official")  # officials: roadside checkpoints of their area
+    venue_codes.close(venue_id, who)
+    return Response(status_code=204, content_type=None, body="")
 
 
 @app.get(

@@ -10,10 +10,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from healthcode import clock
 from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app
+from healthcode.errors import InvalidInput
 from healthcode.protection.logs import get_logger
 from healthcode.rules import forms
-from healthcode.rules.idcard import check_id_number
-from healthcode.services import verifications
+from healthcode.rules.documents import check_document
+from healthcode.services import indicators, verifications
 
 logger = get_logger("verifications")
 app = make_app()
@@ -84,12 +85,23 @@ def register() -> Response[str]:
     """Register a person without a phone at a checkpoint (name, ID number, phone?, temperature):
     they are looked up by ID number — or registered — and verified like a scanned code."""
     who = caller(app).require("scanner")
-    body = json_body(app)
-    name = forms.check_name(body["name"])
-    id_number = check_id_number(body["id_number"], today=clock.now().astimezone(clock.CHINA).date())
-    phone = None if body.get("phone") is None else forms.check_mobile(body["phone"])
-    temperature = forms.check_temperature(body["temperature"])
+    try:
+        body = json_body(app)
+        name = forms.check_name(body["name"])
+        id_number = check_document(
+            body["id_number"],
+            body.get("id_type"),
+            nationality=body.get("nationality"),
+            today=clock.now().astimezone(clock.CHINA).date(),
+        )
+        phone = None if body.get("phone") is None else forms.check_mobile(body["phone"])
+        temperature = forms.check_temperature(body["temperature"])
+    except InvalidInput:  # refused for invalid data: the data-accuracy indicator counts it
+        stated = indicators.stated_checkpoint(app.current_event.raw_event)
+        indicators.note_registration(stated, refused=True)
+        raise
     checkpoint_id = str(body["checkpoint_id"]).strip()
+    indicators.note_registration(checkpoint_id, refused=False)
     key = _idempotency_key()
     answer = verifications.register(
         who,

@@ -23,7 +23,7 @@ from infra.local.resources import create_resources
 from infra.local.stack import LambdaContext, Router, load_handler
 from infra.local.template import ROOT_TEMPLATE, Template
 
-SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "secretsmanager", "kms", "s3")
+SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "secretsmanager", "kms", "s3", "sns")
 
 
 @dataclass
@@ -75,9 +75,10 @@ class InProcessStack:
         raw_body: bytes | None = None,
         headers: dict[str, str] | None = None,
         query: str = "",
+        region: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """The function a route runs and the event API Gateway would hand it (the authorizer's
-        claims stand in for a validated token)."""
+        claims stand in for a validated token; ``region``: the caller's area claim)."""
         matched = self.router.match(method, path)
         if matched is None:
             raise AssertionError(f"no route {method} {path} in template.yaml")
@@ -92,6 +93,8 @@ class InProcessStack:
         if as_ is not None:
             now = clock.timestamp()
             claims = flatten_claims({"sub": as_[0], "roles": list(as_[1]), "iat": now, "exp": now + 3600})
+            if region is not None:
+                claims["region"] = region
         event = http_api_event(
             method=method,
             raw_path=path,
@@ -123,10 +126,18 @@ class InProcessStack:
         raw_body: bytes | None = None,
         headers: dict[str, str] | None = None,
         query: str = "",
+        region: str | None = None,
     ) -> Answer:
-        """Call a route as API Gateway would."""
+        """Call a route as API Gateway would (``region``: the caller's area claim)."""
         function, event = self.event(
-            method, path, as_=as_, json_body=json_body, raw_body=raw_body, headers=headers, query=query
+            method,
+            path,
+            as_=as_,
+            json_body=json_body,
+            raw_body=raw_body,
+            headers=headers,
+            query=query,
+            region=region,
         )
         return self.answer(self.invoke(function, event))
 

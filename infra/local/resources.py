@@ -1,6 +1,10 @@
 """Create the template's resources in moto: tables (keys, GSIs, streams, SSE, and TTL, which
-moto's CloudFormation drops), queues, KMS keys and secrets. Used by the local stack and by the
-handler tests, so tests and infrastructure cannot drift apart."""
+moto's CloudFormation drops), queues, SNS topics, KMS keys and secrets. Used by the local stack
+and by the handler tests, so tests and infrastructure cannot drift apart.
+
+SNS topics are created without their subscriptions (no mailbox or endpoint exists locally):
+what was published to a topic stays in moto and :func:`published` reads it back, which is how
+tests (and the local stack's ``GET /_local/published?topic=<logical id>``) see it."""
 
 from __future__ import annotations
 
@@ -116,4 +120,30 @@ def create_resources(template: Template, clients: dict[str, Any]) -> None:
         clients["s3"].create_bucket(Bucket=name, **where)
         template.created_refs[logical_id] = name
         template.created_arns[logical_id] = f"arn:{template.partition}:s3:::{name}"
+    if "sns" in clients:
+        for logical_id, spec in template.of_type("AWS::SNS::Topic").items():
+            props = template.resolve(spec.get("Properties", {}))
+            attributes = {"DisplayName": str(props["DisplayName"])} if props.get("DisplayName") else {}
+            arn = clients["sns"].create_topic(Name=template.physical_name(logical_id), Attributes=attributes)[
+                "TopicArn"
+            ]
+            template.created_refs[logical_id] = arn  # Ref of a topic is its ARN
+            template.created_arns[logical_id] = arn
     create_tables(template, clients["dynamodb"])
+
+
+def published(topic_arn: str) -> list[dict[str, Any]]:
+    """Every message published to a topic of the moto in this process, oldest first:
+    ``{message_id, subject, message, attributes}``."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    region = topic_arn.split(":")[3]
+    account = topic_arn.split(":")[4] or DEFAULT_ACCOUNT_ID
+    topic = sns_backends[account][region].topics.get(topic_arn)
+    if topic is None:
+        return []
+    return [
+        {"message_id": message_id, "subject": subject, "message": message, "attributes": attributes or {}}
+        for message_id, message, subject, attributes, _group in list(topic.sent_notifications)
+    ]

@@ -8,7 +8,8 @@
 4. serves every ``HttpApi`` route, checking caller tokens as the JWT authorizer would;
 5. runs custom resources (e.g. the signing-key bootstrap) through their service functions,
    answering CloudFormation's pre-signed URL itself;
-6. pumps stream records to consumers and fires schedules on the stack clock.
+6. pumps stream records to consumers and fires schedules on the stack clock (``rate(...)`` and
+   daily ``cron(M H * * ? *)``).
 """
 
 from __future__ import annotations
@@ -27,18 +28,19 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from healthcode import aws, clock, settings
 
 from infra.local import moto_patches
 from infra.local.authorizer import CALLER_KEY_ENV, AuthorizerRejection, LocalIdentityProvider
 from infra.local.events import http_api_event
-from infra.local.resources import create_resources
+from infra.local.resources import create_resources, published
 from infra.local.streams import StreamPump, TtlSweeper
 from infra.local.template import Route, Template
 
@@ -358,6 +360,8 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self._cfn_answers: dict[str, dict[str, Any]] = {}
         self._next_schedule: dict[str, float] = {}
+        #: Daily cron schedules: when the stack clock was last looked at for each.
+        self._last_look: dict[str, float] = {}
         #: While set, the background loop delivers nothing (drain still does): lets a test write
         #: several records and have them read as one batch.
         self.pump_paused = threading.Event()
@@ -494,9 +498,25 @@ class LocalStack:
     def _schedule_period(self, expression: str) -> float | None:
         found = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
         if not found:
-            return None  # cron(...) schedules are not emulated; invoke them with /_local/invoke
+            return None  # cron(...): see _daily_due
         unit = {"minute": 60, "hour": 3600, "day": 86400}[found.group(2).rstrip("s")]
         return int(found.group(1)) * unit
+
+    def _daily_due(self, key: str, expression: str, now: float) -> bool:
+        """A daily ``cron(M H * * ? *)`` schedule (UTC, as EventBridge reads it): due when the
+        stack clock has passed its time of day since the last look (once however far the clock
+        jumped; a clock moved back starts looking from there)."""
+        time_of_day = daily_time(expression)
+        if time_of_day is None:
+            return False  # other cron(...) forms are not emulated; invoke them with /_local/invoke
+        last = self._last_look.get(key)
+        self._last_look[key] = now
+        if last is None or now < last:
+            return False
+        hour, minute = time_of_day
+        at = datetime.fromtimestamp(now, UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
+        latest = at.timestamp() if at.timestamp() <= now else at.timestamp() - 86400
+        return last < latest <= now
 
     def run_due_schedules(self) -> int:
         """Invoke each schedule whose next time on the stack clock has come (once, no catch-up)."""
@@ -504,9 +524,12 @@ class LocalStack:
         now = clock.now().timestamp()
         for schedule in self.template.schedules():
             period = self._schedule_period(schedule.expression)
-            if period is None:
-                continue
             key = f"{schedule.function}.{schedule.name}"
+            if period is None:
+                if self._daily_due(key, schedule.expression, now):
+                    self.invoke(schedule.function, scheduled_event(self.region, key, clock.now()))
+                    fired += 1
+                continue
             due = self._next_schedule.setdefault(key, now + period)
             if now >= due:
                 self._next_schedule[key] = now + period
@@ -543,7 +566,10 @@ class LocalStack:
                 return 400, {
                     "error": {"code": "invalid_input", "message": "need {sub, roles: []}", "field": "sub"}
                 }
-            return 200, {"token": self.identity.issue(sub, [str(r) for r in roles], body.get("claims"))}
+            extra = dict(body.get("claims") or {})
+            if body.get("region") is not None:
+                extra["region"] = body["region"]
+            return 200, {"token": self.identity.issue(sub, [str(r) for r in roles], extra)}
         if path == "/_local/clock":
             if method == "POST":
                 try:
@@ -573,6 +599,11 @@ class LocalStack:
             return _policy_route(self, method, body)
         if method == "POST" and path == "/_local/ttl":
             return 200, {"deleted": self.ttl.sweep()}
+        if method == "GET" and path == "/_local/published":
+            topic = body.get("topic")
+            if not isinstance(topic, str) or topic not in self.template.of_type("AWS::SNS::Topic"):
+                return 400, _local_error("need ?topic=<logical id of an AWS::SNS::Topic>", "topic")
+            return 200, {"topic": topic, "messages": published(self.template.arn(topic))}
         if method == "GET" and path == "/_local/info":
             return 200, {
                 "moto_endpoint": self.moto_endpoint,
@@ -616,6 +647,14 @@ def _policy_route(stack: LocalStack, method: str, body: dict[str, Any]) -> tuple
 
 def _local_error(message: str, field: str | None) -> dict[str, Any]:
     return {"error": {"code": "invalid_input", "message": message, "field": field}}
+
+
+def daily_time(expression: str) -> tuple[int, int] | None:
+    """``(hour, minute)`` UTC of a daily EventBridge ``cron(M H * * ? *)``; None for any other."""
+    found = re.fullmatch(r"cron\(([0-9]{1,2}) ([0-9]{1,2}) \* \* \? \*\)", expression.strip())
+    if not found or int(found.group(1)) > 59 or int(found.group(2)) > 23:
+        return None
+    return int(found.group(2)), int(found.group(1))
 
 
 def scheduled_event(region: str, rule: str, at: Any) -> dict[str, Any]:
@@ -681,6 +720,8 @@ def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                         {"error": {"code": "invalid_json", "message": "JSON object expected", "field": None}},
                     )
                     return
+                if method == "GET":  # GET local routes take their arguments in the query
+                    payload = {**dict(parse_qsl(parts.query)), **payload}
                 status, answer = stack.local_route(method, parts.path, payload)
                 self._json(status, answer)
                 return

@@ -6,10 +6,18 @@ Province *rules* are not here: they live in the province policy file (``healthco
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import cache
 
 from healthcode.rules.policy import Policy, load_policy
+
+#: Where a poster's QR sends a phone: ``https://<code base>/v/<venue code>``. A host (with a port
+#: at most), short enough that the poster's QR symbol stays at version 10 (level M, 213 bytes)
+#: with a compact venue code of up to 184 characters (generations up to 9,999).
+CODE_BASE_URL = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?")
+MAX_CODE_BASE_URL_CHARS = 18
+DEFAULT_CODE_BASE_URL = "hc.local"
 
 
 class SettingsError(RuntimeError):
@@ -21,6 +29,7 @@ class Settings:
     province: str
     retention_days: int
     stage: str
+    code_base_url: str = DEFAULT_CODE_BASE_URL
 
     @property
     def code_issuer(self) -> str:
@@ -41,7 +50,18 @@ def settings() -> Settings:
     retention = os.environ.get("RETENTION_DAYS", "28")
     if not retention.isdigit() or not 1 <= int(retention) <= 3650:
         raise SettingsError("RETENTION_DAYS must be a whole number of days between 1 and 3650")
-    return Settings(province=province, retention_days=int(retention), stage=os.environ.get("STAGE", "prod"))
+    code_base_url = os.environ.get("CODE_BASE_URL", "").strip() or DEFAULT_CODE_BASE_URL
+    if len(code_base_url) > MAX_CODE_BASE_URL_CHARS or not CODE_BASE_URL.fullmatch(code_base_url):
+        raise SettingsError(
+            f"CODE_BASE_URL must be a lower-case host name (with a port at most) of at most "
+            f"{MAX_CODE_BASE_URL_CHARS} characters: posters' QR symbols hold https://<it>/v/<code>"
+        )
+    return Settings(
+        province=province,
+        retention_days=int(retention),
+        stage=os.environ.get("STAGE", "prod"),
+        code_base_url=code_base_url,
+    )
 
 
 def policy() -> Policy:

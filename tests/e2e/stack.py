@@ -29,10 +29,12 @@ class Stack:
 
     # -- local-only routes -----------------------------------------------------------------
 
-    def token(self, sub: str, roles: Sequence[str]) -> str:
-        answer = self.http.post(
-            f"{self.url}/_local/tokens", json={"sub": sub, "roles": list(roles)}, timeout=10
-        )
+    def token(self, sub: str, roles: Sequence[str], region: str | None = None) -> str:
+        """A caller token for ``sub`` with ``roles`` (and the area ``region``, when given)."""
+        body: dict[str, Any] = {"sub": sub, "roles": list(roles)}
+        if region is not None:
+            body["region"] = region
+        answer = self.http.post(f"{self.url}/_local/tokens", json=body, timeout=10)
         answer.raise_for_status()
         return str(answer.json()["token"])
 

@@ -79,6 +79,7 @@ def test_a_registration_and_a_checkin_reach_the_export_bucket(stack: Stack) -> N
     assert [line["op"] for line in venues][:1] == ["INSERT"]
     assert venues[0]["subject_name"].startswith("贵阳市") and venues[0]["province"] == "520000"
     assert venues[0]["manager_hash"].startswith("h1:")
+    assert venues[0]["credential_number"] == "91440300708461136T"  # an organisation's: public
     scans = [line for line in exported_lines(stack, "scans") if line["person_id"] == person_id]
     assert len(scans) == 1
     assert scans[0]["venue_id"] == venue_id and scans[0]["kind"] == "checkin"

@@ -16,7 +16,7 @@ from healthcode import clock
 from healthcode.clock import CHINA
 from healthcode.rules.policy import FactKind, Policy, RiskLevel
 from healthcode.services import counters as counters_service
-from healthcode.storage import facts, fevers, stats
+from healthcode.storage import alerts, facts, fevers, stats
 from healthcode.storage.models import Stat
 
 from tests.handlers.checkpoint_support import (  # noqa: F401 - fixtures
@@ -165,10 +165,15 @@ def test_units_and_alerts_of_a_county_a_prefecture_and_the_province(moto_stack: 
     assert {u.venue_id for u in prefecture} == {nanming.venue_id, yunyan.venue_id}
     assert {u.venue_id for u in province} >= {nanming.venue_id, yunyan.venue_id, zunyi.venue_id}
     assert [u.region_code for u in province] == sorted(u.region_code for u in province)
-    # AND the official side reads the abnormal scans of a region
-    assert [a.venue_id for a in stats.region_alerts("520100", day)] == [nanming.venue_id]
-    assert {a.venue_id for a in stats.region_alerts("520000", day)} >= {nanming.venue_id, zunyi.venue_id}
-    assert list(stats.region_alerts("520103", day)) == []
+
+    # AND the official side (storage.alerts) reads the abnormal scans of a region
+    def region_alerts(region_code: str) -> list[str]:
+        page = alerts.listed(region_code, day, status=None, verdict=None, limit=500, cursor=None)
+        return [a.venue_id for a in page.alerts]
+
+    assert region_alerts("520100") == [nanming.venue_id]
+    assert set(region_alerts("520000")) >= {nanming.venue_id, zunyi.venue_id}
+    assert region_alerts("520103") == []
 
 
 def test_alerts_expire_with_the_scans(moto_stack: InProcessStack) -> None:

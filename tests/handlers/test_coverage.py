@@ -99,7 +99,7 @@ def test_code_reissues_and_phone_guards_are_not_venues(stack: InProcessStack, pr
     # GIVEN a Jiangxi venue (with its phone guard) whose code is later re-issued (a MODIFY)
     venue_id = register(stack, who, region_code=PLACES["360000"][0]).json()["venue_id"]
     venue = Venue.get(venue_id)
-    store.replace_code(venue, code="x.y.z", code_id="j", expires_at=venue.code_expires_at)
+    store.store_code(store.view_of(venue), code="x.y.z", generation=2)
     pump(stack).drain()
     # THEN the venue counts once; the guard and the re-issue count nothing
     assert counts("360102")[0]["mall"] == before + 1

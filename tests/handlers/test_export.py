@@ -16,6 +16,7 @@ from healthcode.storage import scans
 from healthcode.storage.models import Location, Venue
 
 from infra.local.events import stream_record
+from tests.handlers import venue_support
 from tests.handlers.harness import InProcessStack
 
 DAY_ONE = datetime(2022, 5, 18, 2, 0, tzinfo=UTC)  # 10:00 in China
@@ -187,3 +188,38 @@ def test_venues_are_exported_without_their_personal_fields(aws_stack: InProcessS
     raw = json.dumps(objects, ensure_ascii=False)
     for secret in ("王小二", "1234", "138", "manager-9", "v1.", "phone#"):
         assert secret not in raw, secret
+
+
+def test_registrations_export_the_organisations_credit_code_and_a_persons_credential_hashed(
+    aws_stack: InProcessStack,
+) -> None:
+    # GIVEN a mall registered over HTTP under its credit code, with a zone and a store number, a
+    # pharmacy registered under its owner's ID card, and a join code the mall's manager issued
+    mall_manager, owner = venue_support.manager(), venue_support.manager()
+    mall = venue_support.register(aws_stack, mall_manager, zone="东区", store_number="M-001")
+    assert mall.status == 201, mall.body
+    mall_id = mall.json()["venue_id"]
+    id_number = venue_support.new_id_number()
+    pharmacy = venue_support.register(
+        aws_stack, owner, type="pharmacy", credential_type="id_number", credential_number=id_number
+    )
+    assert pharmacy.status == 201, pharmacy.body
+    joined = aws_stack.call("POST", f"/v1/venues/{mall_id}/join-codes", as_=mall_manager)
+    assert joined.status == 201, joined.body
+    # WHEN the VenuesTable's stream records are exported
+    answer = aws_stack.invoke("ExportFunction", {"Records": stream_records(aws_stack, "VenuesTable")})
+    assert answer == {"batchItemFailures": []}
+    lines = {line["venue_id"]: line for found in exported(aws_stack).values() for line in found}
+    # THEN the two venues, and no join code, are exported
+    assert set(lines) == {mall_id, pharmacy.json()["venue_id"]}
+    # AND the mall carries its credit code in clear (the platform matches its register), its zone
+    # and store number
+    line = lines[mall_id]
+    assert (line["credential_number"], line["credential_hash"]) == (venue_support.REAL_USCC[0], None)
+    assert (line["zone"], line["store_number"]) == ("东区", "M-001")
+    # AND the pharmacy's ID number leaves only as its keyed hash
+    line = lines[pharmacy.json()["venue_id"]]
+    assert line["credential_number"] is None
+    assert line["credential_hash"] == pii.keyed_hash("credential_number", id_number)
+    raw = json.dumps(lines, ensure_ascii=False)
+    assert id_number not in raw and id_number[-4:] + '"' not in raw and "join#" not in raw

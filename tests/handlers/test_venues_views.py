@@ -42,18 +42,21 @@ def visit(stack: InProcessStack, code: str, levels: list[RiskLevel], province: s
     return ids
 
 
-def test_the_png_poster_decodes_to_the_venue_code(stack: InProcessStack) -> None:
-    # GIVEN a venue with the longest name and address allowed (the longest venue code)
+def test_the_png_poster_decodes_to_the_venue_codes_url(stack: InProcessStack) -> None:
+    # GIVEN a venue with the longest name and address allowed (the code does not grow with them)
     who = manager()
     created = register(stack, who, name="场" * 50, address="贵州省贵阳市南明区" + "路" * 111).json()
-    # UTF-8 claims (not \uXXXX escapes): 170 Chinese characters still make a long, dense code
-    assert len(created["code"]) > 1200
-    # WHEN its poster is printed THEN the whole page decodes to exactly its venue code
+    # WHEN its poster is printed THEN the whole page, and the page at a quarter of its size,
+    # decode to exactly the code's URL, a QR symbol of version 10 at most
     answer = stack.call("GET", f"/v1/venues/{created['venue_id']}/poster.png", as_=who)
     assert answer.status == 200 and answer.headers["content-type"] == "image/png"
-    image = Image.open(io.BytesIO(answer.body))
+    image = Image.open(io.BytesIO(answer.body)).convert("L")
     assert image.size == (1240, 1754)
-    assert [r.text for r in zxingcpp.read_barcodes(image.convert("L"))] == [created["code"]]
+    small = image.resize((310, 438), Image.Resampling.LANCZOS)
+    for page in (image, small):
+        found = zxingcpp.read_barcodes(page, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
+        assert [r.text for r in found] == ["https://hc.local/v/" + created["code"]]
+        assert int(found[0].extra["Version"]) <= 10 and found[0].ec_level == "M"
 
 
 def test_the_svg_poster_carries_name_address_and_the_codes_qr(stack: InProcessStack) -> None:
@@ -62,8 +65,9 @@ def test_the_svg_poster_carries_name_address_and_the_codes_qr(stack: InProcessSt
     answer = stack.call("GET", f"/v1/venues/{created['venue_id']}/poster.svg", as_=who)
     assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml")
     svg = answer.body.decode()
-    assert "A&amp;B &lt;奶茶&gt;" in svg and "贵阳市南明区中华南路1号" in svg and "贵州省" in svg
-    assert qr.encode(created["code"]).path_data(offset=qr.QUIET_ZONE) in svg
+    assert "A&amp;B &lt;奶茶&gt;" in svg and "贵阳市南明区中华南路1号" in svg and "贵州健康码" in svg
+    symbol = qr.encode_at_level(created["code_url"], "M")
+    assert symbol.version <= 10 and symbol.path_data(offset=qr.QUIET_ZONE) in svg
     # another manager gets no poster
     assert stack.call("GET", f"/v1/venues/{created['venue_id']}/poster.svg", as_=manager()).status == 403
 

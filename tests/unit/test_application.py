@@ -241,7 +241,19 @@ BAD_FORMS: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     ("unknown field", form(nickname="小张"), "nickname", "unknown_field"),
     ("dependant as text", form(dependant="yes"), "dependant", "invalid_type"),
-    ("an adult as dependant", form(dependant=True), "dependant", "not_a_dependant"),
+    ("an adult as dependant", form(dependant=True), "dependant_reason", "dependant_reason_required"),
+    (
+        "a minor's reason for an adult",
+        form(dependant=True, dependant_reason="minor"),
+        "dependant_reason",
+        "not_a_dependant",
+    ),
+    (
+        "an unknown reason",
+        form(dependant=True, dependant_reason="tired"),
+        "dependant_reason",
+        "invalid_dependant_reason",
+    ),
     ("link code too short", form(link_code="ABC"), "link_code", "invalid_link_code"),
     ("link code with look-alikes", form(link_code="ABCDE-FGHI0"), "link_code", "invalid_link_code"),
     ("link code not text", form(link_code=12345), "link_code", "invalid_link_code"),
@@ -308,12 +320,16 @@ def test_a_name_is_letters_and_a_few_marks(text: str) -> None:
 )
 def test_a_dependant_is_a_child_or_an_elderly_person(first17: str, dependant_ok: bool) -> None:
     """GIVEN ID numbers either side of the 18th and 60th birthdays WHEN applied for as dependants
-    THEN only children under 18 and people of 60 or over are accepted."""
+    THEN only children under 18 and people of 60 or over are accepted without a reason; an adult
+    in between needs one (disability), and a reason the birth date contradicts is refused."""
     body = form(id_number=id_number(first17), dependant=True)
     if dependant_ok:
         assert application.parse_application(body, now=NOW).dependant is True
     else:
-        assert refused(body).code == "not_a_dependant"
+        assert refused(body).code == "dependant_reason_required"
+        cared_for = application.parse_application({**body, "dependant_reason": "disability"}, now=NOW)
+        assert cared_for.dependant_reason == "disability"
+        assert refused({**body, "dependant_reason": "elderly"}).code == "not_a_dependant"
 
 
 @settings(max_examples=200)

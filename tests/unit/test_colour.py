@@ -20,6 +20,7 @@ from healthcode.rules.colour import (
     Travel,
     decide,
     declaration_facts,
+    fact_text,
     travel_facts,
 )
 from healthcode.rules.policy import DEFAULT_FACT_LEVELS, FactKind, Policy, RiskLevel
@@ -113,8 +114,9 @@ def policies(draw: st.DrawFn) -> Policy:
     base = draw(st.sampled_from([GUIZHOU, SHANXI, FUJIAN]))
     levels = {kind: draw(st.sampled_from(list(RiskLevel))) for kind in FactKind}
     levels[FactKind.CASE] = RiskLevel.RED  # the policy validator insists
-    # ... and that a lab result never clears a case or a close contact
-    clearable = [kind for kind in FactKind if kind not in {FactKind.CASE, FactKind.CLOSE_CONTACT}]
+    # ... and that a lab result never clears a case, a close contact or a quarantine
+    ended_by_review = {FactKind.CASE, FactKind.CLOSE_CONTACT, FactKind.QUARANTINE}
+    clearable = [kind for kind in FactKind if kind not in ended_by_review]
     clears = draw(st.frozensets(st.sampled_from(clearable)))
     return dataclasses.replace(base, fact_levels=levels, negative_lab_clears=clears)
 
@@ -265,13 +267,16 @@ def test_each_default_rule(kind: FactKind, level: RiskLevel, colour: str, policy
 
 
 def test_every_fact_kind_has_a_default_level_and_reason_text() -> None:
-    # GIVEN each kind alone WHEN decided THEN it gets the default level and a bilingual text
+    # GIVEN each kind alone WHEN decided THEN it gets the default level and a Chinese text, and
+    # the kind has an English one
     for kind in FactKind:
         decision = decide([fact(kind)], policy=GUIZHOU, at=T0)
         assert decision.level == DEFAULT_FACT_LEVELS[kind]
         (reason,) = decision.reasons
         assert any("\u4e00" <= c <= "\u9fff" for c in reason.text)
-        assert any(c.isascii() and c.isalpha() for c in reason.text)
+        assert reason.text == fact_text(kind, GUIZHOU, "zh")
+        english = fact_text(kind, GUIZHOU, "en")
+        assert not any("\u4e00" <= c <= "\u9fff" for c in english) and any(c.isalpha() for c in english)
 
 
 def test_only_the_facts_holding_the_level_are_reasons_in_a_fixed_order() -> None:
@@ -287,7 +292,7 @@ def test_only_the_facts_holding_the_level_are_reasons_in_a_fixed_order() -> None
     # THEN red, and only the red facts are reasons: case first, then contacts by id
     assert decision.level is RiskLevel.RED
     assert [r.fact_id for r in decision.reasons] == ["case#9", "exp#1", "exp#2"]
-    assert decision.reasons[0].text == "确诊/无症状/疑似病例 case"
+    assert decision.reasons[0].text == "确诊病例、无症状感染者或疑似病例"
 
 
 def test_worst_fact_expiring_drops_to_the_next_level() -> None:
@@ -403,7 +408,7 @@ def test_declared_temperature_at_or_above_threshold_is_a_fever_fact(
     assert decision.colour == colour
     if colour == "yellow":
         assert [(f.fact_id, f.kind) for f in facts] == [("decl#p-1#fever", FactKind.FEVER)]
-        assert decision.reasons[0].text == "发热 fever ≥ 37.3 °C"
+        assert decision.reasons[0].text == "发热（≥ 37.3 °C）"
 
 
 def test_symptoms_and_declared_contact_are_yellow_facts_for_declaration_days() -> None:
@@ -672,7 +677,7 @@ def test_override_can_raise_and_is_a_reason_when_it_holds_the_level() -> None:
     # THEN red, held by the override alone
     assert decision.colour == "red"
     assert [(r.code, r.fact_id, r.until) for r in decision.reasons] == [("override", "ov-1", T0 + DAY)]
-    assert decision.reasons[0].text == "人工调整 manual override (recovered)"
+    assert decision.reasons[0].text == "人工调整（recovered）"
 
 
 def test_override_and_later_facts_of_the_same_level_are_all_reasons() -> None:

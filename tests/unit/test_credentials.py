@@ -137,7 +137,7 @@ def test_uscc_is_normalised_from_lower_case_full_width_and_spaces() -> None:
         ("", "18 characters"),
         ("91350100I000100Y43", "capital letters other than"),  # I is not in the code set
         ("91350100M000100O43", "capital letters other than"),  # O neither
-        ("91350100M0001-0Y43", "capital letters other than"),
+        ("91350100M0001-0Y43", "18 characters"),  # the hyphen is dropped: 17 characters left
     ],
 )
 def test_malformed_uscc_is_rejected_with_reason(code: str, reason: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
 from healthcode.services import export
 from healthcode.storage import venues as venue_storage
-from healthcode.storage.models import Scan, Venue
+from healthcode.storage.models import Scan, Venue, VenueJoinCode
 from healthcode.storage.scans import ScanRecord, item_for
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,8 +30,9 @@ SCAN_FIELDS = {
 }  # fmt: skip
 VENUE_FIELDS = {
     "schema", "province", "op", "seq", "changed_at", "venue_id", "name", "type", "subject_name",
-    "subject_hash", "credential_type", "region_code", "location", "address", "parent_venue_id",
-    "root_venue_id", "manager_hash", "registered_at",
+    "subject_hash", "credential_type", "credential_number", "credential_hash", "region_code",
+    "location", "address", "parent_venue_id", "root_venue_id", "manager_hash", "registered_at",
+    "zone", "store_number", "closed_at",
 }  # fmt: skip
 _decode = TypeDeserializer().deserialize
 
@@ -211,9 +212,13 @@ def test_an_insert_without_an_image_or_a_bad_sequence_is_refused() -> None:
 # --- venues ------------------------------------------------------------------------------------
 
 
-def test_an_organisation_venue_is_exported_with_its_subject_in_clear() -> None:
-    line = export.export_line(change(venue_item(), table="venues"), province=PROVINCE, hasher=hasher)
+def test_an_organisation_venue_is_exported_with_its_subject_and_credential_in_clear() -> None:
+    # GIVEN a supermarket registered under its unified social credit code, in a zone, with a number
+    item = venue_item(zone="一楼", store_number="ZZ-0012")
+    line = export.export_line(change(item, table="venues"), province=PROVINCE, hasher=hasher)
     assert line is not None
+    # THEN its line carries the credit code as registered (the platform matches it against its
+    # register of entities), the zone and store number, and nothing personal
     assert line.document == {
         "schema": "healthcode.export.venue/1",
         "province": "410000",
@@ -226,6 +231,8 @@ def test_an_organisation_venue_is_exported_with_its_subject_in_clear() -> None:
         "subject_name": "郑州某某商贸有限公司",
         "subject_hash": None,
         "credential_type": "uscc",
+        "credential_number": "91410100MA44XXXXXX",
+        "credential_hash": None,
         "region_code": "410103",
         "location": {"lat": 34.7553, "lng": 113.6654},
         "address": "二七区解放路1号",
@@ -233,10 +240,57 @@ def test_an_organisation_venue_is_exported_with_its_subject_in_clear() -> None:
         "root_venue_id": "v-00aa",
         "manager_hash": hasher("account", "manager-account-7"),
         "registered_at": "2022-05-18T00:30:00.000+08:00",
+        "zone": "一楼",
+        "store_number": "ZZ-0012",
+        "closed_at": None,
     }
     text = line.text()
-    for secret in ("v1.", "phonehash", "138", "eyJ", "jti-1", "manager-account-7", "91410100"):
+    for secret in ("v1.", "phonehash", "138", "eyJ", "jti-1", "manager-account-7"):
         assert secret not in text, secret
+
+
+@pytest.mark.parametrize("credential_type", ["id_number", "licence_plate"])
+def test_a_persons_credential_leaves_only_as_the_keyed_hash_stored_with_the_venue(
+    credential_type: str,
+) -> None:
+    # GIVEN a pharmacy registered under its owner's ID card (or a taxi under its plate): the item
+    # holds the number encrypted, masked, and as a keyed hash
+    item = venue_item(
+        credential_type=credential_type,
+        credential_masked="410102********1234",
+        credential_hash="h1:1:credentialhash",
+        subject_name="王*",
+        subject_name_hash="h1:1:subjecthash",
+    )
+    line = export.export_line(change(item, table="venues"), province=PROVINCE, hasher=hasher)
+    # THEN the number leaves only as that hash: never in clear, never its mask
+    assert line is not None
+    assert line.document["credential_number"] is None
+    assert line.document["credential_hash"] == "h1:1:credentialhash"
+    assert line.document["subject_hash"] == "h1:1:subjecthash"
+    assert "410102" not in line.text() and "王" not in line.text()
+
+
+def test_a_closed_venue_says_when_it_closed() -> None:
+    item = venue_item(closed_at=datetime(2022, 6, 1, 4, 0, tzinfo=UTC))
+    line = export.export_line(change(item, table="venues", op="MODIFY"), province=PROVINCE, hasher=hasher)
+    assert line is not None and line.document["closed_at"] == "2022-06-01T12:00:00.000+08:00"
+
+
+def test_join_codes_are_not_venues() -> None:
+    # GIVEN the item a complex's join code is stored as (its digest, the complex it admits to)
+    item = VenueJoinCode(
+        venue_storage.JOIN_PREFIX + "ab" * 32,
+        joins_venue_id="v-00aa",
+        issued_by="manager-account-7",
+        issued_at=CHANGED,
+        expires_at=CHANGED + timedelta(days=7),
+    )
+    # THEN nothing about it is exported
+    for op in ("INSERT", "MODIFY", "REMOVE"):
+        assert (
+            export.export_line(change(item, table="venues", op=op), province=PROVINCE, hasher=hasher) is None
+        )
 
 
 @pytest.mark.parametrize("credential_type", ["id_number", "licence_plate", None])

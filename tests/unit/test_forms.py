@@ -1,4 +1,5 @@
-"""The one checker for names, mobile numbers, temperatures and addresses (healthcode.rules.forms)."""
+"""The one checker for names, mobile numbers, temperatures, addresses and page sizes
+(healthcode.rules.forms)."""
 
 from __future__ import annotations
 
@@ -121,3 +122,20 @@ def test_an_address_may_have_bounds_of_its_own() -> None:
     assert forms.check_address("南昌市东湖区", min_chars=4, max_chars=120) == "南昌市东湖区"
     with pytest.raises(InvalidInput):
         forms.check_address("南昌", min_chars=4, max_chars=120)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(None, 100), ("", 100), ("1", 1), ("500", 500), ("042", 42)])
+def test_a_page_size_in_ascii_digits_within_bounds_is_read(raw: str | None, expected: int) -> None:
+    assert forms.check_page_size(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["0", "501", "-1", "1.5", " 5", "²", "١٢", "１２", "ten", "1e2"])
+def test_any_other_page_size_is_invalid_limit(raw: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        forms.check_page_size(raw)
+    assert (refused.value.code, refused.value.field) == ("invalid_limit", "limit")
+
+
+def test_a_list_sets_its_own_bounds() -> None:
+    assert forms.check_page_size(None, default=500, maximum=1000) == 500
+    assert forms.check_page_size("1000", default=500, maximum=1000) == 1000

@@ -197,7 +197,6 @@ def test_a_refusal_never_echoes_the_number(value: str, data: st.DataObject) -> N
         ("1101051949123100AX", "17 digits"),
         ("11010519491231002Y", "digit or X"),
         ("11010519491231002 ", "18 characters"),  # the space is stripped, leaving 17
-        ("１１０１０５１９４９１２３１００２X", "17 digits"),  # full-width digits
         ("110105194912310021", "checksum"),
         ("11010519491231002x0", "18 characters"),
     ],

@@ -101,7 +101,10 @@ def test_the_document_lists_what_the_handler_reads(key: str) -> None:
         assert "requestBody" not in described, key
     # AND the query parameters are exactly those it reads, the Idempotency-Key header iff it reads it
     assert {p["name"] for p in parameters if p["in"] == "query"} == query, key
-    assert ({p["name"] for p in parameters if p["in"] == "header"} == {"Idempotency-Key"}) == idempotency, key
+    headers = {p["name"] for p in parameters if p["in"] == "header"} - {"Accept-Language"}
+    assert (headers == {"Idempotency-Key"}) == idempotency, key
+    # AND every route takes the language of its messages
+    assert any(p["name"] == "Accept-Language" and p["in"] == "header" for p in parameters), key
 
 
 def test_every_schema_in_the_document_is_a_valid_json_schema_and_every_ref_resolves() -> None:

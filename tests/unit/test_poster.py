@@ -1,4 +1,5 @@
-"""Venue posters: the QR reads back, text wraps inside its box, user text is escaped, the font is lazy."""
+"""Venue posters: the QR reads back (a URL, version 10 at most, at a quarter of the size too), text
+wraps inside its box, user text is escaped, the font is lazy."""
 
 from __future__ import annotations
 
@@ -26,9 +27,11 @@ DATA = Path(str(resources.files("healthcode").joinpath("data")))
 FUJIAN = {
     "venue_name": "福州市鼓楼区东街口百货大楼（东街店）",
     "address": "福建省福州市鼓楼区东街街道八一七北路88号",
-    "province_name": "福建省",
+    "brand": "八闽健康码",
     "venue_type_label": "商场超市",
 }
+#: The longest code base a stack may have (18 characters) and the longest compact code (184).
+LONGEST_BASE = "jkm.fujian.gov.cn" + "x"
 
 
 def token(length: int, seed: int = 0) -> str:
@@ -36,9 +39,21 @@ def token(length: int, seed: int = 0) -> str:
     return "".join(rng.choice(BASE64URL + ".") for _ in range(length))
 
 
-def read_qr(png: bytes) -> list[str]:
-    """Texts of the QR symbols zxing-cpp finds on the page (QR only, as a mini-program scanner)."""
+def url(seed: int = 0, *, base: str = "hc.local", code_chars: int = 180) -> str:
+    """A poster URL shaped like a real one: https://<base>/v/<a compact code's length of base64url>."""
+    return f"https://{base}/v/{token(code_chars, seed)}"
+
+
+LONGEST_URL = url(7, base=LONGEST_BASE, code_chars=184)
+
+
+def read_qr(png: bytes, *, scale: float = 1.0) -> list[str]:
+    """Texts of the QR symbols zxing-cpp finds on the page (QR only, as a mini-program scanner),
+    the page first scaled by ``scale`` (a poster photographed from a distance)."""
     image = Image.open(io.BytesIO(png)).convert("L")
+    if scale != 1.0:
+        size = (round(image.width * scale), round(image.height * scale))
+        image = image.resize(size, Image.Resampling.LANCZOS)
     return [
         result.text
         for result in zxingcpp.read_barcodes(
@@ -54,29 +69,41 @@ def svg_texts(root: ET.Element) -> list[str]:
 # --- PNG ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("length", [250, 600, 1200])
-def test_png_poster_is_a4_and_its_qr_reads_back(length: int) -> None:
-    """GIVEN a venue code of 250..1200 characters WHEN the PNG poster is drawn
-    THEN it is 1240×1754 px at 150 dpi and zxing-cpp reads exactly the code from the whole page."""
-    code = token(length, seed=length)
-    png = poster.poster_png(code=code, **FUJIAN)
+@pytest.mark.parametrize("address", [url(1), url(2, code_chars=184), LONGEST_URL])
+def test_png_poster_is_a4_and_its_qr_reads_back_at_a_quarter_of_its_size(address: str) -> None:
+    """GIVEN a poster URL up to the longest a stack makes WHEN the PNG poster is drawn
+    THEN it is 1240×1754 px at 150 dpi, its QR is version 10 at most at level M, and zxing-cpp
+    reads exactly the URL from the whole page and from the page scaled to 25 %."""
+    png = poster.poster_png(url=address, **FUJIAN)
 
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG"
     assert image.size == (poster.PAGE_WIDTH, poster.PAGE_HEIGHT) == (1240, 1754)
     assert image.info["dpi"] == pytest.approx((150, 150), abs=0.1)
-    assert read_qr(png) == [code]
+    layout = poster.layout_poster(url=address, **FUJIAN)
+    assert layout.qr.symbol.version <= poster.MAX_QR_VERSION == 10
+    assert layout.qr.symbol.error_correction == "M"
+    assert read_qr(png) == [address]
+    assert read_qr(png, scale=0.25) == [address]
+
+
+def test_a_url_beyond_version_10_is_refused() -> None:
+    """GIVEN a URL one byte longer than version 10 at level M holds (213 bytes)
+    WHEN a poster is asked for THEN ValueError: the stack's code base is too long for posters."""
+    assert len(LONGEST_URL.encode()) == 213
+    with pytest.raises(ValueError, match="version 11"):
+        poster.layout_poster(url=LONGEST_URL + "x", **FUJIAN)
 
 
 def test_png_poster_with_hostile_and_uncovered_text_still_reads() -> None:
     """GIVEN a name with markup, ampersands, a control character and hanzi outside GB 2312
     WHEN drawn as PNG THEN the poster is produced and its QR still decodes."""
-    code = token(400, seed=9)
+    code = url(9)
     png = poster.poster_png(
         venue_name="<script>alert(1)</script> & 堃喆\x07餐厅",
         address="地址\n第二行\t&amp;",
-        code=code,
-        province_name="贵州省",
+        url=code,
+        brand="贵州省",
         venue_type_label="餐饮",
     )
     assert read_qr(png) == [code]
@@ -104,11 +131,11 @@ def assert_fits_the_page(layout: poster.PosterLayout) -> None:
 
 def test_short_name_takes_one_large_line() -> None:
     """GIVEN a short venue name WHEN laid out THEN it is one line at the largest size and nothing is cut."""
-    layout = poster.layout_poster(code=token(300), **(FUJIAN | {"venue_name": "东街口百货"}))
+    layout = poster.layout_poster(url=url(), **(FUJIAN | {"venue_name": "东街口百货"}))
     assert layout.venue_name.lines == ("东街口百货",)
     assert layout.venue_name.size == 84
     assert layout.title.lines == ("场所码",)
-    assert layout.province.lines == ("福建省",)
+    assert layout.province.lines == ("八闽健康码",)
     assert layout.instructions.lines == ("请使用微信/支付宝扫码登记，一人一扫",)
     assert layout.venue_type is not None and layout.venue_type.lines == ("场所类型：商场超市",)
     assert layout.address is not None and layout.address.lines == (
@@ -119,7 +146,7 @@ def test_short_name_takes_one_large_line() -> None:
 
 def test_two_line_name_is_balanced() -> None:
     """GIVEN an 18-character name that needs two lines WHEN laid out THEN the lines are of even length."""
-    layout = poster.layout_poster(code=token(300), **FUJIAN)
+    layout = poster.layout_poster(url=url(), **FUJIAN)
     lengths = [len(line) for line in layout.venue_name.lines]
     assert len(lengths) == 2 and max(lengths) - min(lengths) <= 2, layout.venue_name.lines
     assert "".join(layout.venue_name.lines) == FUJIAN["venue_name"]
@@ -130,10 +157,10 @@ def test_overlong_name_and_address_shrink_then_are_cut_with_an_ellipsis() -> Non
     """GIVEN a name and an address far longer than three lines can hold
     WHEN laid out THEN each takes three lines at its smallest size, the last ending in "…", and all fits."""
     layout = poster.layout_poster(
-        code=token(1200),
+        url=LONGEST_URL,
         venue_name="贵阳国际会议展览中心" * 20,
         address="观山湖区长岭南路与林城西路交叉口" * 20,
-        province_name="新疆维吾尔自治区",
+        brand="新疆维吾尔自治区",
         venue_type_label="会展中心",
     )
     assert layout.venue_name.size == 52 and len(layout.venue_name.lines) == 3
@@ -146,7 +173,7 @@ def test_overlong_name_and_address_shrink_then_are_cut_with_an_ellipsis() -> Non
 
 def test_unbreakable_latin_word_is_split_rather_than_overflowing() -> None:
     """GIVEN a name that is one 300-letter word WHEN laid out THEN it is split across lines that all fit."""
-    layout = poster.layout_poster(code=token(300), **(FUJIAN | {"venue_name": "W" * 300}))
+    layout = poster.layout_poster(url=url(), **(FUJIAN | {"venue_name": "W" * 300}))
     assert len(layout.venue_name.lines) == 3
     assert_fits_the_page(layout)
 
@@ -157,8 +184,8 @@ def test_png_ink_stays_inside_the_content_box() -> None:
     arguments = {
         "venue_name": "W" * 300,
         "address": "Wuyi Road " * 40,
-        "code": token(1200),
-        "province_name": "福建省",
+        "url": LONGEST_URL,
+        "brand": "福建省",
         "venue_type_label": "大型商业综合体（含地下停车场及配套餐饮娱乐场所）" * 3,
     }
     layout = poster.layout_poster(**arguments)
@@ -172,17 +199,17 @@ def test_png_ink_stays_inside_the_content_box() -> None:
 
 def test_blank_address_and_type_label_are_left_out() -> None:
     """GIVEN a blank address and type label WHEN laid out THEN neither block is drawn."""
-    layout = poster.layout_poster(code=token(300), **(FUJIAN | {"address": "  ", "venue_type_label": ""}))
+    layout = poster.layout_poster(url=url(), **(FUJIAN | {"address": "  ", "venue_type_label": ""}))
     assert layout.address is None and layout.venue_type is None
     assert len(layout.text_blocks()) == 4
     assert_fits_the_page(layout)
 
 
-@pytest.mark.parametrize("field", ["venue_name", "province_name", "code"])
-def test_blank_name_or_code_is_refused(field: str) -> None:
-    """GIVEN a blank venue name, province name or code WHEN a poster is asked for
+@pytest.mark.parametrize("field", ["venue_name", "brand", "url"])
+def test_blank_name_or_url_is_refused(field: str) -> None:
+    """GIVEN a blank venue name, brand or URL WHEN a poster is asked for
     THEN ValueError (a caller bug, not a poster)."""
-    arguments = FUJIAN | {"code": token(300), field: " \n "}
+    arguments = FUJIAN | {"url": url(), field: " \n "}
     with pytest.raises(ValueError, match=field):
         poster.layout_poster(**arguments)
 
@@ -205,8 +232,8 @@ def test_any_name_and_address_fit_their_boxes(name: str, address: str) -> None:
     layout = poster.layout_poster(
         venue_name="场所" + name,
         address=address,
-        code=token(600),
-        province_name="福建省",
+        url=url(),
+        brand="福建省",
         venue_type_label="其他",
     )
     assert_fits_the_page(layout)
@@ -260,14 +287,13 @@ def test_svg_poster_structure_and_fonts() -> None:
     """GIVEN a venue WHEN the SVG poster is made
     THEN it is A4 (210×297 mm, viewBox 1240×1754), the texts are all there, every text element sits under a
     font-family list ending in the generic sans-serif, and nothing refers outside the file."""
-    code = token(600, seed=2)
-    root = ET.fromstring(poster.poster_svg(code=code, **FUJIAN))
+    root = ET.fromstring(poster.poster_svg(url=url(2), **FUJIAN))
 
     assert root.tag == f"{SVG}svg"
     assert (root.get("width"), root.get("height")) == ("210mm", "297mm")
     assert root.get("viewBox") == "0 0 1240 1754"
     texts = svg_texts(root)
-    assert texts[:2] == ["福建省", "场所码"]
+    assert texts[:2] == ["八闽健康码", "场所码"]
     assert "".join(texts[2:4]) == FUJIAN["venue_name"]
     assert "地址：" + FUJIAN["address"] in texts
     assert "请使用微信/支付宝扫码登记，一人一扫" in texts
@@ -290,8 +316,8 @@ def test_svg_poster_escapes_user_text() -> None:
     svg = poster.poster_svg(
         venue_name=name,
         address=address,
-        code=token(300),
-        province_name="福建省",
+        url=url(),
+        brand="福建省",
         venue_type_label="<i>餐饮</i>",
     )
 
@@ -311,8 +337,8 @@ def test_svg_poster_survives_characters_xml_forbids() -> None:
     svg = poster.poster_svg(
         venue_name="东街\x00口\x07百货\ud800店\uffff",
         address="",
-        code=token(300),
-        province_name="福建省",
+        url=url(),
+        brand="福建省",
         venue_type_label="",
     )
     texts = svg_texts(ET.fromstring(svg))
@@ -322,20 +348,20 @@ def test_svg_poster_survives_characters_xml_forbids() -> None:
 def test_svg_poster_qr_has_the_codes_modules() -> None:
     """GIVEN a code WHEN the SVG poster is made THEN its QR path draws exactly the symbol of that code,
     scaled by the layout's module size."""
-    code = token(900, seed=5)
-    root = ET.fromstring(poster.poster_svg(code=code, **FUJIAN))
+    code = url(5)
+    root = ET.fromstring(poster.poster_svg(url=code, **FUJIAN))
     paths = list(root.iter(f"{SVG}path"))
     assert len(paths) == 1
-    layout = poster.layout_poster(code=code, **FUJIAN)
+    layout = poster.layout_poster(url=code, **FUJIAN)
     placement = layout.qr
     assert (
         paths[0].get("transform")
         == f"translate({placement.left} {placement.top}) scale({placement.module_px})"
     )
-    symbol = qr.encode(code)
+    symbol = qr.encode_at_level(code, "M")
     assert placement.symbol == symbol
     assert paths[0].get("d") == symbol.path_data(offset=qr.QUIET_ZONE)
-    assert symbol.size == 17 + 4 * qr.choose_symbol(len(code))[1]
+    assert symbol.size == 17 + 4 * symbol.version and symbol.version <= 10
 
 
 # --- the font -----------------------------------------------------------------------------------
@@ -392,7 +418,7 @@ sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "op
 import healthcode.codes.poster as poster
 print(len(loads), sum(path.endswith((".otf", ".ttf", ".ttc")) for path in opened))
 for _ in range(2):
-    poster.layout_poster(venue_name="店", address="路", code="x", province_name="省", venue_type_label="")
+    poster.layout_poster(venue_name="店", address="路", url="x", brand="省", venue_type_label="")
 print(len(loads), len(set(loads)), all(path.endswith("/data/" + poster.FONT_FILE) for path, _ in loads))
 """
     shared = Path(__file__).resolve().parents[2] / "shared"

@@ -17,11 +17,15 @@ from healthcode.codes.tokens import (
     KeySet,
     KeyUse,
     Retention,
+    VenueCodeRef,
     VerifiedCode,
     bootstrap_keyset,
+    is_compact_venue_code,
     local_resolver,
     sign_code,
+    sign_venue_code,
     verify_code,
+    verify_venue_code,
 )
 from healthcode.errors import InvalidInput
 from healthcode.settings import env, policy, settings
@@ -97,6 +101,33 @@ def verify(token: str, *, kinds: Iterable[CodeKind], foreign: bool = False) -> V
             code="invalid_code",
         )
     return verified
+
+
+def sign_venue(venue_id: str, generation: int) -> str:
+    """A compact venue code for ``venue_id`` at ``generation``, signed by the current venue key."""
+    return sign_venue_code(keyset(), venue_id=venue_id, generation=generation, now=clock.now())
+
+
+def venue_signing_kid() -> str:
+    """The id of the venue key that signs now (a stored code signed by another is re-signed)."""
+    return keyset().signing_key("venue", clock.now()).kid
+
+
+def verify_venue(token: str) -> VenueCodeRef:
+    """Verify a venue code this stack signed: a compact one, or one printed before compact codes
+    (generation 0, its claims kept). Raises InvalidInput ``invalid_venue_code`` (or
+    ``code_expired`` for an older code past its expiry)."""
+    now = clock.now()
+    if not is_compact_venue_code(token):
+        verified = verify(token, kinds=("venue",))
+        return VenueCodeRef(venue_id=verified.subject, generation=0, kid=verified.kid, claims=verified.claims)
+    published = {key.kid: key for key in keyset().published(now, retention()) if key.use == "venue"}
+
+    def resolve(kid: str) -> ec.EllipticCurvePublicKey | None:
+        key = published.get(kid)
+        return key.private_key().public_key() if key else None
+
+    return verify_venue_code(token, resolve=resolve)
 
 
 # --- administration: bootstrap (stack creation) and rotation (ops) -------------------------------

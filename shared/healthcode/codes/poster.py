@@ -1,8 +1,14 @@
 """Printable venue posters (场所码): A4 at 150 dpi, as PNG or SVG.
 
 One layout (``layout_poster``) feeds both renderers, so the PNG and the SVG agree. From the
-top: a coloured band with the province's name and the title 场所码, the venue's name and
-address, a large QR symbol of the venue code, the scanning instructions and the venue type.
+top: a coloured band with the province's brand (八闽健康码, 赣通码 …) and the title 场所码, the
+venue's name and address, a large QR symbol of the venue code's URL, the scanning instructions
+and the venue type.
+
+The QR symbol holds ``https://<code base>/v/<compact venue code>``, which a phone's own camera,
+WeChat or Alipay opens. It is encoded at level M (~15 % damage recovered) and stays at
+``MAX_QR_VERSION`` (10: 57×57 modules) or below, so each module is at least 12 pixels on the
+page: the poster still decodes when printed or photographed at a quarter of its size.
 User text (names, addresses) wraps at the content width: the font size steps down to fit the
 preferred number of lines; what still does not fit within the line limit is cut with "…",
 so text never leaves its block and never runs into the QR symbol.
@@ -32,7 +38,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from healthcode.codes.qr import QUIET_ZONE, QrSymbol, encode
+from healthcode.codes.qr import QUIET_ZONE, QrSymbol, encode_at_level
 
 if TYPE_CHECKING:
     from PIL import ImageFont
@@ -71,6 +77,8 @@ LINE_SPACING: Final = 1.3
 #: Baseline below a line's top, as a fraction of the font size (CJK em box: 0.88 above, 0.12 below).
 ASCENT: Final = 0.88
 QR_MAX_SIDE: Final = 820
+#: The largest QR version a poster's URL may take (at level M, 213 bytes).
+MAX_QR_VERSION: Final = 10
 QR_FRAME_WIDTH: Final = 6
 QR_FRAME_RADIUS: Final = 24
 #: Longest prefix of a user field considered; more can never fit in three lines.
@@ -147,17 +155,15 @@ class PosterLayout:
         return [block for block in blocks if block is not None]
 
 
-def poster_png(
-    *, venue_name: str, address: str, code: str, province_name: str, venue_type_label: str
-) -> bytes:
+def poster_png(*, venue_name: str, address: str, url: str, brand: str, venue_type_label: str) -> bytes:
     """The poster as a PNG of 1240×1754 pixels (64-colour palette) tagged 150 dpi: A4 when printed."""
     from PIL import Image, ImageDraw
 
     layout = layout_poster(
         venue_name=venue_name,
         address=address,
-        code=code,
-        province_name=province_name,
+        url=url,
+        brand=brand,
         venue_type_label=venue_type_label,
     )
     page = Image.new("RGB", (PAGE_WIDTH, PAGE_HEIGHT), WHITE)
@@ -192,15 +198,13 @@ def poster_png(
     return out.getvalue()
 
 
-def poster_svg(
-    *, venue_name: str, address: str, code: str, province_name: str, venue_type_label: str
-) -> bytes:
+def poster_svg(*, venue_name: str, address: str, url: str, brand: str, venue_type_label: str) -> bytes:
     """The poster as a standalone SVG, 210×297 mm, text as ``<text>`` (escaped), QR as one path."""
     layout = layout_poster(
         venue_name=venue_name,
         address=address,
-        code=code,
-        province_name=province_name,
+        url=url,
+        brand=brand,
         venue_type_label=venue_type_label,
     )
     svg = ET.Element(
@@ -268,21 +272,24 @@ def poster_svg(
 
 
 def layout_poster(
-    *, venue_name: str, address: str, code: str, province_name: str, venue_type_label: str
+    *, venue_name: str, address: str, url: str, brand: str, venue_type_label: str
 ) -> PosterLayout:
     """Place every element of the poster. Reads the font (once) to measure text.
 
-    ``venue_name``, ``province_name`` and ``code`` must not be blank (``ValueError``); a blank
+    ``venue_name``, ``brand`` and ``url`` must not be blank, and ``url`` must fit a QR symbol
+    of ``MAX_QR_VERSION`` at level M (``ValueError``); a blank
     address or type label leaves its line out.
     """
     name = _clean(venue_name)
-    province_text = _clean(province_name)
-    for field, value in (("venue_name", name), ("province_name", province_text), ("code", code.strip())):
+    brand_text = _clean(brand)
+    for field, value in (("venue_name", name), ("brand", brand_text), ("url", url.strip())):
         if not value:
             raise ValueError(f"{field} is blank")
-    symbol = encode(code)
+    symbol = encode_at_level(url.strip(), "M")
+    if symbol.version > MAX_QR_VERSION:
+        raise ValueError(f"the poster's URL needs QR version {symbol.version}, more than {MAX_QR_VERSION}")
 
-    province = _fit(province_text, (60, 52, 44, 36), top=HEADER_TOP, colour=WHITE, max_lines=1)
+    province = _fit(brand_text, (60, 52, 44, 36), top=HEADER_TOP, colour=WHITE, max_lines=1)
     title = _fit(TITLE, (150,), top=province.bottom + 28, colour=WHITE, bold=True, max_lines=1)
     header_bottom = title.bottom + HEADER_PADDING
 

@@ -22,6 +22,13 @@ the best mask of each payload on average, 17 % at worst; mask 0 averaged 20 %). 
 decode JWT-shaped tokens and degenerate payloads ("." × 1100, "A" × 500) with it. Rendering
 uses the module matrix directly (one Pillow resize for PNG, one run-length path for SVG)
 rather than drawing module by module.
+
+Personal codes (:func:`personal_png`, :func:`personal_svg`) show their colour as people know
+from their phones: the modules are drawn in the colour of the code, darkened where needed until
+they stand against the white quiet zone with a contrast ratio of at least ``MIN_CONTRAST``
+(WCAG 2's relative luminance; 4.5:1 keeps even a yellow code far on the dark side of a
+scanner's binarisation threshold), above the QR the province's brand, beneath it the masked
+name and the time the code was issued (China Standard Time).
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from __future__ import annotations
 import io
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+from xml.sax.saxutils import escape
 
 import qrcode
 import qrcode.util
@@ -155,6 +163,22 @@ def encode(payload: str) -> QrSymbol:
     return QrSymbol(version=version, error_correction=level, modules=modules)
 
 
+def encode_at_level(payload: str, level: ErrorCorrection) -> QrSymbol:
+    """Encode ``payload`` at error correction ``level`` in the smallest version that holds it
+    (a poster's URL: level M keeps it within version 10). Raises ``PayloadTooLarge``."""
+    data = payload.encode("utf-8")
+    version = bisect_left(BYTE_CAPACITY[level], len(data)) + 1
+    if version > len(BYTE_CAPACITY[level]):
+        raise PayloadTooLarge(f"payload of {len(data)} bytes does not fit a QR symbol at level {level}")
+    builder = qrcode.QRCode(
+        version=version, error_correction=_QRCODE_LEVEL[level], border=0, mask_pattern=MASK_PATTERN
+    )
+    builder.add_data(qrcode.util.QRData(data, mode=qrcode.util.MODE_8BIT_BYTE, check_data=False))
+    builder.make(fit=False)
+    modules = tuple(tuple(bool(dark) for dark in row) for row in builder.modules)
+    return QrSymbol(version=version, error_correction=level, modules=modules)
+
+
 def qr_png(payload: str, *, box_size: int = 8, border: int = QUIET_ZONE) -> bytes:
     """A 1-bit PNG of ``payload``'s QR symbol: ``box_size`` px per module, ``border`` modules of margin."""
     _check_geometry(box_size=box_size, border=border)
@@ -186,3 +210,130 @@ def _check_geometry(*, box_size: int, border: int) -> None:
         raise ValueError(f"box_size must be at least 1 pixel, got {box_size}")
     if border < 0:
         raise ValueError(f"border cannot be negative, got {border}")
+
+
+# -- personal codes in their colour ----------------------------------------------------------------
+
+#: The display colour of each palette name (``display.colour_hex``); other names are grey.
+COLOUR_HEX: Final[dict[str, str]] = {
+    "green": "#07A35A",
+    "yellow": "#F5C400",
+    "orange": "#F57C00",
+    "red": "#E02020",
+}
+UNKNOWN_COLOUR_HEX: Final = "#6B6B6B"
+#: Least contrast ratio of the modules against white (WCAG 2).
+MIN_CONTRAST: Final = 4.5
+#: Text of a personal code image: band, labels, margins (px at 8 px per module).
+_PERSONAL_BOX: Final = 8
+_PERSONAL_BAND: Final = 72
+_PERSONAL_LINE: Final = 40
+_PERSONAL_MAX_CHARS: Final = 24
+_INK: Final = "#1a1a1a"
+
+
+def colour_hex(colour: str) -> str:
+    """``#RRGGBB`` of a palette colour name (grey for a name this table does not know)."""
+    return COLOUR_HEX.get(colour, UNKNOWN_COLOUR_HEX)
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    value = hex_colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def _luminance(rgb: tuple[int, int, int]) -> float:
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(channel) for channel in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_with_white(hex_colour: str) -> float:
+    """WCAG 2 contrast ratio of a colour against white (1 to 21)."""
+    return 1.05 / (_luminance(_rgb(hex_colour)) + 0.05)
+
+
+def module_hex(colour: str) -> str:
+    """The colour the modules of a ``colour`` code are drawn in (``ink_for`` its display colour)."""
+    return ink_for(colour_hex(colour))
+
+
+def ink_for(hex_colour: str) -> str:
+    """``hex_colour`` darkened in steps until its contrast against white is at least
+    ``MIN_CONTRAST`` (unchanged when it already is)."""
+    r, g, b = _rgb(hex_colour)
+    for _ in range(100):
+        candidate = f"#{r:02X}{g:02X}{b:02X}"
+        if contrast_with_white(candidate) >= MIN_CONTRAST:
+            return candidate
+        r, g, b = (int(channel * 0.92) for channel in (r, g, b))
+    return "#000000"
+
+
+def _label(text: str) -> str:
+    from healthcode.codes.poster import MISSING_GLYPH, in_font
+
+    return "".join(char if in_font(char) else MISSING_GLYPH for char in text[:_PERSONAL_MAX_CHARS])
+
+
+def _personal_font(size: int) -> Any:
+    from PIL import ImageFont
+
+    from healthcode.codes import poster
+
+    return ImageFont.truetype(str(poster._font_path()), size, layout_engine=ImageFont.Layout.BASIC)
+
+
+def personal_png(payload: str, *, colour: str, brand: str, name_masked: str, issued_at: str) -> bytes:
+    """A personal code as phones show it: ``brand`` above the symbol, the modules in the code's
+    colour (see ``module_hex``), the masked name and ``issued_at`` (already formatted) beneath."""
+    from PIL import Image, ImageDraw
+
+    symbol = encode(payload)
+    side = (symbol.size + 2 * QUIET_ZONE) * _PERSONAL_BOX
+    height = _PERSONAL_BAND + side + 2 * _PERSONAL_LINE + _PERSONAL_BOX * 2
+    page = Image.new("RGB", (side, height), "#ffffff")
+    mask = symbol.image(box_size=_PERSONAL_BOX, border=QUIET_ZONE).convert("L").point(lambda v: 255 - v)
+    page.paste(module_hex(colour), (0, _PERSONAL_BAND, side, _PERSONAL_BAND + side), mask)
+    draw = ImageDraw.Draw(page)
+    draw.text((side // 2, 50), _label(brand), font=_personal_font(32), fill=module_hex(colour), anchor="ms")
+    baseline = _PERSONAL_BAND + side + 28
+    for text, size in ((name_masked, 28), (issued_at, 22)):
+        draw.text((side // 2, baseline), _label(text), font=_personal_font(size), fill=_INK, anchor="ms")
+        baseline += _PERSONAL_LINE
+    out = io.BytesIO()
+    page.save(out, format="PNG")
+    return out.getvalue()
+
+
+def personal_svg(payload: str, *, colour: str, brand: str, name_masked: str, issued_at: str) -> bytes:
+    """The SVG of ``personal_png``'s layout, in module units (8 px nominal per module)."""
+    symbol = encode(payload)
+    side = symbol.size + 2 * QUIET_ZONE
+    band, line = _PERSONAL_BAND / _PERSONAL_BOX, _PERSONAL_LINE / _PERSONAL_BOX
+    height = band + side + 2 * line + 2
+    ink = module_hex(colour)
+    modules = symbol.path_data(offset=QUIET_ZONE)
+
+    def text(value: str, y: float, size: float, fill: str) -> str:
+        shown = escape(value[:_PERSONAL_MAX_CHARS])
+        return (
+            f'<text x="{side / 2:g}" y="{y:g}" font-size="{size:g}" fill="{fill}" text-anchor="middle" '
+            f'font-family="HealthCode Sans SC, Noto Sans CJK SC, sans-serif">{shown}</text>'
+        )
+
+    svg = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<svg xmlns="{_SVG_NS}" version="1.1" width="{side * 8}" height="{height * 8:g}" '
+        f'viewBox="0 0 {side} {height:g}" shape-rendering="crispEdges">'
+        f'<rect width="{side}" height="{height:g}" fill="#fff"/>'
+        + text(brand, 50 / _PERSONAL_BOX, 4, ink)
+        + f'<g transform="translate(0 {band:g})"><path fill="{ink}" d="{modules}"/></g>'
+        + text(name_masked, band + side + 28 / _PERSONAL_BOX, 3.5, _INK)
+        + text(issued_at, band + side + (28 + _PERSONAL_LINE) / _PERSONAL_BOX, 2.75, _INK)
+        + "</svg>\n"
+    )
+    return svg.encode("utf-8")

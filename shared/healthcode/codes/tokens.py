@@ -6,6 +6,15 @@ Every code the stack issues is an ES256 JWT with a ``kid``. Three kinds, never i
 * ``paper`` — the printed personal code for people without smartphones (months), *code* key;
 * ``venue`` — the venue code on a poster (years), signed by a *venue* key.
 
+A venue code is *compact* (``sign_venue_code``): a JWT whose header holds only ``alg`` and
+``kid`` and whose claims hold only the venue id (``v``: its 128 random bits, base64url) and the
+code's generation (``g``). Everything else about the venue is read with the venue at check-in,
+and a reissue moves the venue's generation on, so an older code is refused. It has no expiry:
+it lives while its generation is current and its key is published. Its kind is bound by the key
+(venue keys sign nothing else) and by its shape (no ``typ``: a personal code needs one). Venue
+codes printed before compact codes (the ``venue`` kind below, with the venue's name, place and
+coordinates in the claims) are still verified by ``verify_code``.
+
 Kind is bound three ways: the ``typ`` header, the ``typ`` claim, and the key's ``use``; a venue
 code offered as a personal code fails all three. Verification follows the EU DCC verifier order:
 structure and header first (pinned algorithm, known ``kid``, no header-supplied keys), then the
@@ -135,7 +144,9 @@ def new_key(use: KeyUse, *, now: datetime, activates_at: datetime | None = None)
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode("ascii")
-    kid = f"{use[0]}{now:%Y%m%d}-{secrets.token_hex(4)}"
+    # a venue key's id is short: it is in every compact venue code, and a poster's QR symbol
+    # holds the code (``sign_venue_code``)
+    kid = f"v{secrets.token_hex(4)}" if use == "venue" else f"{use[0]}{now:%Y%m%d}-{secrets.token_hex(4)}"
     return SigningKey(kid=kid, use=use, private_pem=pem, created_at=now, activates_at=activates_at or now)
 
 
@@ -379,3 +390,113 @@ def verify_code(
         expires_at=expires,
         claims=claims,
     )
+
+
+# --- compact venue codes -------------------------------------------------------------------------
+
+#: The claims of a compact venue code, and nothing else.
+VENUE_CODE_CLAIMS: frozenset[str] = frozenset({"v", "g"})
+#: The header of a compact venue code, and nothing else.
+VENUE_CODE_HEADER: frozenset[str] = frozenset({"alg", "kid"})
+#: Longest compact venue code accepted (one is under 200 characters).
+MAX_VENUE_CODE_CHARS = 400
+_VENUE_ID_BYTES = 16
+
+
+@dataclass(frozen=True)
+class VenueCodeRef:
+    """What a verified venue code names: the venue and the generation it was issued at (0 for
+    a code printed before compact codes). ``claims`` holds such an older code's claims."""
+
+    venue_id: str
+    generation: int
+    kid: str
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def compact(self) -> bool:
+        return not self.claims
+
+
+def _venue_id_claim(venue_id: str) -> str:
+    if not venue_id.startswith("v-") or len(venue_id) != 2 + 2 * _VENUE_ID_BYTES:
+        raise ValueError("not a venue id")
+    raw = bytes.fromhex(venue_id[2:])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _venue_id_from_claim(value: object) -> str | None:
+    if not isinstance(value, str) or len(value) != 22:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "==")
+    except (ValueError, TypeError):
+        return None
+    if len(raw) != _VENUE_ID_BYTES or _venue_id_claim("v-" + raw.hex()) != value:
+        return None  # only the one canonical spelling of each id
+    return "v-" + raw.hex()
+
+
+def sign_venue_code(keyset: KeySet, *, venue_id: str, generation: int, now: datetime | None = None) -> str:
+    """A compact venue code for ``venue_id`` at ``generation``, signed by the current venue key."""
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+        raise ValueError("a generation is a whole number from 0")
+    key = keyset.signing_key("venue", now or clock.now())
+    return jwt.encode(
+        {"v": _venue_id_claim(venue_id), "g": generation},
+        key.private_key(),
+        algorithm=ALGORITHM,
+        headers={"kid": key.kid, "typ": None},
+    )
+
+
+#: Finds the public key of a venue key id this stack publishes; None when unknown.
+VenueKeyResolver = Callable[[str], "ec.EllipticCurvePublicKey | None"]
+
+
+def is_compact_venue_code(token: str) -> bool:
+    """Whether ``token`` has the shape of a compact venue code (a header without ``typ``);
+    anything else is checked as an older code by ``verify_code``."""
+    try:
+        return "typ" not in jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        return False
+
+
+def verify_venue_code(token: str, *, resolve: VenueKeyResolver) -> VenueCodeRef:
+    """Verify a compact venue code: pinned algorithm, exactly the header and claims it may
+    have, a published venue key. Raises InvalidInput ``invalid_venue_code``."""
+
+    def refuse(why: str) -> InvalidInput:
+        return InvalidInput(f"venue code refused: {why}", field="venue_code", code="invalid_venue_code")
+
+    if not isinstance(token, str) or not 16 <= len(token) <= MAX_VENUE_CODE_CHARS or token.count(".") != 2:
+        raise refuse("not a signed code")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise refuse("malformed") from exc
+    if set(header) != VENUE_CODE_HEADER or header.get("alg") != ALGORITHM:
+        raise refuse("not a venue code header")
+    kid = header.get("kid")
+    public = resolve(kid) if isinstance(kid, str) else None
+    if public is None or not isinstance(kid, str):
+        raise refuse("unknown key")
+    try:
+        claims = jwt.decode(
+            token,
+            public,
+            algorithms=[ALGORITHM],
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise refuse("signature or claims invalid") from exc
+    if set(claims) != VENUE_CODE_CLAIMS:
+        raise refuse("not venue code claims")
+    venue_id = _venue_id_from_claim(claims["v"])
+    generation = claims["g"]
+    if venue_id is None:
+        raise refuse("not a venue id")
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+        raise refuse("bad generation")
+    return VenueCodeRef(venue_id=venue_id, generation=generation, kid=kid)

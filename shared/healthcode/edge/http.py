@@ -23,7 +23,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from healthcode import clock
-from healthcode.errors import BadRequest, HealthCodeError, PayloadTooLarge
+from healthcode.edge import messages
+from healthcode.errors import BadRequest, HealthCodeError, NotFound, PayloadTooLarge
 from healthcode.protection.auth import Caller, caller_from_event
 
 MAX_BODY_BYTES = 256 * 1024
@@ -48,11 +49,25 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
     return Response(status_code=status, content_type=JSON_TYPE, body=dumps(body), headers=dict(headers or {}))
 
 
-def error_response(error: HealthCodeError) -> Response[str]:
-    headers = None
+def language(event: Mapping[str, Any] | None) -> messages.Language:
+    """The language of the answers to ``event``: its ``Accept-Language`` (Chinese by default)."""
+    headers = (event or {}).get("headers") or {}
+    found = next((str(v) for k, v in headers.items() if str(k).lower() == "accept-language"), None)
+    return messages.language_of(found)
+
+
+def error_response(
+    error: HealthCodeError, lang: messages.Language = messages.DEFAULT_LANGUAGE
+) -> Response[str]:
+    """The error envelope in ``lang``: ``code`` and ``field`` as raised, ``message`` translated."""
+    headers = {"Content-Language": messages.CONTENT_LANGUAGE[lang], "Vary": "Accept-Language"}
     if error.status == 429:
-        headers = {"Retry-After": str(getattr(error, "retry_after", 1))}
-    return json_response(error.status, error.envelope(), headers)
+        headers["Retry-After"] = str(getattr(error, "retry_after", 1))
+    message = messages.render(
+        error.code, language=lang, english=error.message, field=error.field, status=error.status
+    )
+    body = {"error": {"code": error.code, "message": message, "field": error.field}}
+    return json_response(error.status, body, headers)
 
 
 def make_app() -> APIGatewayHttpResolver:
@@ -60,25 +75,24 @@ def make_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(serializer=dumps)
 
     def _domain(error: HealthCodeError) -> Response[str]:
-        return error_response(error)
+        return error_response(error, language(app.current_event.raw_event))
 
     def _not_found(_: Exception) -> Response[str]:
-        return json_response(
-            404, {"error": {"code": "route_not_found", "message": "no such route", "field": None}}
-        )
+        missing = NotFound("no such route", code="route_not_found")
+        return error_response(missing, language(app.current_event.raw_event))
 
     app.exception_handler(HealthCodeError)(_domain)
     app.not_found(_not_found)
     return app
 
 
-def raw_body(event: Mapping[str, Any]) -> bytes:
+def raw_body(event: Mapping[str, Any], *, limit: int = MAX_BODY_BYTES) -> bytes:
     body = event.get("body")
     if body is None:
         return b""
     data = base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode("utf-8")
-    if len(data) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES // 1024} KB", code="payload_too_large")
+    if len(data) > limit:
+        raise PayloadTooLarge(f"request body over {limit // 1024} KB", code="payload_too_large")
     return data
 
 
@@ -86,11 +100,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
-def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
+def json_body(app: APIGatewayHttpResolver, *, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """The request body as a JSON object that fits the route's spec: 400 for anything but a
     JSON object (NaN and Infinity refused, and strings holding unpaired surrogates), 422 naming
     the field for one that does not fit."""
-    data = raw_body(app.current_event.raw_event)
+    data = raw_body(app.current_event.raw_event, limit=limit)
     if not data:
         raise BadRequest("a JSON body is required", code="invalid_json")
     try:

@@ -31,6 +31,15 @@ ERROR_SCHEMA = {
         }
     },
 }
+#: Every route answers messages in the language this header asks for (healthcode.edge.messages).
+ACCEPT_LANGUAGE = {
+    "name": "Accept-Language",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "examples": ["zh-CN", "en"]},
+    "description": "Language of error messages and colour reasons: Simplified Chinese by default, "
+    "English for en (and en-*); code and field never change",
+}
 UNAUTHORIZED_SCHEMA = {
     "type": "object",
     "required": ["message"],
@@ -86,9 +95,8 @@ def build(routes: Iterable[Route], described: Mapping[str, Mapping[str, Any]]) -
         for name in re.findall(r"\{([^}+]+)\+?\}", route.path):
             schema = PATH_PARAMETERS.get(name, {"type": "string"})
             parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
-        parameters += [*spec.query, *spec.headers]
-        if parameters:
-            operation["parameters"] = parameters
+        parameters += [*spec.query, *spec.headers, ACCEPT_LANGUAGE]
+        operation["parameters"] = parameters
         if spec.body is not None:
             operation["requestBody"] = {
                 "required": spec.body_required,

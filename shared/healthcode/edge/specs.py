@@ -37,6 +37,9 @@ from healthcode.rules.colour import SYMPTOMS
 from healthcode.rules.credentials import CredentialType
 from healthcode.rules.forms import ADDRESS_MAX, ADDRESS_MIN, NAME_MAX, TEMPERATURE_MAX, TEMPERATURE_MIN
 from healthcode.rules.policy import VENUE_TYPES
+from healthcode.rules.registers import MAX_ROWS as ENTITY_ROWS_MAX
+from healthcode.rules.registers import POPULATION_MAX
+from healthcode.rules.venues import REISSUE_REASONS
 
 Schema = dict[str, Any]
 
@@ -104,9 +107,25 @@ COMPONENTS: dict[str, Schema] = {
     "IdNumber": {
         "type": "string",
         "x-error-code": "invalid_id_number",
-        "pattern": "^[0-9]{17}[0-9Xx]$",
-        "description": "Resident ID number (GB 11643): 17 digits and the MOD 11-2 check character; "
-        "a real birth date, a GB/T 2260 province prefix",
+        "minLength": 5,
+        "maxLength": 40,
+        "description": "The number of the identity document id_type names (default resident_id: GB "
+        "11643, 17 digits and the MOD 11-2 check character, a real birth date, a GB/T 2260 province "
+        "prefix or 810000/820000/830000); full-width digits are read as ASCII",
+    },
+    "IdType": {
+        "type": "string",
+        "x-error-code": "invalid_id_type",
+        "enum": ["resident_id", "passport", "hk_macao_permit", "taiwan_permit", "foreign_permanent_resident"],
+        "description": "Identity document type of id_number (default resident_id)",
+    },
+    "Nationality": {
+        "type": "string",
+        "x-error-code": "invalid_nationality",
+        "minLength": 3,
+        "maxLength": 3,
+        "description": "ISO 3166-1 alpha-3 code printed on a passport (passports only)",
+        "examples": ["USA"],
     },
     "MobilePhone": {
         "type": "string",
@@ -154,14 +173,20 @@ COMPONENTS: dict[str, Schema] = {
                 {"type": "array", "maxItems": MAX_TRIPS, "items": ref("Trip")}, {"maxItems": "too_many_trips"}
             ),
             "contact_with_case": {"type": "boolean"},
+            "contact_with_fever": nullable(
+                {"type": "boolean", "description": "Contact with people with fever or respiratory symptoms"}
+            ),
         },
         ("symptoms", "travel", "contact_with_case"),
     ),
     "LabRow": obj(
         {
             "id_number": ref("IdNumber"),
+            "id_type": nullable(ref("IdType")),
+            "nationality": nullable(ref("Nationality")),
             "sampled_at": {**INSTANT, "maxLength": 40},
             "result": {"type": "string", "enum": ["negative", "positive"]},
+            "test": nullable({"type": "string", "enum": ["nucleic_acid", "igg_antibody"]}),
         },
         ("id_number", "sampled_at", "result"),
     ),
@@ -175,6 +200,24 @@ COMPONENTS: dict[str, Schema] = {
             "expires_at": INSTANT,
             "name_masked": STRING,
             "id_masked": STRING,
+            "id_type": STRING,
+            "display": answer(
+                {"colour_hex": {**STRING, "pattern": "^#[0-9A-F]{6}$"}, "brand": STRING, "message": STRING},
+                ("colour_hex", "brand", "message"),
+            ),
+            "paper_code": ref("PaperCode"),
+            "tests": {
+                "type": "array",
+                "description": "The latest result of each test (GET /v1/codes/{person_id})",
+                "items": answer(
+                    {
+                        "test": {"type": "string", "enum": ["nucleic_acid", "igg_antibody"]},
+                        "result": {"type": "string", "enum": ["negative", "positive"]},
+                        "sampled_at": INSTANT,
+                    },
+                    ("test", "result", "sampled_at"),
+                ),
+            },
         },
         ("person_id", "colour", "risk_level", "reason", "token", "expires_at", "name_masked", "id_masked"),
     ),
@@ -199,13 +242,51 @@ COMPONENTS: dict[str, Schema] = {
         {"appeal_id": STRING, "person_id": STRING, "status": STRING}, ("appeal_id", "person_id", "status")
     ),
     # an official's act waiting for (or decided by) a second official (services.approvals)
+    "CaseStatusStep": answer(
+        {"status": STRING, "at": INSTANT, "by": nullable(STRING)}, ("status", "at", "by")
+    ),
     "HeldAct": answer(
         {
             "request_id": STRING,
-            "kind": {"type": "string", "enum": ["case", "lab_results", "risk_area"]},
+            "kind": {
+                "type": "string",
+                "enum": ["case", "case_status", "lab_results", "risk_area", "quarantine", "quarantine_lift"],
+            },
             "status": {"type": "string", "enum": ["pending_approval", "approved", "applied", "rejected"]},
         },
         ("request_id", "status"),
+    ),
+    "Alert": answer(
+        {
+            "alert_id": STRING,
+            "venue_id": STRING,
+            "venue_name": nullable(STRING),
+            "region_code": STRING,
+            "scanned_at": INSTANT,
+            "colour": STRING,
+            "risk_level": RISK_LEVEL,
+            "temperature": nullable({"type": "number"}),
+            "verdict": STRING,
+            "person": answer(
+                {"name_masked": nullable(STRING), "id_masked": nullable(STRING)}, ("name_masked", "id_masked")
+            ),
+            "status": {"type": "string", "enum": ["open", "acknowledged"]},
+            "acknowledged_by": nullable(STRING),
+            "acknowledged_at": nullable(INSTANT),
+        },
+        (
+            "alert_id",
+            "venue_id",
+            "venue_name",
+            "region_code",
+            "scanned_at",
+            "colour",
+            "risk_level",
+            "temperature",
+            "verdict",
+            "person",
+            "status",
+        ),
     ),
     "StaffAssignment": answer(
         {"venue_id": STRING, "sub": STRING, "assigned_at": INSTANT}, ("venue_id", "sub", "assigned_at")
@@ -276,6 +357,23 @@ LIMIT = query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page
 NEXT = query("next", STRING, "The `next` token of the previous page")
 PAGE_LIMIT = query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (default 100)")
 CURSOR = query("cursor", STRING, "The `next_cursor` of the previous page (another: 422 invalid_cursor)")
+VENUE_ZONE = coded({**text(1, 50), "description": "功能分区: a hall, a floor, a platform"}, "invalid_zone")
+VENUE_STORE_NUMBER = coded({**text(1, 32), "description": "门店编号"}, "invalid_store_number")
+#: A venue in a list (GET /v1/venues).
+LISTED_VENUE = answer(
+    {
+        "venue_id": STRING,
+        "name": STRING,
+        "type": STRING,
+        "address": STRING,
+        "region_code": STRING,
+        "parent_venue_id": nullable(STRING),
+        "zone": nullable(STRING),
+        "store_number": nullable(STRING),
+        "status": {"type": "string", "enum": ["active", "closed"]},
+    },
+    ("venue_id", "name", "type", "address", "region_code", "parent_venue_id", "status"),
+)
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -314,11 +412,49 @@ OPERATIONS: dict[str, Operation] = {
                 {
                     "name": PERSON_NAME,
                     "id_number": ref("IdNumber"),
-                    "phone": ref("MobilePhone"),
+                    "id_type": nullable(ref("IdType")),
+                    "nationality": nullable(ref("Nationality")),
+                    "phone": nullable(ref("MobilePhone")),
                     "address": coded(text(ADDRESS_MIN, ADDRESS_MAX), "invalid_address"),
                     "region_code": ref("RegionCode"),
                     "declaration": ref("Declaration"),
                     "dependant": nullable({"type": "boolean"}),
+                    "dependant_reason": nullable(
+                        coded(
+                            {
+                                "type": "string",
+                                "enum": ["disability", "elderly", "minor"],
+                                "description": "Why an adult is a dependant (required for one of 18-59)",
+                            },
+                            "invalid_dependant_reason",
+                        )
+                    ),
+                    "residence": nullable(
+                        obj(
+                            {
+                                "region_code": ref("RegionCode"),
+                                "venue_id": nullable(coded(text(1, 128), "invalid_venue_id")),
+                                "building": nullable(coded(text(1, 64), "invalid_building")),
+                            },
+                            ("region_code",),
+                        )
+                    ),
+                    "assisted": nullable(
+                        {
+                            "type": "boolean",
+                            "description": "Staff applying for someone without a phone (phone optional; "
+                            "the answer adds paper_code)",
+                        }
+                    ),
+                    "checkpoint_id": nullable(
+                        coded(
+                            {
+                                **text(1, 128, pattern=r"^[!-~]+$"),
+                                "description": "An assisting scanner's checkpoint (a venue id)",
+                            },
+                            "invalid_input",
+                        )
+                    ),
                     "link_code": nullable(
                         coded(
                             {
@@ -329,7 +465,7 @@ OPERATIONS: dict[str, Operation] = {
                         )
                     ),
                 },
-                ("name", "id_number", "phone", "address", "region_code", "declaration"),
+                ("name", "id_number", "address", "region_code", "declaration"),
             ),
             "x-blank-is-missing": True,
         },
@@ -387,6 +523,32 @@ OPERATIONS: dict[str, Operation] = {
                         }
                     },
                     ("changes",),
+                ),
+            )
+        }
+    ),
+    "GET /v1/codes/{person_id}/appeals": Operation(
+        answers={
+            "200": json_answer(
+                "The person's appeals, oldest first, with the officials' answers",
+                answer(
+                    {
+                        "appeals": {
+                            "type": "array",
+                            "items": answer(
+                                {
+                                    "appeal_id": STRING,
+                                    "created_at": INSTANT,
+                                    "reason": STRING,
+                                    "status": STRING,
+                                    "answer": nullable(STRING),
+                                    "answered_at": nullable(INSTANT),
+                                },
+                                ("appeal_id", "created_at", "reason", "status", "answer", "answered_at"),
+                            ),
+                        }
+                    },
+                    ("appeals",),
                 ),
             )
         }
@@ -506,6 +668,8 @@ OPERATIONS: dict[str, Operation] = {
             {
                 "name": PERSON_NAME,
                 "id_number": ref("IdNumber"),
+                "id_type": nullable(ref("IdType")),
+                "nationality": nullable(ref("Nationality")),
                 "phone": nullable(ref("MobilePhone")),
                 "temperature": ref("Temperature"),
                 "checkpoint_id": coded(text(1, 128, pattern=r"\S"), "invalid_input"),
@@ -560,6 +724,18 @@ OPERATIONS: dict[str, Operation] = {
                         "invalid_venue_id",
                     )
                 ),
+                "zone": nullable(VENUE_ZONE),
+                "store_number": nullable(VENUE_STORE_NUMBER),
+                "join_code": nullable(
+                    coded(
+                        {
+                            **text(1, 64),
+                            "description": "A store's own manager: the one-time join code the parent "
+                            "venue's manager issued (POST /v1/venues/{venue_id}/join-codes)",
+                        },
+                        "invalid_join_code",
+                    )
+                ),
             },
             (
                 "name",
@@ -576,9 +752,15 @@ OPERATIONS: dict[str, Operation] = {
         headers=(idempotency_key(IDEMPOTENCY),),
         answers={
             "201": json_answer(
-                "The venue and its venue code",
+                "The venue and its venue code (``code_url``: what the poster's QR holds)",
                 answer(
-                    {"venue_id": STRING, "code": STRING, "code_expires_at": INSTANT}, ("venue_id", "code")
+                    {
+                        "venue_id": STRING,
+                        "code": STRING,
+                        "code_url": STRING,
+                        "code_expires_at": nullable(INSTANT),
+                    },
+                    ("venue_id", "code"),
                 ),
             )
         },
@@ -593,6 +775,78 @@ OPERATIONS: dict[str, Operation] = {
                 ),
             )
         }
+    ),
+    "GET /v1/venues": Operation(
+        query=(
+            query(
+                "region_code",
+                {"type": "string", "pattern": "^([0-9]{6})?$"},
+                "Officials and admins: a county, prefecture or the province inside their area (default: "
+                "the whole area; outside it 403 outside_area); managers: only their own venues there",
+            ),
+            query("type", {"type": "string", "enum": sorted(VENUE_TYPES)}, "Only venues of this type"),
+            query("status", {"type": "string", "enum": ["active", "closed"]}, "Only active or closed venues"),
+            PAGE_LIMIT,
+            CURSOR,
+        ),
+        answers={
+            "200": json_answer(
+                "One page of venues: a manager's own, or an official's area, in region, type and id order",
+                answer(
+                    {"venues": {"type": "array", "items": LISTED_VENUE}, "next_cursor": nullable(STRING)},
+                    ("venues", "next_cursor"),
+                ),
+            )
+        },
+    ),
+    "PATCH /v1/venues/{venue_id}": Operation(
+        body=obj(
+            {
+                "name": nullable(coded(text(1, 50), "invalid_name")),
+                "address": nullable(coded(text(4, 120), "invalid_address")),
+                "manager_phone": nullable(ref("MobilePhone")),
+                "subject_name": nullable(coded(text(1, 100), "invalid_subject_name")),
+                "credential_type": nullable(
+                    coded(
+                        {"type": "string", "enum": sorted(kind.value for kind in CredentialType)},
+                        "invalid_credential_type",
+                    )
+                ),
+                "credential_number": nullable(
+                    coded({**text(1), "description": "Checked as at registration"}, "invalid_credential")
+                ),
+                "zone": nullable(VENUE_ZONE),
+                "store_number": nullable(VENUE_STORE_NUMBER),
+                "location": nullable(ref("Location")),
+            },
+        ),
+        answers={
+            "200": json_answer(
+                "The venue as changed; code_reissued: the poster's content changed, so a new code "
+                "was issued and the previous one revoked",
+                answer(
+                    {
+                        "venue_id": STRING,
+                        "name": STRING,
+                        "type": STRING,
+                        "code": STRING,
+                        "code_reissued": {"type": "boolean"},
+                        "zone": nullable(STRING),
+                        "store_number": nullable(STRING),
+                    },
+                    ("venue_id", "name", "type", "code", "code_reissued"),
+                ),
+            )
+        },
+    ),
+    "POST /v1/venues/{venue_id}/join-codes": Operation(
+        headers=(idempotency_key(IDEMPOTENCY),),
+        answers={
+            "201": json_answer(
+                "A one-time join code (shown once; only its digest is stored) and when it expires",
+                answer({"join_code": STRING, "expires_at": INSTANT}, ("join_code", "expires_at")),
+            )
+        },
     ),
     "GET /v1/venues/{venue_id}/poster.png": Operation(
         answers={"200": image("image/png", "Printable poster")}
@@ -652,6 +906,8 @@ OPERATIONS: dict[str, Operation] = {
                 {"type": "string", "enum": ["json", "csv"]},
                 "csv: a spreadsheet (as Accept: text/csv)",
             ),
+            PAGE_LIMIT,
+            CURSOR,
         ),
         answers={
             "200": {
@@ -673,8 +929,9 @@ OPERATIONS: dict[str, Operation] = {
                                         ("venue_id", "name", "scans", "abnormal"),
                                     ),
                                 },
+                                "next_cursor": nullable(STRING),
                             },
-                            ("date", "units"),
+                            ("date", "units", "next_cursor"),
                         )
                     },
                     "text/csv": {"schema": STRING},
@@ -691,9 +948,156 @@ OPERATIONS: dict[str, Operation] = {
                     {
                         "region_code": STRING,
                         "by_type": {"type": "array"},
-                        "by_region": {"type": "array"},
+                        "by_region": {
+                            "type": "array",
+                            "items": answer(
+                                {
+                                    "region_code": STRING,
+                                    "venues": {"type": "integer"},
+                                    "entities": {"type": "integer"},
+                                    "with_code": {"type": "integer"},
+                                    "rate": nullable({"type": "number"}),
+                                },
+                                ("region_code", "venues", "entities", "with_code", "rate"),
+                            ),
+                        },
+                        "entities": {"type": "integer"},
+                        "with_code": {"type": "integer"},
+                        "rate": nullable({"type": "number"}),
                     },
-                    ("region_code", "by_type", "by_region"),
+                    ("region_code", "by_type", "by_region", "entities", "with_code", "rate"),
+                ),
+            )
+        },
+    ),
+    # -- registers and indicators (officials and admins of an area) -----------------------------
+    "PUT /v1/registers/entities": Operation(
+        body=obj(
+            {
+                "entities": coded(
+                    {"type": "array", "maxItems": ENTITY_ROWS_MAX, "items": {}},
+                    {"maxItems": "too_many_rows", "type": "invalid_type"},
+                )
+            },
+            ("entities",),
+        ),
+        answers={
+            "200": json_answer(
+                "Rows taken (upserted by credit code) and rows refused, each with its index, error and field",
+                answer(
+                    {
+                        "accepted": {"type": "integer"},
+                        "rejected": {
+                            "type": "array",
+                            "items": answer(
+                                {"index": {"type": "integer"}, "error": STRING, "field": nullable(STRING)},
+                                ("index", "error", "field"),
+                            ),
+                        },
+                    },
+                    ("accepted", "rejected"),
+                ),
+            )
+        },
+    ),
+    "PUT /v1/registers/population": Operation(
+        body=obj(
+            {
+                "regions": coded(
+                    {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 1000,
+                        "items": obj(
+                            {
+                                "region_code": ref("RegionCode"),
+                                "population": coded(
+                                    {"type": "integer", "minimum": 0, "maximum": POPULATION_MAX},
+                                    "invalid_population",
+                                ),
+                            },
+                            ("region_code", "population"),
+                        ),
+                    },
+                    {"maxItems": "too_many_rows", "minItems": "missing_field"},
+                )
+            },
+            ("regions",),
+        ),
+        answers={
+            "200": json_answer(
+                "The regions' population is registered",
+                answer({"updated": {"type": "integer"}}, ("updated",)),
+            )
+        },
+    ),
+    "GET /v1/reports/uncovered-entities": Operation(
+        query=(REPORT_REGION, PAGE_LIMIT, CURSOR),
+        answers={
+            "200": json_answer(
+                "One page of the region's register entities without a venue code",
+                answer(
+                    {
+                        "entities": {
+                            "type": "array",
+                            "items": answer(
+                                {"credit_code": STRING, "name": STRING, "region_code": STRING},
+                                ("credit_code", "name", "region_code"),
+                            ),
+                        },
+                        "next_cursor": nullable(STRING),
+                    },
+                    ("entities", "next_cursor"),
+                ),
+            )
+        },
+    ),
+    "GET /v1/reports/indicators": Operation(
+        query=(
+            REPORT_REGION,
+            query(
+                "from",
+                {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$"},
+                "First day (default today)",
+            ),
+            query(
+                "to",
+                {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$"},
+                "Last day (default today); at most 31 days",
+            ),
+        ),
+        answers={
+            "200": json_answer(
+                "The assessment indicators (docs/indicators.md); a share is null without a denominator",
+                answer(
+                    {
+                        "application_rate": nullable({"type": "number"}),
+                        "verification_rate": answer(
+                            {
+                                "mandatory_scan_share": nullable({"type": "number"}),
+                                "active_mandatory_venue_share": nullable({"type": "number"}),
+                            },
+                            ("mandatory_scan_share", "active_mandatory_venue_share"),
+                        ),
+                        "data_accuracy": answer(
+                            {
+                                "refused_share": nullable({"type": "number"}),
+                                "complete_record_share": nullable({"type": "number"}),
+                            },
+                            ("refused_share", "complete_record_share"),
+                        ),
+                        "colour_change_timeliness": answer(
+                            {
+                                "count": {"type": "integer"},
+                                "p50_seconds": nullable({"type": "integer"}),
+                                "p95_seconds": nullable({"type": "integer"}),
+                                "max_seconds": nullable({"type": "integer"}),
+                                "by_cause": {"type": "object"},
+                            },
+                            ("count", "p50_seconds", "p95_seconds", "max_seconds", "by_cause"),
+                        ),
+                    },
+                    ("application_rate", "verification_rate", "data_accuracy", "colour_change_timeliness"),
                 ),
             )
         },
@@ -704,6 +1108,46 @@ OPERATIONS: dict[str, Operation] = {
                 "The account is assigned (assigning again answers the standing assignment)",
                 ref("StaffAssignment"),
             )
+        }
+    ),
+    "POST /v1/venues/{venue_id}/code": Operation(
+        body=obj(
+            {
+                "reason": nullable(
+                    coded(
+                        {
+                            "type": "string",
+                            "enum": list(REISSUE_REASONS),
+                            "description": "Why the poster is replaced (audited; default other)",
+                        },
+                        "invalid_reason_code",
+                    )
+                )
+            }
+        ),
+        body_required=False,
+        answers={
+            "201": json_answer(
+                "A new venue code; every earlier one is refused at check-in (venue_code_revoked)",
+                answer(
+                    {
+                        "venue_id": STRING,
+                        "code": STRING,
+                        "code_url": STRING,
+                        "generation": {"type": "integer", "minimum": 1},
+                        "reissued_at": INSTANT,
+                    },
+                    ("venue_id", "code", "code_url", "generation", "reissued_at"),
+                ),
+            )
+        },
+    ),
+    "DELETE /v1/venues/{venue_id}": Operation(
+        answers={
+            "204": {
+                "description": "The venue is closed, with every door and store under it; their codes "
+                "are refused at check-in (venue_closed) and their records kept"
+            }
         }
     ),
     "DELETE /v1/venues/{venue_id}/staff/{sub}": Operation(
@@ -739,6 +1183,8 @@ OPERATIONS: dict[str, Operation] = {
                         )
                     ),
                     "id_number": nullable(ref("IdNumber")),
+                    "id_type": nullable(ref("IdType")),
+                    "nationality": nullable(ref("Nationality")),
                     "status": coded(
                         {"type": "string", "enum": ["confirmed", "asymptomatic", "suspected"]},
                         "invalid_status",
@@ -787,11 +1233,42 @@ OPERATIONS: dict[str, Operation] = {
                         "status": STRING,
                         "tracing": {"type": "string", "enum": ["pending", "done"]},
                         "contacts_found": {"type": ["integer", "null"]},
+                        "generations": {"type": "integer", "enum": [1, 2]},
+                        "history": {"type": "array", "items": ref("CaseStatusStep")},
                     },
-                    ("case_id", "person_id", "status", "tracing", "contacts_found"),
+                    ("case_id", "person_id", "status", "tracing", "contacts_found", "history"),
                 ),
             )
         }
+    ),
+    "PATCH /v1/cases/{case_id}": Operation(
+        body=obj(
+            {
+                "status": coded(
+                    {
+                        "type": "string",
+                        "enum": ["confirmed", "asymptomatic", "suspected", "recovered", "excluded"],
+                    },
+                    "invalid_status",
+                )
+            },
+            ("status",),
+        ),
+        answers={
+            "200": json_answer(
+                "The case, upgraded at once; its person recoloured",
+                answer(
+                    {
+                        "case_id": STRING,
+                        "person_id": STRING,
+                        "status": STRING,
+                        "history": {"type": "array", "items": ref("CaseStatusStep")},
+                    },
+                    ("case_id", "person_id", "status", "history"),
+                ),
+            ),
+            "202": json_answer("Recovered or excluded: held for a second official", ref("HeldAct")),
+        },
     ),
     "GET /v1/cases/{case_id}/contacts": Operation(
         query=(LIMIT, query("after", ref("PersonId"), "The person id to continue after (`next`)")),
@@ -810,8 +1287,18 @@ OPERATIONS: dict[str, Operation] = {
                                     "venue_id": STRING,
                                     "exposure_at": {},
                                     "overlap_minutes": {"type": "number"},
+                                    "generation": {"type": "integer", "enum": [1, 2]},
+                                    "via": nullable(STRING),
                                 },
-                                ("person_id", "kind", "venue_id", "exposure_at", "overlap_minutes"),
+                                (
+                                    "person_id",
+                                    "kind",
+                                    "venue_id",
+                                    "exposure_at",
+                                    "overlap_minutes",
+                                    "generation",
+                                    "via",
+                                ),
                             ),
                         },
                     },
@@ -903,11 +1390,62 @@ OPERATIONS: dict[str, Operation] = {
         headers=(idempotency_key(IDEMPOTENCY),),
         answers={"202": json_answer("The request, pending a second official", ref("Override"))},
     ),
+    "PUT /v1/persons/{person_id}/quarantine": Operation(
+        body=obj(
+            {
+                "kind": missing_as(
+                    coded({"type": "string", "enum": ["centralised", "home"]}, "invalid_quarantine_kind"),
+                    "invalid_quarantine_kind",
+                ),
+                "from": missing_as(coded({**INSTANT, "maxLength": 40}, "invalid_from"), "invalid_from"),
+                "until": nullable(coded({**INSTANT, "maxLength": 40}, "invalid_until")),
+            },
+            ("kind", "from"),
+        ),
+        answers={
+            "200": json_answer(
+                "The quarantine in force (placed or extended) and the person's colour",
+                answer(
+                    {
+                        "person_id": STRING,
+                        "quarantine": nullable(
+                            answer(
+                                {
+                                    "kind": {"type": "string", "enum": ["centralised", "home"]},
+                                    "from": INSTANT,
+                                    "until": INSTANT,
+                                },
+                                ("kind", "from", "until"),
+                            )
+                        ),
+                        "colour": nullable(STRING),
+                        "risk_level": nullable(RISK_LEVEL),
+                    },
+                    ("person_id", "quarantine"),
+                ),
+            ),
+            "202": json_answer(
+                "Held for a second official (ending a quarantine early, or past the official's limit)",
+                ref("HeldAct"),
+            ),
+        },
+    ),
     "GET /v1/overrides": Operation(
         query=(
             query(
                 "kind",
-                {"type": "string", "enum": ["override", "case", "lab_results", "risk_area"]},
+                {
+                    "type": "string",
+                    "enum": [
+                        "override",
+                        "case",
+                        "case_status",
+                        "lab_results",
+                        "risk_area",
+                        "quarantine",
+                        "quarantine_lift",
+                    ],
+                },
                 "override (the default), or a kind of act held for a second official",
             ),
             LIMIT,
@@ -966,6 +1504,43 @@ OPERATIONS: dict[str, Operation] = {
         ),
         answers={"200": json_answer("The appeal, answered", ref("Appeal"))},
     ),
+    # -- alerts to the authority -----------------------------------------------------------------
+    "GET /v1/alerts": Operation(
+        query=(
+            DATE,
+            query(
+                "region_code",
+                {"type": "string", "pattern": "^([0-9]{6})?$"},
+                "Inside the caller's area (else 403 outside_area); absent: the caller's area or province",
+            ),
+            query(
+                "status", {"type": "string", "enum": ["open", "acknowledged"]}, "Only alerts in this state"
+            ),
+            query(
+                "verdict",
+                {"type": "string", "enum": ["pass", "dissuade", "isolate", "register"]},
+                "Only alerts with this verdict",
+            ),
+            PAGE_LIMIT,
+            CURSOR,
+        ),
+        answers={
+            "200": json_answer(
+                "One page of the abnormal scans of the area on the day, by region then time",
+                answer(
+                    {
+                        "alerts": {"type": "array", "items": ref("Alert")},
+                        "next_cursor": nullable(STRING),
+                    },
+                    ("alerts", "next_cursor"),
+                ),
+            )
+        },
+    ),
+    "POST /v1/alerts/{alert_id}/acknowledge": Operation(
+        body=obj({"note": coded(text(1, 500), "invalid_note")}, ("note",)),
+        answers={"200": json_answer("The alert, acknowledged (who handled it, when)", ref("Alert"))},
+    ),
     "GET /v1/persons/{person_id}": Operation(
         answers={
             "200": json_answer(
@@ -983,6 +1558,97 @@ OPERATIONS: dict[str, Operation] = {
                 ),
             )
         }
+    ),
+    "POST /v1/persons/search": Operation(
+        body=obj(
+            {
+                "id_number": coded(text(1, 64), "invalid_id_number"),
+                "id_type": nullable(
+                    coded(
+                        {
+                            "type": "string",
+                            "enum": [
+                                "resident_id",
+                                "passport",
+                                "hk_macao_permit",
+                                "taiwan_permit",
+                                "foreign_permanent_resident",
+                            ],
+                        },
+                        "invalid_id_type",
+                    )
+                ),
+            },
+            ("id_number",),
+        ),
+        answers={
+            "200": json_answer(
+                "The persons holding the number inside the caller's area (nobody elsewhere is ever "
+                "answered); masked; audited",
+                answer(
+                    {
+                        "persons": {
+                            "type": "array",
+                            "items": answer(
+                                {
+                                    "person_id": STRING,
+                                    "name_masked": STRING,
+                                    "id_masked": STRING,
+                                    "colour": STRING,
+                                    "risk_level": RISK_LEVEL,
+                                    "region_code": ref("RegionCode"),
+                                },
+                                (
+                                    "person_id",
+                                    "name_masked",
+                                    "id_masked",
+                                    "colour",
+                                    "risk_level",
+                                    "region_code",
+                                ),
+                            ),
+                        }
+                    },
+                    ("persons",),
+                ),
+            )
+        },
+    ),
+    "GET /v1/audit": Operation(
+        query=(
+            query(
+                "subject",
+                STRING,
+                "A person id (p-...), a venue id (v-...), or person#..., venue#..., account#...",
+            ),
+            query("actor", STRING, "An account id: its acts (exactly one of subject and actor)"),
+            PAGE_LIMIT,
+            CURSOR,
+        ),
+        answers={
+            "200": json_answer(
+                "One page of entries, newest first; the read is itself audited",
+                answer(
+                    {
+                        "entries": {
+                            "type": "array",
+                            "items": answer(
+                                {
+                                    "at": INSTANT,
+                                    "actor": STRING,
+                                    "action": STRING,
+                                    "subject": STRING,
+                                    "detail": {"type": "object"},
+                                },
+                                ("at", "actor", "action", "subject", "detail"),
+                            ),
+                        },
+                        "next_cursor": nullable(STRING),
+                    },
+                    ("entries", "next_cursor"),
+                ),
+            )
+        },
     ),
 }
 

@@ -13,6 +13,11 @@ Identity is read strictly (docs/api.md, "Callers"):
   empty item (a leading, trailing or doubled space: what a role with a space becomes once
   flattened) counts no role at all; a plain string is one role, or roles separated by commas
   with nothing around them.
+* **The area** (``region``, Cognito ``custom:region``) is a GB/T 2260 code: a province
+  (``520000``), a prefecture (``520100``) or a county (``520102``). An official or admin with an
+  area acts only on what lies inside it; without one, on the whole province. A ``region`` claim
+  that is not six digits is refused at the edge (``401``): a malformed area must never widen into
+  the whole province.
 * **The subject** (``sub``) must be an account id the system cannot confuse with its own: not
   empty, at most ``SUB_MAX`` characters, without ``#`` (the separator of internal keys: owners
   of unclaimed persons are ``unclaimed#<person_id>``, guards ``owner#<sub>#…``), without control
@@ -37,13 +42,40 @@ SUB_MAX: Final = 128
 _REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Cn"})
 
 
+def area_prefix(region_code: str) -> str:
+    """The leading digits a GB/T 2260 code shares with every region inside it: ``520000`` →
+    ``52``, ``520100`` → ``5201``, ``520102`` → ``520102``."""
+    if region_code.endswith("0000"):
+        return region_code[:2]
+    if region_code.endswith("00"):
+        return region_code[:4]
+    return region_code
+
+
 @dataclass(frozen=True)
 class Caller:
     sub: str
     roles: frozenset[str]
+    #: The caller's area (a GB/T 2260 code), or None: the whole province.
+    area: str | None = None
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles & set(roles))
+
+    def covers(self, region_code: str | None) -> bool:
+        """Whether ``region_code`` lies inside the caller's area (always, without an area; never
+        for an unknown region when the caller has one)."""
+        if self.area is None:
+            return True
+        if not region_code:
+            return False
+        return str(region_code).startswith(area_prefix(self.area))
+
+    def require_area(self, region_code: str | None) -> Caller:
+        """``403 outside_area`` unless ``region_code`` lies inside the caller's area."""
+        if not self.covers(region_code):
+            raise Forbidden("this lies outside your area", code="outside_area")
+        return self
 
     def require(self, *roles: str) -> Caller:
         if not self.has(*roles):
@@ -87,10 +119,21 @@ def check_subject(sub: Any) -> str:
     return sub
 
 
+def check_area(value: Any) -> str | None:
+    """The caller's area from its ``region`` / ``custom:region`` claim: None when absent, six
+    ASCII digits otherwise; anything else is ``401 unauthorized``."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 6 or not value.isascii() or not value.isdigit():
+        raise Unauthorized("the caller token's region is not a region code", code="unauthorized")
+    return value
+
+
 def caller_from_claims(claims: Mapping[str, Any]) -> Caller:
     sub = check_subject(claims.get("sub"))
     roles = parse_roles(claims.get("roles")) | parse_roles(claims.get("cognito:groups"))
-    return Caller(sub=sub, roles=roles)
+    area = check_area(claims.get("region", claims.get("custom:region")))
+    return Caller(sub=sub, roles=roles, area=area)
 
 
 def caller_from_event(event: Mapping[str, Any]) -> Caller:

@@ -6,6 +6,10 @@ stays visible is fixed and small:
 * ID number: the first 4 and the last 4 characters (``5201**********1234``), and only when at
   least 6 remain hidden (14 characters or more, so both the 15- and 18-digit forms qualify);
   anything shorter is masked entirely.
+* Other identity documents (``mask_document``): a passport or permit number shows its first
+  and its last 2 characters when at least 4 remain hidden (``E******78``, ``1*****78``),
+  else nothing; a permanent-resident card shows its first 3 and last 3 (``USA*********211``,
+  ``911************01X``) when at least 6 remain hidden. A resident ID is masked as above.
 * Phone: the first 3 and the last 4 (``138****0000``), only when at least 4 remain hidden (11
   characters or more); anything shorter is masked entirely.
 * Name: a name written without spaces, or with any CJK (wide) character in it, shows only its
@@ -35,6 +39,23 @@ _PHONE_MIN_HIDDEN: Final = 4
 def mask_id_number(value: str | None) -> str:
     """``520102199003071234`` -> ``5201**********1234``."""
     return _keep_ends(_clean(value), _ID_VISIBLE_HEAD, _ID_VISIBLE_TAIL, _ID_MIN_HIDDEN)
+
+
+#: Characters kept at each end per document type (head, tail, fewest hidden); others as an ID number.
+_DOCUMENT_ENDS: Final[dict[str, tuple[int, int, int]]] = {
+    "passport": (1, 2, 4),
+    "hk_macao_permit": (1, 2, 4),
+    "taiwan_permit": (1, 2, 4),
+    "foreign_permanent_resident": (3, 3, 6),
+}
+
+
+def mask_document(value: str | None, id_type: str | None = "resident_id") -> str:
+    """The mask of an identity document's number by its type (``resident_id``: ``mask_id_number``)."""
+    ends = _DOCUMENT_ENDS.get(id_type or "resident_id")
+    if ends is None:
+        return mask_id_number(value)
+    return _keep_ends(_clean(value), *ends)
 
 
 def mask_phone(value: str | None) -> str:

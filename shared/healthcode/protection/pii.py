@@ -18,6 +18,10 @@ keys are kept in a small LRU keyed by their encrypted form.
 ``PII_HASH_SECRET_ARN`` (``{"hmac_keys": {"<version>": "<base64, 32 bytes>"}, "current": "<version>"}``),
 separated by kind (``id_number``, ``phone``), and names its key version: ``h1:<version>:<digest>``.
 Lookups try every version (``keyed_hashes_for_lookup``) so keys rotate without rewriting rows.
+An identity document's number is hashed per (type, number) by ``id_hash``: a resident ID number
+under kind ``id_number`` as it always was (people registered before other documents existed are
+still found), any other document under its own kind (``id_passport``, ``id_taiwan_permit`` …),
+so equal numbers of different documents never meet.
 
 Nothing here logs or raises with plaintext, keys or tokens in the message.
 """
@@ -254,6 +258,25 @@ def keyed_hashes_for_lookup(kind: str, value: str) -> list[str]:
     keys = _current_hash_keys()
     versions = [keys.current, *sorted(version for version in keys.keys if version != keys.current)]
     return [_digest(kind, value, version, keys.keys[version]) for version in versions]
+
+
+#: The document type whose hashes keep the original kind (``id_number``).
+RESIDENT_ID: Final = "resident_id"
+
+
+def id_hash_kind(id_type: str = RESIDENT_ID) -> str:
+    """The hash kind of an identity document type (``resident_id`` → ``id_number``)."""
+    return "id_number" if id_type == RESIDENT_ID else f"id_{id_type}"
+
+
+def id_hash(id_number: str, id_type: str = RESIDENT_ID) -> str:
+    """The keyed hash of a document's (normalised) number, for storing and indexing."""
+    return keyed_hash(id_hash_kind(id_type), id_number)
+
+
+def id_hashes_for_lookup(id_number: str, id_type: str = RESIDENT_ID) -> list[str]:
+    """``id_hash`` under every key version, current first: query with each in turn."""
+    return keyed_hashes_for_lookup(id_hash_kind(id_type), id_number)
 
 
 def _digest(kind: str, value: str, version: str, key: bytes) -> str:

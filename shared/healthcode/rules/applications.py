@@ -7,13 +7,25 @@ mobile number, the address, the region of residence (a current GB/T 2260 code), 
 declaration: symptoms from the fixed vocabulary ``colour.SYMPTOMS``, an optional temperature,
 trips (a current region code and the instant the person left it, not in the future) and whether
 they had contact with a case. Unknown fields are refused too: a misspelt field must not be
-silently ignored. ``dependant: true`` is for a child (under 18) or an elderly parent (60 or
-over): an adult of working age applies from their own account (``not_a_dependant``).
+silently ignored.
+
+The ID number is of the document ``id_type`` (default ``resident_id``; passports add their
+``nationality``), checked by :func:`healthcode.rules.documents.check_document`.
+
+``dependant: true`` is for someone the account cares for: a child (under 18) or an elderly
+person (60 or over) as before, or an adult of any age with a ``dependant_reason``
+(``disability``, ``elderly``, ``minor``) — required for an adult of 18-59 and for a document
+that carries no birth date (``dependant_reason_required``); a reason the birth date contradicts
+(``minor`` for an adult, ``elderly`` under 60) is ``not_a_dependant``.
+
+``assisted: true`` is an application staff make for someone without a phone (with the
+``checkpoint_id`` a scanner is assigned to): ``phone`` may then be left out.
 """
 
 from __future__ import annotations
 
 import hmac
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,9 +34,9 @@ from typing import Any, Final
 
 from healthcode import clock
 from healthcode.errors import Conflict, InvalidInput
-from healthcode.rules import colour, forms, idcard, regions
+from healthcode.rules import colour, documents, forms, regions
+from healthcode.rules.documents import Document
 from healthcode.rules.forms import ADDRESS_MAX, ADDRESS_MIN, NAME_MAX, TEMPERATURE_MAX, TEMPERATURE_MIN
-from healthcode.rules.idcard import IdNumber
 
 __all__ = ["ADDRESS_MAX", "ADDRESS_MIN", "NAME_MAX", "TEMPERATURE_MAX", "TEMPERATURE_MIN"]
 
@@ -32,6 +44,9 @@ MAX_TRIPS: Final = 30
 #: 未成年人保护法: a minor is under 18; 老年人权益保障法: the elderly are 60 and over.
 CHILD_UNDER_YEARS: Final = 18
 ELDERLY_FROM_YEARS: Final = 60
+#: Why someone is a dependant (``dependant_reason``).
+DEPENDANT_REASONS: Final = ("disability", "elderly", "minor")
+
 #: The default of the policy's ``max_dependants``.
 MAX_DEPENDANTS: Final = 10
 
@@ -48,13 +63,26 @@ class Application:
     """An application that passed every field check. ``repr`` shows no personal data."""
 
     name: str
-    id_number: IdNumber
-    phone: str
+    id_number: Document
+    phone: str | None  # None only in an assisted application
     address: str
     region_code: str
     declaration: colour.Declaration
     dependant: bool
     link_code: str | None
+    dependant_reason: str | None = None
+    assisted: bool = False
+    checkpoint_id: str | None = None
+    residence: Residence | None = None
+
+    @property
+    def id_type(self) -> str:
+        return self.id_number.id_type.value
+
+    @property
+    def birth_year(self) -> int | None:
+        born = self.id_number.birth_date
+        return None if born is None else born.year
 
     def __repr__(self) -> str:
         return f"Application(region_code={self.region_code!r}, dependant={self.dependant})"
@@ -120,6 +148,57 @@ def parse_declaration(value: Mapping[str, Any], *, now: datetime) -> colour.Decl
         temperature=None if temperature is None else check_temperature(temperature),
         travel=_trips(value["travel"], now=now),
         contact_with_case=bool(value["contact_with_case"]),
+        contact_with_fever=value.get("contact_with_fever") is True,
+    )
+
+
+#: Longest building / unit text (楼栋/单元), after normalisation.
+BUILDING_MAX: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Residence:
+    """Where a person lives: a region and, where known, the residential venue (a compound or a
+    village registered as a venue) and the building or unit in it."""
+
+    region_code: str
+    venue_id: str | None = None
+    building: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The building's index key ``<venue_id>#<building>``, when both are known."""
+        if self.venue_id is None or self.building is None:
+            return None
+        return f"{self.venue_id}#{self.building}"
+
+
+def check_residence(value: Mapping[str, Any], *, field: str = "residence") -> Residence:
+    """``{region_code, venue_id?, building?}`` as the spec let it through: a current region
+    code; a venue id without ``#``; a building only with its venue, normalised (NFKC, spaces
+    collapsed), 1 to ``BUILDING_MAX`` printable characters."""
+    region_code = regions.check_region_code(value.get("region_code"), field=f"{field}.region_code")
+    venue_id = value.get("venue_id")
+    if venue_id is not None and (not isinstance(venue_id, str) or not venue_id.strip() or "#" in venue_id):
+        raise InvalidInput("venue_id is not a venue id", field=f"{field}.venue_id", code="invalid_venue_id")
+    raw = value.get("building")
+    building = None
+    if raw is not None:
+        building = " ".join(unicodedata.normalize("NFKC", str(raw)).split())
+        if not building or len(building) > BUILDING_MAX or not building.isprintable():
+            raise InvalidInput(
+                f"building must be 1-{BUILDING_MAX} printable characters",
+                field=f"{field}.building",
+                code="invalid_building",
+            )
+        if venue_id is None:
+            raise InvalidInput(
+                "a building is given with the residential venue it belongs to",
+                field=f"{field}.venue_id",
+                code="missing_field",
+            )
+    return Residence(
+        region_code=region_code, venue_id=None if venue_id is None else venue_id.strip(), building=building
     )
 
 
@@ -129,16 +208,32 @@ def age_on(birth_date: date, today: date) -> int:
     return years - ((today.month, today.day) < (birth_date.month, birth_date.day))
 
 
-def check_dependant(id_number: IdNumber, *, today: date) -> None:
-    """A dependant is a child under 18 or an elderly person of 60 or over, by their ID number."""
-    age = age_on(id_number.birth_date, today)
-    if CHILD_UNDER_YEARS <= age < ELDERLY_FROM_YEARS:
+def check_dependant(id_number: Document, *, today: date, reason: str | None = None) -> str:
+    """Why this person is a dependant (see the module docstring): the reason given, or the one
+    their birth date says (``minor``, ``elderly``)."""
+    born = id_number.birth_date
+    age = None if born is None else age_on(born, today)
+    if reason is None:
+        if age is not None and age < CHILD_UNDER_YEARS:
+            return "minor"
+        if age is not None and age >= ELDERLY_FROM_YEARS:
+            return "elderly"
         raise InvalidInput(
-            f"a dependant is a child under {CHILD_UNDER_YEARS} or a person of {ELDERLY_FROM_YEARS} or over; "
-            "adults of other ages apply from their own account",
-            field="dependant",
+            f"an adult dependant needs a dependant_reason ({', '.join(DEPENDANT_REASONS)}); "
+            "adults who can apply themselves apply from their own account",
+            field="dependant_reason",
+            code="dependant_reason_required",
+        )
+    if age is not None and (
+        (reason == "minor" and age >= CHILD_UNDER_YEARS) or (reason == "elderly" and age < ELDERLY_FROM_YEARS)
+    ):
+        raise InvalidInput(
+            f"dependant_reason {reason} does not fit the birth date of the ID number: a minor is under "
+            f"{CHILD_UNDER_YEARS}, the elderly are {ELDERLY_FROM_YEARS} or over",
+            field="dependant_reason",
             code="not_a_dependant",
         )
+    return reason
 
 
 def parse_link_code(value: Any, *, field: str = "link_code") -> str:
@@ -160,15 +255,29 @@ def parse_application(body: Mapping[str, Any], *, now: datetime) -> Application:
     cannot say (see the module docstring); 422 on the first error."""
     today = china_today(now)
     name = check_name(_required(body, "name"))
-    id_number = idcard.check_id_number(_required(body, "id_number"), today=today)
-    phone = forms.check_mobile(_required(body, "phone"))
+    id_number = documents.check_document(
+        _required(body, "id_number"), body.get("id_type"), today=today, nationality=body.get("nationality")
+    )
+    assisted = body.get("assisted") is True
+    raw_phone = body.get("phone")
+    if assisted and (raw_phone is None or (isinstance(raw_phone, str) and not raw_phone.strip())):
+        phone = None
+    else:
+        phone = forms.check_mobile(_absent("phone") if raw_phone is None else _required(body, "phone"))
     address = check_address(_required(body, "address"))
     region_code = regions.check_region_code(_required(body, "region_code"))
     declaration = parse_declaration(body["declaration"], now=now)
     dependant = bool(body.get("dependant"))
-    if dependant:
-        check_dependant(id_number, today=today)
+    reason = body.get("dependant_reason")
+    if reason is not None and reason not in DEPENDANT_REASONS:
+        raise InvalidInput(
+            f"dependant_reason must be one of {', '.join(DEPENDANT_REASONS)}",
+            field="dependant_reason",
+            code="invalid_dependant_reason",
+        )
+    dependant_reason = check_dependant(id_number, today=today, reason=reason) if dependant else None
     link_code = None if body.get("link_code") is None else parse_link_code(body["link_code"])
+    checkpoint = body.get("checkpoint_id")
     return Application(
         name=name,
         id_number=id_number,
@@ -178,7 +287,15 @@ def parse_application(body: Mapping[str, Any], *, now: datetime) -> Application:
         declaration=declaration,
         dependant=dependant,
         link_code=link_code,
+        dependant_reason=dependant_reason,
+        assisted=assisted,
+        checkpoint_id=str(checkpoint).strip() if isinstance(checkpoint, str) and checkpoint.strip() else None,
+        residence=None if body.get("residence") is None else check_residence(body["residence"]),
     )
+
+
+def _absent(key: str) -> Any:
+    raise InvalidInput(f"{key} is required", field=key, code="missing_field")
 
 
 def check_account(

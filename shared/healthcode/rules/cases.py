@@ -7,6 +7,15 @@ Cases
     a retried request, a re-imported positive lab row — names the same case and never starts a
     second tracing run. A diagnosis may not lie in the future (beyond :data:`CLOCK_SKEW`).
 
+Case lifecycle
+    A case is reported ``suspected``, ``asymptomatic`` or ``confirmed`` (each turns its person
+    red). :func:`check_status_change` says what a change of status is: an *upgrade* (suspected →
+    asymptomatic or confirmed, asymptomatic → confirmed) applies at once; a *release*
+    (``recovered`` 康复出院 from asymptomatic or confirmed, ``excluded`` 排除 from any open status)
+    waits for a second official. Anything else is a 409: the same status again
+    (``status_unchanged``), a change of a recovered or excluded case (``case_closed``), a
+    downgrade or a suspected case recovering (``invalid_status_change``).
+
 Lab results
     :func:`check_lab_rows` validates a batch (at most :data:`MAX_LAB_ROWS` rows) row by row: a
     bad row is rejected with ``{index, error}`` (a snake_case code) and never spoils the others.
@@ -44,19 +53,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final, Literal
 
 from healthcode import clock
 from healthcode.clock import CHINA
-from healthcode.errors import InvalidInput
-from healthcode.rules import idcard, regions
+from healthcode.errors import Conflict, InvalidInput
+from healthcode.rules import documents, regions
 from healthcode.rules.colour import AreaRisk
 from healthcode.rules.policy import Policy, RiskLevel
 from healthcode.rules.tracing import ContactKind, Presence
+from healthcode.rules.tracing import strength as tracing_strength
 
 __all__ = [
     "CLOCK_SKEW",
+    "CLOSED_STATUSES",
     "MAX_LAB_ROWS",
+    "OPEN_STATUSES",
     "CaseReport",
     "CaseStatus",
     "LabRow",
@@ -76,11 +88,14 @@ __all__ = [
     "check_override",
     "check_override_body",
     "check_person_id",
+    "check_status_body",
+    "check_status_change",
     "contact_rank",
     "covered_trip_regions",
     "free_text",
     "level_of_colour",
     "over_rate_limit",
+    "plan_second_generation",
     "plan_tasks",
     "travel_cutoff",
 ]
@@ -98,16 +113,67 @@ _REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 #: An ID number (GB 11643) or a mainland mobile number inside free text.
 _PERSONAL_NUMBER = re.compile(r"(?<!\d)(?:\d{17}[\dXx]|1[3-9]\d{9})(?!\d)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_LAB_FIELDS = frozenset({"id_number", "sampled_at", "result"})
+_LAB_FIELDS = frozenset({"id_number", "id_type", "nationality", "sampled_at", "result", "test"})
+#: Tests a lab row may report (``test``; absent: nucleic acid).
+LAB_TESTS = ("nucleic_acid", "igg_antibody")
 _PERSON_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class CaseStatus(StrEnum):
-    """A case's status; every one of them turns the person red at once."""
+    """A case's status: the open ones (:data:`OPEN_STATUSES`) turn the person red at once;
+    ``recovered`` and ``excluded`` close the case, once a second official approved it."""
 
     CONFIRMED = "confirmed"
     ASYMPTOMATIC = "asymptomatic"
     SUSPECTED = "suspected"
+    RECOVERED = "recovered"
+    EXCLUDED = "excluded"
+
+
+#: Statuses a case is reported with; each keeps its person red.
+OPEN_STATUSES = frozenset({CaseStatus.CONFIRMED, CaseStatus.ASYMPTOMATIC, CaseStatus.SUSPECTED})
+#: Statuses that close a case (after a second official): its person's red is released.
+CLOSED_STATUSES = frozenset({CaseStatus.RECOVERED, CaseStatus.EXCLUDED})
+#: What each open status may be upgraded to (applies at once).
+_UPGRADES: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.SUSPECTED: frozenset({CaseStatus.ASYMPTOMATIC, CaseStatus.CONFIRMED}),
+    CaseStatus.ASYMPTOMATIC: frozenset({CaseStatus.CONFIRMED}),
+    CaseStatus.CONFIRMED: frozenset(),
+}
+#: What each open status may be closed as (waits for a second official).
+_RELEASES: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.SUSPECTED: frozenset({CaseStatus.EXCLUDED}),
+    CaseStatus.ASYMPTOMATIC: frozenset({CaseStatus.RECOVERED, CaseStatus.EXCLUDED}),
+    CaseStatus.CONFIRMED: frozenset({CaseStatus.RECOVERED, CaseStatus.EXCLUDED}),
+}
+UPGRADE: Final = "upgrade"
+RELEASE: Final = "release"
+
+
+def check_status_change(current: str | None, wanted: CaseStatus) -> Literal["upgrade", "release"]:
+    """What changing a case from ``current`` to ``wanted`` is (see the module docstring), or a
+    409 naming why it cannot be done."""
+    if current == wanted:
+        raise Conflict(f"the case is already {wanted}", field="status", code="status_unchanged")
+    if current in CLOSED_STATUSES or current is None:
+        raise Conflict(
+            f"the case is closed ({current}); report a new case", field="status", code="case_closed"
+        )
+    now = CaseStatus(current)
+    if wanted in _UPGRADES[now]:
+        return UPGRADE
+    if wanted in _RELEASES[now]:
+        return RELEASE
+    raise Conflict(f"a {now} case cannot become {wanted}", field="status", code="invalid_status_change")
+
+
+def check_status_body(body: Mapping[str, object]) -> CaseStatus:
+    """The ``status`` of ``PATCH /v1/cases/{case_id}`` (the spec let through a known one)."""
+    value = body.get("status")
+    try:
+        return CaseStatus(str(value))
+    except ValueError as error:
+        raise InvalidInput("status is not a case status", field="status", code="invalid_status") from error
 
 
 def _aware_utc(value: datetime, name: str) -> datetime:
@@ -152,6 +218,7 @@ class CaseReport:
     id_number: str | None = field(repr=False)
     status: CaseStatus
     diagnosed_at: datetime
+    id_type: str = "resident_id"  # the identity document of id_number (healthcode.rules.documents)
 
 
 def check_person_id(value: object, *, field: str = "person_id") -> str:
@@ -180,16 +247,20 @@ def check_case_report(body: Mapping[str, object], *, now: datetime) -> CaseRepor
     if has_person == has_number:
         raise InvalidInput("give either person_id or id_number", field="person_id", code="person_required")
     person_id = check_person_id(body["person_id"]) if has_person else None
-    id_number = None
+    id_number, id_type = None, "resident_id"
     if has_number:
         today = _aware_utc(now, "now").astimezone(CHINA).date()
-        id_number = idcard.check_id_number(str(body["id_number"]), today=today).number
+        document = documents.check_document(
+            str(body["id_number"]), body.get("id_type"), today=today, nationality=body.get("nationality")
+        )
+        id_number, id_type = document.number, document.id_type.value
     diagnosed_at = check_diagnosed_at(check_instant(body["diagnosed_at"], field="diagnosed_at"), now=now)
     return CaseReport(
         person_id=person_id,
         id_number=id_number,
         status=CaseStatus(str(body["status"])),
         diagnosed_at=diagnosed_at,
+        id_type=id_type,
     )
 
 
@@ -212,13 +283,23 @@ class LabRow:
     id_number: str = field(repr=False)
     sampled_at: datetime
     positive: bool
+    id_type: str = "resident_id"  # the identity document of id_number (healthcode.rules.documents)
+    test: str = "nucleic_acid"  # or igg_antibody: shown on the code, never a case
 
     @property
     def lab_id(self) -> str:
-        """Deterministic per (ID number, sampling instant, result): a re-import rewrites it."""
-        return _digest(
-            self.id_number, _instant_text(self.sampled_at), "positive" if self.positive else "negative"
-        )
+        """Deterministic per (document, sampling instant, result, test): a re-import rewrites it
+        (nucleic-acid rows keep the ids they had before tests were told apart)."""
+        number = self.id_number if self.id_type == "resident_id" else f"{self.id_type}:{self.id_number}"
+        outcome = "positive" if self.positive else "negative"
+        if self.test != "nucleic_acid":
+            return _digest(number, _instant_text(self.sampled_at), outcome, self.test)
+        return _digest(number, _instant_text(self.sampled_at), outcome)
+
+    @property
+    def opens_case(self) -> bool:
+        """A positive nucleic-acid result opens a case; an antibody result never does."""
+        return self.positive and self.test == "nucleic_acid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +333,12 @@ def _check_lab_row(index: int, row: object, *, now: datetime, today: date) -> La
     if not isinstance(raw_id, str):
         return RejectedRow(index, "invalid_id_number", "id_number")
     try:
-        id_number = idcard.check_id_number(raw_id, today=today).number
-    except InvalidInput:
-        return RejectedRow(index, "invalid_id_number", "id_number")
+        document = documents.check_document(
+            raw_id, row.get("id_type"), today=today, nationality=row.get("nationality")
+        )
+    except InvalidInput as refused:
+        return RejectedRow(index, refused.code, refused.field)
+    id_number, id_type = document.number, document.id_type.value
     sampled_at = _parse_instant(row.get("sampled_at"))
     if sampled_at is None:
         return RejectedRow(index, "invalid_sampled_at", "sampled_at")
@@ -263,7 +347,17 @@ def _check_lab_row(index: int, row: object, *, now: datetime, today: date) -> La
     result = row.get("result")
     if result not in ("negative", "positive"):
         return RejectedRow(index, "invalid_result", "result")
-    return LabRow(index=index, id_number=id_number, sampled_at=sampled_at, positive=result == "positive")
+    test = row.get("test", "nucleic_acid")
+    if test not in LAB_TESTS:
+        return RejectedRow(index, "invalid_test", "test")
+    return LabRow(
+        index=index,
+        id_number=id_number,
+        sampled_at=sampled_at,
+        positive=result == "positive",
+        id_type=id_type,
+        test=str(test),
+    )
 
 
 def check_lab_rows(rows: object, *, now: datetime) -> tuple[list[LabRow], list[RejectedRow]]:
@@ -272,8 +366,9 @@ def check_lab_rows(rows: object, *, now: datetime) -> tuple[list[LabRow], list[R
     The batch as a whole must be a list of 1 to :data:`MAX_LAB_ROWS` rows (``422
     invalid_results`` / ``too_many_results``, field ``results``); everything else is per row:
     ``not_an_object``, ``unknown_field``, ``invalid_id_number``, ``invalid_sampled_at``,
-    ``sampled_in_future``, ``invalid_result`` and ``conflicting_result`` (two rows for the same
-    person and sampling instant disagree: both are rejected, neither can be trusted).
+    ``sampled_in_future``, ``invalid_result``, ``invalid_test`` (``test`` other than
+    ``nucleic_acid`` or ``igg_antibody``) and ``conflicting_result`` (two rows of one test for
+    the same person and sampling instant disagree: both are rejected, neither can be trusted).
     """
     now = _aware_utc(now, "now")
     if not isinstance(rows, list) or not rows:
@@ -284,18 +379,18 @@ def check_lab_rows(rows: object, *, now: datetime) -> tuple[list[LabRow], list[R
         )
     today = now.astimezone(CHINA).date()
     checked = [_check_lab_row(index, row, now=now, today=today) for index, row in enumerate(rows)]
-    results: dict[tuple[str, datetime], set[bool]] = {}
+    results: dict[tuple[str, datetime, str], set[bool]] = {}
     for row in checked:
         if isinstance(row, LabRow):
-            results.setdefault((row.id_number, row.sampled_at), set()).add(row.positive)
+            results.setdefault((row.id_number, row.sampled_at, row.test), set()).add(row.positive)
     accepted: list[LabRow] = []
     rejected: list[RejectedRow] = []
-    seen: set[tuple[str, datetime]] = set()
+    seen: set[tuple[str, datetime, str]] = set()
     for row in checked:
         if isinstance(row, RejectedRow):
             rejected.append(row)
             continue
-        key = (row.id_number, row.sampled_at)
+        key = (row.id_number, row.sampled_at, row.test)
         if len(results[key]) > 1:
             rejected.append(RejectedRow(row.index, "conflicting_result", "result"))
         elif key not in seen:
@@ -388,6 +483,8 @@ def check_override(
         )
     evidence = free_text(evidence_ref, field="evidence_ref", limit=MAX_EVIDENCE_REF)
     text = None if note is None else free_text(note, field="note", limit=MAX_NOTE)
+    if reason_code == WHITELIST:
+        until = _check_whitelist(level, until, policy=policy, now=now)
     if until is not None:
         until = _aware_utc(until, "until")
         now = _aware_utc(now, "now")
@@ -405,6 +502,31 @@ def check_override(
         note=text,
         until=until,
     )
+
+
+#: The reason code of a whitelist (白名单) override: green, expiring, under the two-official rule.
+WHITELIST = "whitelist"
+
+
+def _check_whitelist(level: RiskLevel, until: datetime | None, *, policy: Policy, now: datetime) -> datetime:
+    """A whitelist entry lowers a code to green for at most the policy's ``whitelist_max_days``
+    (422 ``whitelist_not_in_policy`` where the province keeps none); like every override it
+    covers only the facts known when it is approved."""
+    if policy.whitelist_max_days is None:
+        raise InvalidInput(
+            "this province keeps no whitelist", field="reason_code", code="whitelist_not_in_policy"
+        )
+    if level != RiskLevel.GREEN:
+        raise InvalidInput("a whitelist entry is green", field="colour", code="invalid_colour")
+    if until is None:
+        raise InvalidInput("a whitelist entry needs its end (until)", field="until", code="missing_field")
+    if _aware_utc(until, "until") > _aware_utc(now, "now") + timedelta(days=policy.whitelist_max_days):
+        raise InvalidInput(
+            f"a whitelist entry lasts at most {policy.whitelist_max_days} days",
+            field="until",
+            code="invalid_until",
+        )
+    return until
 
 
 def check_override_body(body: Mapping[str, object], *, policy: Policy, now: datetime) -> OverrideRequest:
@@ -457,6 +579,8 @@ class TracingTask:
 
     ``after`` is the DynamoDB ``LastEvaluatedKey`` of the previous page in ``shard`` (None: from
     the beginning of that shard). ``part`` counts continuations (0 for the planned task).
+    A ``generation`` 2 task searches around a presence of the close contact ``via`` instead of
+    the case person's.
     """
 
     case_id: str
@@ -466,11 +590,22 @@ class TracingTask:
     part: int = 0
     shard: int = 0
     after: Mapping[str, Any] | None = None
+    generation: int = 1
+    via: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.generation not in (1, 2) or (self.generation == 2) != (self.via is not None):
+            raise ValueError("a tracing task is of generation 1, or of generation 2 with via")
+        if self.via is not None and self.presence.person_id != self.via:
+            raise ValueError("a generation-2 task searches around a presence of its close contact")
 
     @property
     def key(self) -> str:
         """The task's sort key under its case: stable across re-planning, unique per part."""
-        return f"TASK#{_digest(self.presence.presence_id, self.venue.venue_id, length=20)}#{self.part:05d}"
+        parts = [self.presence.presence_id, self.venue.venue_id]
+        if self.generation != 1:
+            parts += [str(self.generation), str(self.via)]
+        return f"TASK#{_digest(*parts, length=20)}#{self.part:05d}"
 
     def continuation(self, shard: int, after: Mapping[str, Any] | None) -> TracingTask:
         """The task that carries on from ``(shard, after)``."""
@@ -484,11 +619,15 @@ class TracingTask:
             part=self.part + 1,
             shard=shard,
             after=dict(after) if after is not None else None,
+            generation=self.generation,
+            via=self.via,
         )
 
     def to_json(self) -> dict[str, Any]:
         p = self.presence
+        second = {"generation": self.generation, "via": self.via} if self.generation != 1 else {}
         return {
+            **second,
             "v": 1,
             "case_id": self.case_id,
             "case_person_id": self.case_person_id,
@@ -523,6 +662,7 @@ class TracingTask:
             after = data.get("after")
             if after is not None and not isinstance(after, Mapping):
                 raise ValueError("after must be a key or null")
+            via = data.get("via")
             task = cls(
                 case_id=_text(data["case_id"]),
                 case_person_id=_text(data["case_person_id"]),
@@ -538,6 +678,8 @@ class TracingTask:
                 part=_whole(data["part"]),
                 shard=_whole(data["shard"]),
                 after=after,
+                generation=_whole(data.get("generation", 1)),
+                via=None if via is None else _text(via),
             )
         except (KeyError, TypeError) as error:
             raise ValueError(f"malformed tracing task: {error!r}") from error
@@ -581,18 +723,44 @@ def plan_tasks(
     return list(tasks.values())
 
 
-#: Rank of a contact kind in :func:`contact_rank` (higher is stronger).
-_KIND_RANK = {ContactKind.CLOSE: 2, ContactKind.SECONDARY: 1}
+def plan_second_generation(
+    case_id: str,
+    case_person_id: str,
+    via: str,
+    presences: Sequence[Presence],
+    venues_by_complex: Mapping[str, Sequence[VenueToSearch]],
+) -> list[TracingTask]:
+    """Generation-2 tasks around the close contact ``via``'s own presences (already selected by
+    ``tracing.second_generation_window``), one per (presence, venue to search) like
+    :func:`plan_tasks`."""
+    tasks: dict[str, TracingTask] = {}
+    for presence in sorted(presences, key=lambda p: (p.start, p.presence_id)):
+        venues = {v.venue_id: v for v in venues_by_complex.get(presence.complex_id, ())}
+        own = venues.pop(presence.venue_id, None)
+        if own is None:
+            raise ValueError(f"venue {presence.venue_id} is missing from its complex {presence.complex_id}")
+        for venue in [own, *sorted(venues.values(), key=lambda v: v.venue_id)]:
+            task = TracingTask(
+                case_id=case_id,
+                case_person_id=case_person_id,
+                presence=presence,
+                venue=venue,
+                generation=2,
+                via=via,
+            )
+            tasks.setdefault(task.key, task)
+    return list(tasks.values())
 
 
-def contact_rank(kind: ContactKind, overlap: timedelta, exposure_end: datetime) -> str:
-    """A text that sorts as ``tracing.strongest_per_person`` ranks exposures: kind, then overlap,
-    then end (ties: the smaller exposure id wins, compared separately). Stored on a contact row
-    so a conditional write keeps the strongest exposure whatever order tasks finish in."""
+def contact_rank(kind: ContactKind, overlap: timedelta, exposure_end: datetime, generation: int = 1) -> str:
+    """A text that sorts as ``tracing.strongest_per_person`` ranks exposures: kind (generation 1
+    before 2), then overlap, then end (ties: the smaller exposure id wins, compared separately).
+    Stored on a contact row so a conditional write keeps the strongest exposure whatever order
+    tasks finish in."""
     micros = overlap // timedelta(microseconds=1)
     if micros < 0 or micros >= 10**16:
         raise ValueError("overlap out of range")
-    return f"{_KIND_RANK[ContactKind(kind)]}#{micros:016d}#{_instant_text(exposure_end)}"
+    return f"{tracing_strength(kind, generation)}#{micros:016d}#{_instant_text(exposure_end)}"
 
 
 # -- risk areas --------------------------------------------------------------------------------

@@ -21,9 +21,11 @@ Facts
     secondary contact and medium-risk travel are yellow; nothing else is green.
 
 Lab results
-    A negative :class:`LabResult` sampled at ``s`` counts from ``s`` on (``s <= at``) and clears
-    every fact whose kind is in ``policy.negative_lab_clears`` (default fever and symptoms) and
-    which started at or before ``s``. Facts that start after the sample still count: a test
+    A negative nucleic-acid :class:`LabResult` sampled at ``s`` counts from ``s`` on (``s <= at``)
+    and clears every fact whose kind is in ``policy.negative_lab_clears`` (default fever and
+    symptoms) and which started at or before ``s``. An IgG-antibody result (``test``
+    ``igg_antibody``) is shown on the code but clears nothing and opens no case: antibodies say
+    nothing about an infection now. Facts that start after the sample still count: a test
     says nothing about a fever measured after it. A *positive* result is ignored here: the
     cases module turns it into a ``case`` fact, so counting it twice would only hide that path.
 
@@ -67,13 +69,28 @@ Properties (tested in ``tests/unit/test_colour.py``)
     * The result depends only on the inputs as sets: input order never matters.
 
 Declarations and travel
-    :func:`declaration_facts` turns a health declaration into fever, symptoms and
-    declared-contact facts lasting ``policy.declaration_fact_days``. :func:`travel_facts` turns
-    declared travel into high/medium-risk-travel facts against the current risk areas (which
-    change independently, so callers recompute travel facts when a risk area changes). Fact
-    ids are deterministic (``decl#<person>#<kind>``, ``travel#<person>#<region>#<yyyymmdd>``),
-    so re-declaring overwrites instead of piling up. ``person_key`` is the person's opaque id,
-    never an ID number or a phone number.
+    :func:`declaration_facts` turns a health declaration into fever (lasting
+    ``policy.fever_fact_hours``, as a checkpoint fever does), symptoms and declared-contact facts
+    (``policy.declaration_fact_days``), and contact with people with fever
+    (``policy.fever_contact_days``, when the province counts it). A declaration with a normal
+    temperature made at least ``policy.fever_minimum_hours`` after a self-declared fever began
+    ends that fever (the fact comes back with ``expires_at`` at the declaration); a checkpoint
+    fever is never ended by what the person declares. :func:`travel_facts` turns declared travel
+    into high/medium-risk-travel facts against the current risk areas (which change
+    independently, so callers recompute travel facts when a risk area changes) and, where the
+    policy sets ``arrival_test_days``, a ``no_recent_test`` fact for each such trip not covered
+    by a negative nucleic-acid test sampled at most that many days before leaving (or any time
+    after). :func:`prefecture_travel_facts` turns travel to another prefecture of the person's
+    own province into ``prefecture_travel`` facts. Fact ids are deterministic
+    (``decl#<person>#<kind>``, ``travel#<person>#<region>#<yyyymmdd>``), so re-declaring
+    overwrites instead of piling up. ``person_key`` is the person's opaque id, never an ID
+    number or a phone number.
+
+Quarantine and buildings
+    :func:`quarantine_fact` is the fact of a quarantine an official places (red by default;
+    ``policy.quarantine_days`` when no end is given). :func:`same_building_fact` is what a case
+    or close contact (``policy.same_building_sources``) gives the other people registered in
+    the same building (``policy.same_building_days`` from when it is learned).
 """
 
 from __future__ import annotations
@@ -82,7 +99,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from healthcode.clock import CHINA
 from healthcode.errors import InvalidInput
@@ -90,8 +107,13 @@ from healthcode.rules import forms
 from healthcode.rules.policy import FactKind, Policy, RiskLevel
 
 __all__ = [
+    "DECLARED_PREFIX",
+    "IGG_ANTIBODY",
+    "NUCLEIC_ACID",
     "OVERRIDE_CODE",
+    "QUARANTINE_KINDS",
     "SYMPTOMS",
+    "TESTS",
     "AreaRisk",
     "ColourDecision",
     "Declaration",
@@ -102,6 +124,10 @@ __all__ = [
     "Travel",
     "decide",
     "declaration_facts",
+    "latest_tests",
+    "prefecture_travel_facts",
+    "quarantine_fact",
+    "same_building_fact",
     "travel_facts",
 ]
 
@@ -127,6 +153,17 @@ AreaRisk = Literal["high", "medium", "low"]
 #: Reason code of a manual override.
 OVERRIDE_CODE = "override"
 
+#: Lab tests: nucleic acid (核酸) and IgG antibody (血清特异性IgG抗体).
+NUCLEIC_ACID = "nucleic_acid"
+IGG_ANTIBODY = "igg_antibody"
+TESTS: tuple[str, ...] = (NUCLEIC_ACID, IGG_ANTIBODY)
+
+#: Kinds of quarantine an official places (集中 / 居家隔离医学观察).
+QUARANTINE_KINDS: tuple[str, ...] = ("centralised", "home")
+
+#: Prefix of the ids of facts a person declared themselves (what a later declaration may end).
+DECLARED_PREFIX = "decl#"
+
 _REGION_CODE = re.compile(r"[1-9]\d{5}")
 _REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 #: Shapes of an ID number (GB 11643) and a mainland mobile number: never a person key.
@@ -142,24 +179,52 @@ _TRAVEL_KINDS: dict[str, FactKind | None] = {
 _REASON_ORDER: tuple[str, ...] = (
     OVERRIDE_CODE,
     FactKind.CASE,
+    FactKind.QUARANTINE,
     FactKind.CLOSE_CONTACT,
     FactKind.HIGH_RISK_TRAVEL,
     FactKind.SECONDARY_CONTACT,
+    FactKind.SAME_BUILDING,
     FactKind.MEDIUM_RISK_TRAVEL,
+    FactKind.NO_RECENT_TEST,
+    FactKind.PREFECTURE_TRAVEL,
     FactKind.FEVER,
     FactKind.SYMPTOMS,
+    FactKind.FEVER_CONTACT,
     FactKind.DECLARED_CONTACT,
 )
 _REASON_RANK: dict[str, int] = {code: rank for rank, code in enumerate(_REASON_ORDER)}
 
-_FACT_TEXT: dict[FactKind, str] = {
-    FactKind.CASE: "确诊/无症状/疑似病例 case",
-    FactKind.CLOSE_CONTACT: "密切接触者 close contact",
-    FactKind.SECONDARY_CONTACT: "次密切接触者 secondary contact",
-    FactKind.HIGH_RISK_TRAVEL: "高风险地区旅居史 travel to a high-risk area",
-    FactKind.MEDIUM_RISK_TRAVEL: "中风险地区旅居史 travel to a medium-risk area",
-    FactKind.SYMPTOMS: "申报症状 declared symptoms",
-    FactKind.DECLARED_CONTACT: "申报接触病例 declared contact with a case",
+
+class FactText(NamedTuple):
+    """What a fact kind is called in each language. ``{threshold}`` is the policy's fever
+    threshold, ``{days}`` its ``arrival_test_days``."""
+
+    zh: str
+    en: str
+
+
+#: One entry per fact kind: how reasons name the fact, in Simplified Chinese and in English.
+_FACT_TEXT: dict[FactKind, FactText] = {
+    FactKind.FEVER: FactText("发热（≥ {threshold} °C）", "fever ≥ {threshold} °C"),
+    FactKind.QUARANTINE: FactText("集中或居家隔离医学观察中", "under quarantine"),
+    FactKind.PREFECTURE_TRAVEL: FactText("跨设区市旅居史", "travel to another prefecture of the province"),
+    FactKind.SAME_BUILDING: FactText(
+        "同一楼道有确诊病例或密接", "a case or close contact lives in the same building"
+    ),
+    FactKind.FEVER_CONTACT: FactText(
+        "接触发热或呼吸道症状人员", "contact with people with fever or respiratory symptoms"
+    ),
+    FactKind.NO_RECENT_TEST: FactText(
+        "{days}日内无核酸阴性证明", "no negative nucleic-acid test within {days} days"
+    ),
+    FactKind.CASE: FactText("确诊病例、无症状感染者或疑似病例", "case"),
+    FactKind.CLOSE_CONTACT: FactText("与确诊病例密切接触", "close contact of a case"),
+    FactKind.SECONDARY_CONTACT: FactText("与密切接触者接触（次密接）", "secondary contact"),
+    FactKind.HIGH_RISK_TRAVEL: FactText("高风险地区旅居史", "travel to a high-risk area"),
+    FactKind.MEDIUM_RISK_TRAVEL: FactText("中风险地区旅居史", "travel to a medium-risk area"),
+    FactKind.SYMPTOMS: FactText("申报有症状", "declared symptoms"),
+    FactKind.DECLARED_CONTACT: FactText("申报接触过病例", "declared contact with a case"),
+    FactKind.HEALTH_MONITORING: FactText("康复后健康监测", "health monitoring after recovery"),
 }
 
 
@@ -228,13 +293,22 @@ class Fact:
 
 @dataclass(frozen=True, slots=True)
 class LabResult:
-    """A nucleic-acid test result. Only negative results act here (see the module docstring)."""
+    """A test result: nucleic acid (the default) or IgG antibody. Only negative nucleic-acid
+    results act on facts here (see the module docstring)."""
 
     sampled_at: datetime
     positive: bool
+    test: str = NUCLEIC_ACID
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sampled_at", _aware_utc(self.sampled_at, "sampled_at"))
+        if self.test not in TESTS:
+            raise ValueError(f"test must be one of {TESTS}")
+
+    @property
+    def clears(self) -> bool:
+        """Whether the result clears facts: a negative nucleic-acid test."""
+        return self.test == NUCLEIC_ACID and not self.positive
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +386,8 @@ class ColourDecision:
     reasons: tuple[Reason, ...]
     next_change_at: datetime | None
     as_of: datetime
+    #: The latest result of each test sampled by ``as_of`` (shown on the code, ``latest_tests``).
+    tests: tuple[LabResult, ...] = ()
 
 
 # -- the rule ----------------------------------------------------------------------------------
@@ -331,7 +407,8 @@ def decide(
     """
     at = _aware_utc(at, "at")
     all_facts = tuple(facts)
-    negatives = tuple(lab.sampled_at for lab in labs if not lab.positive)
+    all_labs = tuple(labs)
+    negatives = tuple(lab.sampled_at for lab in all_labs if lab.clears)
     all_overrides = tuple(overrides)
 
     outcome = _outcome(all_facts, negatives, all_overrides, policy, at)
@@ -347,6 +424,7 @@ def decide(
         reasons=reasons,
         next_change_at=next_change_at,
         as_of=at,
+        tests=tuple(latest_tests(lab for lab in all_labs if lab.sampled_at <= at)),
     )
 
 
@@ -404,16 +482,28 @@ def _outcome(
                 level=level,
                 fact_id=override.override_id,
                 until=override.until,
-                text=f"人工调整 manual override ({override.reason_code})",
+                text=f"人工调整（{override.reason_code}）",
             )
         )
     return level, tuple(sorted(reasons, key=Reason._sort_key))
 
 
 def _fact_text(kind: FactKind, policy: Policy) -> str:
-    if kind is FactKind.FEVER:
-        return f"发热 fever ≥ {policy.fever_threshold_c:.1f} °C"
-    return _FACT_TEXT[kind]
+    return fact_text(kind, policy)
+
+
+def fact_text(code: str, policy: Policy, language: str = "zh") -> str:
+    """How a reason of ``code`` (a fact kind, or ``override``) names its fact in ``language``
+    (``zh``, else English)."""
+    if code == OVERRIDE_CODE:
+        return "人工调整" if language == "zh" else "manual override"
+    try:
+        known = _FACT_TEXT[FactKind(code)]
+    except (ValueError, KeyError):
+        return code
+    return (known.zh if language == "zh" else known.en).format(
+        threshold=f"{policy.fever_threshold_c:.1f}", days=policy.arrival_test_days or 0
+    )
 
 
 def _instants_after(
@@ -463,6 +553,7 @@ class Declaration:
     temperature: float | None
     travel: tuple[Travel, ...]
     contact_with_case: bool
+    contact_with_fever: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symptoms", tuple(self.symptoms))
@@ -486,34 +577,74 @@ def _check_person_key(person_key: str) -> None:
 
 
 def declaration_facts(
-    person_key: str, declaration: Declaration, *, policy: Policy, at: datetime
+    person_key: str,
+    declaration: Declaration,
+    *,
+    policy: Policy,
+    at: datetime,
+    previous: Iterable[Fact] = (),
 ) -> list[Fact]:
-    """Fever, symptoms and declared-contact facts from a declaration made at ``at``.
+    """Fever, symptoms, declared-contact and fever-contact facts from a declaration made at ``at``.
 
-    Each lasts ``policy.declaration_fact_days`` from ``at``. Declared travel is not handled
-    here: it depends on the risk areas, see :func:`travel_facts`.
+    A declared fever lasts ``policy.fever_fact_hours`` (as a checkpoint fever does); symptoms
+    and declared contact ``policy.declaration_fact_days``; contact with people with fever
+    ``policy.fever_contact_days`` (nothing when the policy leaves it unset). A normal
+    temperature ends a self-declared fever among ``previous`` (the person's facts before this
+    declaration) that is still counting and began at least ``policy.fever_minimum_hours``
+    before ``at``: the fever fact is given back ending at ``at``. Declared travel is not
+    handled here: it depends on the risk areas, see :func:`travel_facts`.
     """
     _check_person_key(person_key)
     at = _aware_utc(at, "at")
     expires_at = at + timedelta(days=policy.declaration_fact_days)
 
-    def fact(kind: FactKind, detail: str) -> Fact:
+    def fact(kind: FactKind, detail: str, until: datetime = expires_at) -> Fact:
         return Fact(
-            fact_id=f"decl#{person_key}#{kind}",
+            fact_id=f"{DECLARED_PREFIX}{person_key}#{kind}",
             kind=kind,
             starts_at=at,
-            expires_at=expires_at,
+            expires_at=until,
             detail=detail,
         )
 
     facts: list[Fact] = []
-    if declaration.temperature is not None and declaration.temperature >= policy.fever_threshold_c:
-        facts.append(fact(FactKind.FEVER, f"{declaration.temperature:.1f} °C"))
+    temperature = declaration.temperature
+    if temperature is not None and temperature >= policy.fever_threshold_c:
+        facts.append(
+            fact(FactKind.FEVER, f"{temperature:.1f} °C", at + timedelta(hours=policy.fever_fact_hours))
+        )
+    elif temperature is not None:
+        ended = ended_fever(person_key, previous, policy=policy, at=at)
+        if ended is not None:
+            facts.append(ended)
     if declaration.symptoms:
         facts.append(fact(FactKind.SYMPTOMS, ",".join(sorted(set(declaration.symptoms)))))
     if declaration.contact_with_case:
         facts.append(fact(FactKind.DECLARED_CONTACT, "declared"))
+    if declaration.contact_with_fever and policy.fever_contact_days is not None:
+        until = at + timedelta(days=policy.fever_contact_days)
+        facts.append(fact(FactKind.FEVER_CONTACT, "declared", until))
     return facts
+
+
+def ended_fever(person_key: str, previous: Iterable[Fact], *, policy: Policy, at: datetime) -> Fact | None:
+    """The person's self-declared fever ended at ``at`` by a normal temperature declared then,
+    if one still counts and began at least ``policy.fever_minimum_hours`` earlier; else None."""
+    fact_id = f"{DECLARED_PREFIX}{person_key}#{FactKind.FEVER}"
+    minimum = timedelta(hours=policy.fever_minimum_hours)
+    for fact in previous:
+        if fact.fact_id == fact_id and fact.kind is FactKind.FEVER and fact.active(at):
+            if fact.starts_at + minimum <= at:
+                return Fact(
+                    fact_id=fact.fact_id,
+                    kind=fact.kind,
+                    starts_at=fact.starts_at,
+                    expires_at=at,
+                    detail=f"{fact.detail}; normal temperature declared".lstrip("; "),
+                    recorded_at=fact.recorded_at,
+                    learned_at=fact.learned_at,
+                )
+    return None
 
 
 def _area_risk(region_code: str, risk_levels: Mapping[str, AreaRisk]) -> tuple[str, AreaRisk] | None:
@@ -533,6 +664,7 @@ def travel_facts(
     *,
     policy: Policy,
     at: datetime,
+    labs: Iterable[LabResult] = (),
 ) -> list[Fact]:
     """High/medium-risk-travel facts for declared ``travel`` against the risk areas at ``at``.
 
@@ -543,10 +675,15 @@ def travel_facts(
     policy.risk_travel_window_days``; a trip already older than that gives nothing. Trips to
     the same region on the same day (China time) share one fact, the latest departure's.
     A departure after ``at`` is refused (``422 travel_in_future``).
+
+    Where ``policy.arrival_test_days`` is set, each such trip also gives a ``no_recent_test``
+    fact (same start and end, id ``test#…``) unless ``labs`` hold a negative nucleic-acid test
+    sampled no earlier than that many days before leaving and no later than ``at``.
     """
     _check_person_key(person_key)
     at = _aware_utc(at, "at")
     window = timedelta(days=policy.risk_travel_window_days)
+    negatives = sorted(lab.sampled_at for lab in labs if lab.clears and lab.sampled_at <= at)
     by_id: dict[str, Fact] = {}
     for trip in travel:
         if trip.left_at > at:
@@ -578,4 +715,111 @@ def travel_facts(
             expires_at=expires_at,
             detail=f"{trip.region_code} in {risk}-risk area {area}",
         )
+        if policy.arrival_test_days is not None:
+            earliest = trip.left_at - timedelta(days=policy.arrival_test_days)
+            if not any(earliest <= sampled for sampled in negatives):
+                test_id = "test#" + fact_id.removeprefix("travel#")
+                by_id[test_id] = Fact(
+                    fact_id=test_id,
+                    kind=FactKind.NO_RECENT_TEST,
+                    starts_at=at,
+                    expires_at=expires_at,
+                    detail=f"left {trip.region_code} without a recent negative test",
+                )
+            else:
+                by_id.pop("test#" + fact_id.removeprefix("travel#"), None)
     return [by_id[fact_id] for fact_id in sorted(by_id)]
+
+
+def prefecture_travel_facts(
+    person_key: str, travel: Iterable[Travel], *, home_region: str, policy: Policy, at: datetime
+) -> list[Fact]:
+    """Travel to another prefecture (``xxyy``) of the person's own province (``xx``, from
+    ``home_region``) declared at ``at``: one ``prefecture_travel`` fact per region and day,
+    from ``at`` until ``left_at + policy.prefecture_travel_days``. Nothing when the policy
+    leaves that unset, for trips older than it, or for trips in the person's own prefecture
+    or outside the province."""
+    _check_person_key(person_key)
+    at = _aware_utc(at, "at")
+    if policy.prefecture_travel_days is None:
+        return []
+    if not isinstance(home_region, str) or not _REGION_CODE.fullmatch(home_region):
+        raise ValueError("home_region must be a 6-digit GB/T 2260 code")
+    window = timedelta(days=policy.prefecture_travel_days)
+    by_id: dict[str, Fact] = {}
+    for trip in travel:
+        code = trip.region_code
+        if code[:2] != home_region[:2] or code[:4] == home_region[:4] or code[2:4] == "00":
+            continue
+        expires_at = trip.left_at + window
+        if trip.left_at > at or expires_at <= at:
+            continue
+        fact_id = f"xpref#{person_key}#{code}#{trip.left_at.astimezone(CHINA):%Y%m%d}"
+        previous = by_id.get(fact_id)
+        if previous is not None and previous.expires_at is not None and previous.expires_at >= expires_at:
+            continue
+        by_id[fact_id] = Fact(
+            fact_id=fact_id,
+            kind=FactKind.PREFECTURE_TRAVEL,
+            starts_at=at,
+            expires_at=expires_at,
+            detail=f"{code} outside home prefecture {home_region[:4]}00",
+        )
+    return [by_id[fact_id] for fact_id in sorted(by_id)]
+
+
+# -- quarantine, buildings, tests --------------------------------------------------------------
+
+
+def quarantine_fact(
+    person_key: str, kind: str, *, starts_at: datetime, until: datetime | None, policy: Policy
+) -> Fact:
+    """The fact of a quarantine (``centralised`` or ``home``) from ``starts_at`` until ``until``
+    (default ``starts_at + policy.quarantine_days``). One per person (id ``quarantine#<person>``):
+    placing a new one replaces it."""
+    _check_person_key(person_key)
+    if kind not in QUARANTINE_KINDS:
+        raise InvalidInput(
+            f"kind must be one of {list(QUARANTINE_KINDS)}", field="kind", code="invalid_quarantine_kind"
+        )
+    starts_at = _aware_utc(starts_at, "from")
+    end = starts_at + timedelta(days=policy.quarantine_days) if until is None else _aware_utc(until, "until")
+    if end <= starts_at:
+        raise InvalidInput("until must be after from", field="until", code="invalid_until")
+    return Fact(
+        fact_id=f"quarantine#{person_key}",
+        kind=FactKind.QUARANTINE,
+        starts_at=starts_at,
+        expires_at=end,
+        detail=kind,
+    )
+
+
+def same_building_fact(source_key: str, *, policy: Policy, at: datetime) -> Fact | None:
+    """What a person in the building of ``source_key`` (a person holding one of
+    ``policy.same_building_sources``, learned at ``at``) holds: a ``same_building`` fact from
+    ``at`` for ``policy.same_building_days`` (id ``building#<source>``: one per source person).
+    None when the policy leaves it unset."""
+    _check_person_key(source_key)
+    if policy.same_building_days is None:
+        return None
+    at = _aware_utc(at, "at")
+    return Fact(
+        fact_id=f"building#{source_key}",
+        kind=FactKind.SAME_BUILDING,
+        starts_at=at,
+        expires_at=at + timedelta(days=policy.same_building_days),
+        detail="same building",
+        learned_at=at,
+    )
+
+
+def latest_tests(labs: Iterable[LabResult]) -> list[LabResult]:
+    """The latest result of each test (by sampling instant; at one instant a positive wins), in
+    the order of :data:`TESTS`."""
+    latest: dict[str, LabResult] = {}
+    for lab in labs:
+        held = latest.get(lab.test)
+        if held is None or (lab.sampled_at, lab.positive) > (held.sampled_at, held.positive):
+            latest[lab.test] = lab
+    return [latest[test] for test in TESTS if test in latest]

@@ -278,10 +278,12 @@ def check_credential(credential_type: str, value: str, *, field: str = "credenti
 
 
 def _compact(value: object, *, field: str) -> str:
-    """``value`` NFKC-normalised (full-width to half-width), upper-cased, without whitespace."""
+    """``value`` NFKC-normalised (full-width to half-width), upper-cased, without whitespace and
+    hyphens (``91350100-M000100Y43`` as printed in groups)."""
     if not isinstance(value, str):
         raise _invalid("the credential number must be a string", field)
-    return "".join(unicodedata.normalize("NFKC", value).upper().split())
+    text = "".join(unicodedata.normalize("NFKC", value).upper().split())
+    return "".join(character for character in text if character not in "-‐‑‒–—")
 
 
 def _invalid(message: str, field: str) -> InvalidInput:

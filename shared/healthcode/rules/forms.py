@@ -135,3 +135,16 @@ def check_address(
 ) -> str:
     """An address: printable text within the bounds (a person's by default), ``invalid_address``."""
     return check_text(value, field=field, min_chars=min_chars, max_chars=max_chars, code="invalid_address")
+
+
+def check_page_size(raw: str | None, *, default: int = 100, maximum: int = 500) -> int:
+    """A list's ``?limit=``: ``default`` when absent or empty, else a whole number from 1 to
+    ``maximum`` in ASCII digits (``str.isdigit`` also takes "²" and other digits ``int`` cannot
+    read); anything else 422 ``invalid_limit``."""
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
+        raise InvalidInput(
+            f"limit must be a whole number from 1 to {maximum}", field="limit", code="invalid_limit"
+        )
+    return int(raw)

@@ -4,6 +4,11 @@ An ID number is 18 characters: a six-digit GB/T 2260 region code (where it was i
 birth date ``YYYYMMDD``, a three-digit sequence number whose last digit is odd for men and even
 for women, and a check character (ISO 7064 MOD 11-2 over the first 17 digits, ``X`` for 10).
 
+Residence permits for Hong Kong, Macao and Taiwan residents (港澳台居民居住证) carry numbers of
+the same form under the prefixes ``810000``, ``820000`` and ``830000``. Numbers are read after
+Unicode NFKC normalisation, so full-width digits typed with a Chinese input method (``１１０…``)
+are the ASCII ones.
+
 Both validators raise ``InvalidInput`` with a message that says *why* a value is refused but
 never repeats the value: ID numbers and phone numbers are personal data, and error messages
 end up in responses and logs.
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from datetime import date
 from typing import Literal
 
@@ -27,6 +33,9 @@ _WEIGHTS = tuple(pow(2, 17 - position, 11) for position in range(17))
 #: Check character for each remainder of the weighted sum modulo 11.
 _CHECK_CHARACTERS = "10X98765432"
 _BODY = re.compile(r"[0-9]{17}")
+
+#: Region prefixes of the residence permits of Hong Kong, Macao and Taiwan residents.
+RESIDENCE_PERMIT_REGIONS: frozenset[str] = frozenset({"810000", "820000", "830000"})
 
 #: No one born before this date is taken to hold an ID number.
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
@@ -55,11 +64,12 @@ def check_character(first17: str) -> str:
 def check_id_number(value: str, *, today: date, field: str = "id_number") -> IdNumber:
     """Validate a citizen ID number; return it normalised with its region, birth date and sex.
 
-    Surrounding whitespace is dropped and a final lower-case ``x`` is read as ``X``. Refused
+    The value is NFKC-normalised (full-width digits), surrounding whitespace is dropped and a
+    final lower-case ``x`` is read as ``X``. Refused
     (``InvalidInput``, code ``invalid_id_number``): anything but 18 characters of 17 digits and
     a digit or ``X``; a check character that does not match; a birth date that is not a real
     date, is before 1900-01-01 or after ``today``; a region prefix whose province GB/T 2260 has
-    never listed.
+    never listed (the residence-permit prefixes ``RESIDENCE_PERMIT_REGIONS`` are taken).
     """
 
     def invalid(reason: str) -> errors.InvalidInput:
@@ -67,7 +77,7 @@ def check_id_number(value: str, *, today: date, field: str = "id_number") -> IdN
 
     if not isinstance(value, str):
         raise invalid("must be a string of 18 characters")
-    number = value.strip()
+    number = unicodedata.normalize("NFKC", value).strip()
     if len(number) != 18:
         raise invalid("must be 18 characters: 17 digits and a check character")
     if number[17] == "x":
@@ -87,7 +97,8 @@ def check_id_number(value: str, *, today: date, field: str = "id_number") -> IdN
     if birth_date > today:
         raise invalid("carries a birth date in the future")
     region = body[:6]
-    if body.startswith("00") or not regions.was_region(regions.province_of(region)):
+    permit = region in RESIDENCE_PERMIT_REGIONS
+    if not permit and (body.startswith("00") or not regions.was_region(regions.province_of(region))):
         raise invalid("starts with a region code (first 6 digits) of no GB/T 2260 province")
     return IdNumber(
         region=region,

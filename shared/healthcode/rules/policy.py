@@ -49,6 +49,12 @@ class FactKind(StrEnum):
     FEVER = "fever"
     SYMPTOMS = "symptoms"
     DECLARED_CONTACT = "declared_contact"  # "contact with a case" ticked on the declaration
+    QUARANTINE = "quarantine"  # under centralised or home quarantine placed by an official
+    PREFECTURE_TRAVEL = "prefecture_travel"  # declared travel to another prefecture of the province
+    SAME_BUILDING = "same_building"  # lives in the building of a case or close contact
+    FEVER_CONTACT = "fever_contact"  # "contact with people with fever" ticked on the declaration
+    NO_RECENT_TEST = "no_recent_test"  # came from a risk area without a recent negative test
+    HEALTH_MONITORING = "health_monitoring"  # days of monitoring after a case recovered (policy)
 
 
 #: The venue types with their default dwell minutes.
@@ -95,6 +101,12 @@ DEFAULT_FACT_LEVELS: dict[FactKind, RiskLevel] = {
     FactKind.FEVER: RiskLevel.YELLOW,
     FactKind.SYMPTOMS: RiskLevel.YELLOW,
     FactKind.DECLARED_CONTACT: RiskLevel.YELLOW,
+    FactKind.QUARANTINE: RiskLevel.RED,
+    FactKind.PREFECTURE_TRAVEL: RiskLevel.YELLOW,
+    FactKind.SAME_BUILDING: RiskLevel.YELLOW,
+    FactKind.FEVER_CONTACT: RiskLevel.YELLOW,
+    FactKind.NO_RECENT_TEST: RiskLevel.YELLOW,
+    FactKind.HEALTH_MONITORING: RiskLevel.YELLOW,
 }
 
 Verdict = Literal["pass", "dissuade", "isolate", "register"]
@@ -113,8 +125,11 @@ DEFAULT_SCAN_SHARDS: dict[str, int] = {"transit_hub": 32, "mall": 8, "hospital":
 #: Most write shards one venue's scan partition may be spread over.
 MAX_SCAN_SHARDS = 64
 
-#: Facts a negative lab result may never clear: a case ends by review, a close contact by quarantine.
-_ENDED_ONLY_BY_REVIEW = frozenset({FactKind.CASE, FactKind.CLOSE_CONTACT})
+#: Facts a negative lab result may never clear: a case ends by review, a close contact by quarantine,
+#: a quarantine when it ends or is lifted by two officials.
+_ENDED_ONLY_BY_REVIEW = frozenset({FactKind.CASE, FactKind.CLOSE_CONTACT, FactKind.QUARANTINE})
+#: Facts whose holder's building neighbours may turn yellow (``same_building_sources``).
+_BUILDING_SOURCES = frozenset({FactKind.CASE, FactKind.CLOSE_CONTACT, FactKind.SECONDARY_CONTACT})
 
 _FeverVerdict = Literal["dissuade", "isolate", "register"]
 _IdentityVisibility = Literal["never", "non_green", "always"]
@@ -380,6 +395,8 @@ class Policy:
     #: The province's GB/T 2260 code (``xx0000``), the file's name.
     province: str = field(metadata=_rule(_text(pattern=r"^[0-9]{2}0000$")))
     name: str = field(metadata=_rule(_text(min_length=1)))
+    #: The province's own name for its codes, printed on posters (八闽健康码, 赣通码 …).
+    brand: str = field(default="健康码", metadata=_rule(_text(min_length=1, max_length=20)))
     #: Colour name shown for each canonical level, e.g. Fujian {0: green, 1: orange, 2: orange}.
     palette: dict[RiskLevel, str] = field(
         default_factory=lambda: dict(DEFAULT_PALETTE), metadata=_rule(_table(_level_key, _COLOUR_NAME))
@@ -398,8 +415,34 @@ class Policy:
     #: At most this many checkpoint fever facts per scanner account per hour (a scan past it is
     #: still recorded and counted, but makes no fact: one account cannot turn many people yellow).
     scanner_fever_facts_per_hour_limit: int = field(default=30, metadata=_rule(_POSITIVE))
-    #: Declared symptoms / fever on an application count for this long.
+    #: Declared symptoms and declared contact on an application count for this long (a declared
+    #: fever lasts ``fever_fact_hours``, as a checkpoint fever does).
     declaration_fact_days: int = field(default=14, metadata=_rule(_POSITIVE))
+    #: A self-declared fever is cleared by a later declaration with a normal temperature made at
+    #: least this long after it (or by a negative nucleic-acid test sampled after it); at or
+    #: over ``fever_fact_hours`` a declaration never ends a fever early.
+    fever_minimum_hours: int = field(default=12, metadata=_rule(_POSITIVE))
+    #: A quarantine an official places without an end lasts this long (Shanxi: 14 days).
+    quarantine_days: int = field(default=14, metadata=_rule(_POSITIVE))
+    #: Declared travel to another prefecture of the province counts this long after leaving it
+    #: (Shanxi 跨设区市旅居经历); None: such travel does not colour a code.
+    prefecture_travel_days: int | None = field(default=None, metadata=_rule(_optional(_POSITIVE)))
+    #: People living in the building of a person with one of ``same_building_sources`` count
+    #: this long (Shanxi 同一楼道); None: a residence colours nobody.
+    same_building_days: int | None = field(default=None, metadata=_rule(_optional(_POSITIVE)))
+    same_building_sources: frozenset[FactKind] = field(
+        default=frozenset({FactKind.CASE, FactKind.CLOSE_CONTACT}), metadata=_rule(_set_of(_fact_kind))
+    )
+    #: Declared contact with people with fever or respiratory symptoms counts this long (Shanxi);
+    #: None: the declaration's ``contact_with_fever`` colours nobody.
+    fever_contact_days: int | None = field(default=None, metadata=_rule(_optional(_POSITIVE)))
+    #: Someone who left a medium- or high-risk area needs a negative nucleic-acid test sampled at
+    #: most this many days before leaving it (or any time after); without one they hold a
+    #: ``no_recent_test`` fact while the trip counts (Fujian: 7). None: no such rule.
+    arrival_test_days: int | None = field(default=None, metadata=_rule(_optional(_POSITIVE)))
+    #: A whitelist (白名单) is a green override of at most this many days, still under the
+    #: two-official rule (Shanxi); None: the province keeps no whitelist.
+    whitelist_max_days: int | None = field(default=None, metadata=_rule(_optional(_POSITIVE)))
     #: Level each kind of fact gives.
     fact_levels: dict[FactKind, RiskLevel] = field(
         default_factory=lambda: dict(DEFAULT_FACT_LEVELS), metadata=_rule(_table(_fact_kind, _level))
@@ -433,7 +476,14 @@ class Policy:
     paper_code_lifetime_days: int = field(default=365, metadata=_rule(_POSITIVE))
     #: Venue codes are printed on posters and live long.
     venue_code_lifetime_days: int = field(default=3650, metadata=_rule(_POSITIVE))
+    #: A join code a complex's manager hands a store's own manager admits one store within this long.
+    join_code_lifetime_days: int = field(default=7, metadata=_rule(_integer(ge=1, le=90)))
     checkin_max_distance_m: int = field(default=2000, metadata=_rule(_POSITIVE))
+    #: Venue types that move (a bus, a taxi): a check-in skips the distance check and keeps the
+    #: device's rounded position with the presence instead.
+    mobile_venue_types: frozenset[str] = field(
+        default=frozenset({"vehicle"}), metadata=_rule(_set_of(_VENUE_TYPE))
+    )
     retention_days: int = field(default=28, metadata=_rule(_POSITIVE))
     #: Dependants one account may manage (children, elderly parents), held atomically by a
     #: counter written with each person (``storage.persons``); over it 409 ``too_many_dependants``.
@@ -463,6 +513,8 @@ class Policy:
     #: Writes one official may make per hour: cases, lab imports, risk areas, colour requests,
     #: approvals and rejections, appeal answers (one budget for all of them).
     official_writes_per_hour_limit: int = field(default=300, metadata=_rule(_POSITIVE))
+    #: Searches for a person by ID number one official or admin may make per hour.
+    person_searches_per_hour_limit: int = field(default=120, metadata=_rule(_POSITIVE))
     #: Persons one official's own acts may turn red or yellow directly in an hour (case persons,
     #: persons of positive lab rows); past it the act waits for a second official (202).
     official_coloured_persons_per_hour_limit: int = field(default=50, metadata=_rule(_POSITIVE))
@@ -474,6 +526,13 @@ class Policy:
 
     #: Time of day (CST) by which units report the day's scan counts (Henan: 16:00); None: no deadline.
     daily_report_due: str | None = field(default=None, metadata=_rule(_optional(_CLOCK_TIME)))
+
+    #: Generations contact tracing reaches: 1, the case's own contacts; 2 (Henan), also everyone
+    #: found from each close contact's own presences, as secondary contacts (generation 2).
+    trace_generations: int = field(default=1, metadata=_rule(_integer(ge=1, le=2)))
+    #: Days of health monitoring (yellow) once a recovered case is approved; 0 (Guizhou: 经审核
+    #: 确认转为绿码): green at once.
+    recovery_monitoring_days: int = field(default=0, metadata=_rule(_integer(ge=0, le=28)))
 
     def __post_init__(self) -> None:
         problems = _normalise(self, "")
@@ -515,13 +574,25 @@ class Policy:
             problems.append(
                 f"negative_lab_clears: {uncleared} end by review or quarantine, not by a lab result"
             )
-        for name in ("dwell_minutes", "scan_shards", "mandatory_venue_types", "encouraged_venue_types"):
+        for name in (
+            "dwell_minutes",
+            "scan_shards",
+            "mandatory_venue_types",
+            "encouraged_venue_types",
+            "mobile_venue_types",
+        ):
             unknown = set(getattr(self, name)) - VENUE_TYPES
             if unknown:
                 problems.append(f"{name}: unknown venue types {sorted(unknown)}")
         both = self.mandatory_venue_types & self.encouraged_venue_types
         if both:
             problems.append(f"mandatory_venue_types / encouraged_venue_types: {sorted(both)} cannot be both")
+        sources = self.same_building_sources - _BUILDING_SOURCES
+        if sources:
+            problems.append(
+                f"same_building_sources: {sorted(str(kind) for kind in sources)} cannot colour a building;"
+                f" choose from {sorted(str(kind) for kind in _BUILDING_SOURCES)}"
+            )
         if self.override_requires_second_official is not True:
             problems.append(
                 "override_requires_second_official: cannot be false: lowering a colour ahead of the"

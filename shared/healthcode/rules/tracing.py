@@ -18,6 +18,15 @@ zero and are no exposure. All boundaries are compared as exact ``timedelta`` val
 Each exposure counts on its own from the end of its overlap: a close one gives a fact that
 expires ``quarantine_days`` after that end, a secondary one ``observation_days`` after it. An
 exposure whose fact has already expired is still a contact; it just changes no colour.
+
+Second generation (policy ``trace_generations`` 2, Henan)
+    Each close contact's own presences whose start lies in :func:`second_generation_window`
+    (from the start of its first close exposure until it turned red, or until now) are traced
+    like a case's: anyone overlapping one of them (same venue or same complex, any overlap above
+    zero) is a *secondary* contact of the case with ``generation`` 2 and ``via`` the close
+    contact (:func:`second_generation_exposures`). Generation 2 never makes a close contact and
+    is never traced further; the case person and the close contact are not their own contacts.
+    A person's strongest exposure prefers generation 1 over generation 2 of the same kind.
 """
 
 from __future__ import annotations
@@ -44,8 +53,17 @@ class ContactKind(StrEnum):
         return FactKind.CLOSE_CONTACT if self is ContactKind.CLOSE else FactKind.SECONDARY_CONTACT
 
 
-#: Ranking used to pick a person's strongest exposure (higher is stronger).
+#: Ranking used to pick a person's strongest exposure (higher is stronger); a generation-2
+#: exposure (always secondary) ranks below every generation-1 one.
 _STRENGTH: dict[ContactKind, int] = {ContactKind.CLOSE: 2, ContactKind.SECONDARY: 1}
+#: Generations tracing reaches: the case's own contacts, then those of its close contacts.
+FIRST, SECOND = 1, 2
+
+
+def strength(kind: ContactKind, generation: int = FIRST) -> int:
+    """How strong an exposure of this kind and generation is (2 close, 1 secondary, 0 secondary
+    of generation 2)."""
+    return _STRENGTH[ContactKind(kind)] if generation == FIRST else 0
 
 
 def _require_aware(value: datetime, name: str) -> datetime:
@@ -86,6 +104,8 @@ class Exposure:
 
     ``venue_id`` is where the contact was (for a complex exposure, not the case's venue).
     ``exposure_start``/``exposure_end`` bound the overlap; ``overlap`` is their difference.
+    ``generation`` 2 exposures were found from the presences of the close contact ``via``
+    (``case_presence_id`` is then that contact's presence).
     """
 
     exposure_id: str
@@ -98,11 +118,17 @@ class Exposure:
     exposure_start: datetime
     exposure_end: datetime
     overlap: timedelta
+    generation: int = FIRST
+    via: str | None = None
 
     @property
     def overlap_minutes(self) -> float:
         """The overlap in (possibly fractional) minutes, for display only; rules use ``overlap``."""
         return self.overlap / timedelta(minutes=1)
+
+    @property
+    def strength(self) -> int:
+        return strength(self.kind, self.generation)
 
     def expires_at(self, policy: Policy) -> datetime:
         """When this exposure stops counting for colour: its end plus quarantine/observation days."""
@@ -116,12 +142,13 @@ class Exposure:
     def fact(self, policy: Policy) -> Fact:
         """The colour fact this exposure gives the contact: from the exposure's start until
         :meth:`expires_at` (exclusive; at that instant the exposure no longer counts)."""
+        found = f" (generation 2 via {self.via})" if self.generation == SECOND else ""
         return Fact(
             fact_id=self.exposure_id,
             kind=self.kind.fact_kind,
             starts_at=self.exposure_start,
             expires_at=self.expires_at(policy),
-            detail=f"{self.kind.value} contact of case {self.case_id} at venue {self.venue_id}",
+            detail=f"{self.kind.value} contact{found} of case {self.case_id} at venue {self.venue_id}",
         )
 
 
@@ -135,6 +162,8 @@ class ContactSummary:
     exposure_at: datetime
     overlap: timedelta
     exposure_id: str
+    generation: int = FIRST
+    via: str | None = None
 
     @property
     def overlap_minutes(self) -> float:
@@ -174,7 +203,9 @@ def exposure_id(case_id: str, case_presence_id: str, presence_id: str) -> str:
     return f"exposure#{case_id}#{hashlib.sha256(key.encode('ascii')).hexdigest()[:32]}"
 
 
-def _exposure(case_id: str, case_presence: Presence, contact: Presence, policy: Policy) -> Exposure | None:
+def _exposure(
+    case_id: str, case_presence: Presence, contact: Presence, policy: Policy, *, via: str | None = None
+) -> Exposure | None:
     if case_presence.venue_id == contact.venue_id:
         same_venue = True
     elif case_presence.complex_id == contact.complex_id:
@@ -186,7 +217,7 @@ def _exposure(case_id: str, case_presence: Presence, contact: Presence, policy: 
     overlap = end - start
     if overlap <= timedelta(0):
         return None
-    close = same_venue and overlap >= timedelta(minutes=policy.tracing.close_contact_minutes)
+    close = via is None and same_venue and overlap >= timedelta(minutes=policy.tracing.close_contact_minutes)
     return Exposure(
         exposure_id=exposure_id(case_id, case_presence.presence_id, contact.presence_id),
         case_id=case_id,
@@ -198,6 +229,8 @@ def _exposure(case_id: str, case_presence: Presence, contact: Presence, policy: 
         exposure_start=start,
         exposure_end=end,
         overlap=overlap,
+        generation=FIRST if via is None else SECOND,
+        via=via,
     )
 
 
@@ -230,20 +263,57 @@ def exposures_for(
     return sorted(found, key=lambda e: (e.person_id, e.exposure_start, e.exposure_id))
 
 
+def second_generation_window(
+    exposure_start: datetime, turned_red_at: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """Start times of a close contact's own presences traced in generation 2: from the start of
+    its (first) close exposure until it turned red, or until ``now`` if it has not; both ends
+    inclusive. A window that would end before it starts is empty at its start."""
+    first = _require_aware(exposure_start, "exposure_start")
+    last = _require_aware(turned_red_at if turned_red_at is not None else now, "turned_red_at")
+    return first, max(first, last)
+
+
+def second_generation_exposures(
+    case_id: str,
+    case_person_id: str,
+    via: str,
+    contact_presences: Iterable[Presence],
+    candidates: Iterable[Presence],
+    policy: Policy,
+) -> list[Exposure]:
+    """Every exposure found from the close contact ``via``'s own presences (already selected by
+    :func:`second_generation_window`): secondary, generation 2, never of the case person or of
+    ``via`` itself; ordered like :func:`exposures_for`."""
+    own = {p.presence_id: p for p in contact_presences}
+    strangers = [p for p in own.values() if p.person_id != via]
+    if strangers:
+        raise ValueError(f"case {case_id}: presences of {via} include another person's")
+    others = {p.presence_id: p for p in candidates if p.person_id not in (case_person_id, via)}
+    found = [
+        exposure
+        for contact_presence in own.values()
+        for other in others.values()
+        if (exposure := _exposure(case_id, contact_presence, other, policy, via=via)) is not None
+    ]
+    return sorted(found, key=lambda e: (e.person_id, e.exposure_start, e.exposure_id))
+
+
 def _beats(challenger: Exposure, holder: Exposure) -> bool:
-    """Whether ``challenger`` is a stronger exposure than ``holder``: the stronger kind, then the
-    longer overlap, then the later end (it counts for colour longest), then the smaller id."""
-    a = (_STRENGTH[challenger.kind], challenger.overlap, challenger.exposure_end)
-    b = (_STRENGTH[holder.kind], holder.overlap, holder.exposure_end)
+    """Whether ``challenger`` is a stronger exposure than ``holder``: the stronger kind (generation
+    1 before 2), then the longer overlap, then the later end (it counts for colour longest), then
+    the smaller id."""
+    a = (challenger.strength, challenger.overlap, challenger.exposure_end)
+    b = (holder.strength, holder.overlap, holder.exposure_end)
     if a != b:
         return a > b
     return challenger.exposure_id < holder.exposure_id
 
 
 def strongest_per_person(exposures: Iterable[Exposure]) -> list[ContactSummary]:
-    """One row per person: their strongest exposure (close over secondary, then the longest
-    overlap, then the latest end, then the smallest exposure id). Close contacts first, then by
-    person id."""
+    """One row per person: their strongest exposure (close over secondary, generation 1 over 2,
+    then the longest overlap, then the latest end, then the smallest exposure id). Close contacts
+    first, then secondary of generation 1, then of generation 2, each by person id."""
     best: dict[str, Exposure] = {}
     for exposure in exposures:
         current = best.get(exposure.person_id)
@@ -257,7 +327,9 @@ def strongest_per_person(exposures: Iterable[Exposure]) -> list[ContactSummary]:
             exposure_at=e.exposure_start,
             overlap=e.overlap,
             exposure_id=e.exposure_id,
+            generation=e.generation,
+            via=e.via,
         )
         for e in best.values()
     ]
-    return sorted(rows, key=lambda row: (-_STRENGTH[row.kind], row.person_id))
+    return sorted(rows, key=lambda row: (-strength(row.kind, row.generation), row.person_id))

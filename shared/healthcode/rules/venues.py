@@ -10,9 +10,25 @@ Registration (``check_registration``)
     the organisation credential of the authority running it), ``region_code`` (a current
     GB/T 2260 code inside the stack's province, at county level wherever the prefecture has
     counties: the guides ask for 地市、区县), ``location`` (required, WGS 84 in range, not the
-    0,0 a device reports without a fix), ``address`` (详细地址), ``manager_phone`` and an
-    optional ``parent_venue_id``. Unknown fields are refused, so a misspelt optional field
-    is never silently dropped.
+    0,0 a device reports without a fix), ``address`` (详细地址), ``manager_phone``, and the
+    optional ``zone`` (功能分区: a hall, a floor, a platform), ``store_number`` (门店编号),
+    ``parent_venue_id`` and ``join_code``. Unknown fields are refused, so a misspelt optional
+    field is never silently dropped.
+
+    A mobile venue (a bus, a taxi, a ride-hailing car: type ``vehicle``, or any type the policy
+    lists in ``mobile_venue_types``) registers its **depot** as its location: where the vehicle
+    is based, required like any venue's position, shown on maps, counted in its region and
+    exported, but never compared with a device at check-in.
+
+Changes (``check_change``)
+    A ``PATCH`` names any of ``name``, ``address``, ``manager_phone``, ``subject_name``,
+    ``credential_type``, ``credential_number``, ``zone``, ``store_number``, ``location``, each
+    checked as at registration; an empty change is refused (``empty_change``). A new credential
+    type comes with its number; a credential of the other kind (an organisation's for a
+    person's, or back) names its subject again. The type, region and complex never change
+    (they decide the venue's counters, its area and its contacts): a venue that moved is
+    registered anew. A change to what the poster shows (:data:`POSTER_FIELDS`) issues a new
+    venue code.
 
 Complexes (``complex_root``)
     One door one code, one store one code: a venue may sit under a parent (a mall and its
@@ -20,14 +36,28 @@ Complexes (``complex_root``)
     treats presences anywhere under one root as the same complex. A parent must exist (404),
     lie in the same province, and be managed by the registering account (403): attaching a
     venue to someone else's complex would make its visitors secondary contacts of the
-    complex's visitors, so only the complex's own manager may add doors and stores. Parents
-    never change, so a chain has no cycles and a child's root is its parent's root.
+    complex's visitors, so only the complex's own manager may add doors and stores — or a
+    store's own manager holding a join code that manager issued (:func:`check_join_code`):
+    one code admits one store, once, before it expires. Parents never change, so a chain has
+    no cycles and a child's root is its parent's root.
 
-The venue code (``VenueCode``)
-    A long-lived signed JWT (``typ`` venue, signed by a *venue* key) whose claims hold what a
-    check-in needs, so a check-in reads no venue item: the venue's name, type, province,
-    region, complex root, location, write shards and address. No personal data: the subject
-    name, credential and manager phone are never in a code.
+The venue code (``scanned_code``, ``check_scanned_venue``)
+    A compact signed JWT naming only the venue and the code's generation
+    (``healthcode.codes.tokens.sign_venue_code``); a poster's QR holds it as the URL
+    ``https://<code base>/v/<code>``, and a check-in accepts that URL or the bare code. The
+    check-in reads the venue item with the persons: the venue must exist, be open (a closed
+    complex closes its doors and stores) and have the code's generation still current (a
+    reissue moves it on). Nothing about the venue's place is in the code, so a forwarded photo
+    of a poster does not say where to stand. Codes printed before compact codes (``VenueCode``:
+    the venue's name, type, province, region, complex root, location, write shards and address
+    in the claims) count as generation 0: they keep working until the venue's code is first
+    reissued. No personal data is in either: the subject name, credential and manager phone
+    are never in a code.
+
+Mobile venues
+    Types the policy lists in ``mobile_venue_types`` (a bus, a taxi) skip the distance check;
+    the presence keeps the device's position rounded to ``DEVICE_LOCATION_DIGITS`` decimals
+    (about 100 m) instead, never the exact fix.
 
 Reports
     ``csv_document`` writes RFC 4180 CSV for spreadsheets and neutralises every text cell that a
@@ -39,9 +69,11 @@ Reports
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -49,7 +81,7 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from healthcode.clock import CHINA
-from healthcode.errors import Forbidden, InvalidInput, NotFound
+from healthcode.errors import Conflict, Forbidden, InvalidInput, NotFound
 from healthcode.rules import regions
 from healthcode.rules.credentials import CredentialType, check_credential
 from healthcode.rules.forms import check_address, check_mobile, check_text
@@ -104,6 +136,8 @@ MAX_NAME_CHARS: Final = 50
 MAX_SUBJECT_NAME_CHARS: Final = 100
 MIN_ADDRESS_CHARS: Final = 4
 MAX_ADDRESS_CHARS: Final = 120
+MAX_ZONE_CHARS: Final = 50
+MAX_STORE_NUMBER_CHARS: Final = 32
 #: A roadside checkpoint (卡口): registered by officials only, under the organisation credential
 #: of the authority that runs it (its subject), never by a venue manager.
 CHECKPOINT: Final = "checkpoint"
@@ -142,6 +176,9 @@ class VenueRegistration:
     address: str
     manager_phone: str = field(repr=False)
     parent_venue_id: str | None = None
+    zone: str | None = None
+    store_number: str | None = None
+    join_code: str | None = field(default=None, repr=False)
 
 
 def check_registration(body: Mapping[str, Any], *, province: str) -> VenueRegistration:
@@ -158,6 +195,16 @@ def check_registration(body: Mapping[str, Any], *, province: str) -> VenueRegist
     address = check_address(body["address"], min_chars=MIN_ADDRESS_CHARS, max_chars=MAX_ADDRESS_CHARS)
     manager_phone = check_mobile(body["manager_phone"], field="manager_phone")
     parent = body.get("parent_venue_id")
+    zone, store_number = _check_optional_text(body, "zone"), _check_optional_text(body, "store_number")
+    join_code = None
+    if body.get("join_code") is not None:
+        join_code = check_join_code(body["join_code"])
+        if parent is None:
+            raise InvalidInput(
+                "a join code admits a store under its complex: name the complex in parent_venue_id",
+                field="parent_venue_id",
+                code="missing_field",
+            )
     return VenueRegistration(
         name=venue_name,
         venue_type=venue_type,
@@ -169,7 +216,168 @@ def check_registration(body: Mapping[str, Any], *, province: str) -> VenueRegist
         address=address,
         manager_phone=manager_phone,
         parent_venue_id=parent,
+        zone=zone,
+        store_number=store_number,
+        join_code=join_code,
     )
+
+
+_OPTIONAL_TEXT_LIMITS: Final = {"zone": MAX_ZONE_CHARS, "store_number": MAX_STORE_NUMBER_CHARS}
+
+
+def _check_optional_text(body: Mapping[str, Any], name: str) -> str | None:
+    """``zone`` or ``store_number``: absent (or null) is None, else short printable text."""
+    value = body.get(name)
+    if value is None:
+        return None
+    return check_text(value, field=name, max_chars=_OPTIONAL_TEXT_LIMITS[name])
+
+
+# --------------------------------------------------------------------------------------------
+# Changes (PATCH)
+# --------------------------------------------------------------------------------------------
+
+#: What a manager may change. Type, region and complex are fixed (the module docstring says why).
+CHANGEABLE_FIELDS: Final = (
+    "name",
+    "address",
+    "manager_phone",
+    "subject_name",
+    "credential_type",
+    "credential_number",
+    "zone",
+    "store_number",
+    "location",
+)
+#: Fields printed on the poster: changing one issues a new venue code (the old one is revoked).
+POSTER_FIELDS: Final = frozenset({"name", "address"})
+#: A venue's status in lists: ``closed`` once closed (its codes refused, its records kept).
+VENUE_STATUSES: Final = ("active", "closed")
+
+
+@dataclass(frozen=True, slots=True)
+class VenueChange:
+    """A change that passed every check, values canonical; None: unchanged. ``fields`` names
+    what changes (what the audit entry records; never the values)."""
+
+    fields: tuple[str, ...]
+    name: str | None = None
+    address: str | None = None
+    manager_phone: str | None = field(default=None, repr=False)
+    subject_name: str | None = field(default=None, repr=False)
+    credential_type: CredentialType | None = None
+    credential_number: str | None = field(default=None, repr=False)
+    zone: str | None = None
+    store_number: str | None = None
+    location: Location | None = None
+
+    @property
+    def shows_on_poster(self) -> bool:
+        return bool(POSTER_FIELDS.intersection(self.fields))
+
+
+def check_change(body: Mapping[str, Any], *, venue_type: str, credential_type: str | None) -> VenueChange:
+    """The change a ``PATCH /v1/venues/{id}`` body its spec let through asks for, on a venue of
+    ``venue_type`` registered under ``credential_type``; ``InvalidInput`` naming the field."""
+    given = {name: value for name, value in body.items() if value is not None}
+    unknown = sorted(name for name in given if name not in CHANGEABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"{unknown[0]} is not a field of this form", field=unknown[0], code="unknown_field"
+        )
+    if not given:
+        raise InvalidInput(
+            "name at least one field to change: " + ", ".join(CHANGEABLE_FIELDS), code="empty_change"
+        )
+    kind: CredentialType | None = None
+    number: str | None = None
+    if "credential_type" in given and "credential_number" not in given:
+        raise InvalidInput(
+            "a new credential type comes with its credential_number",
+            field="credential_number",
+            code="missing_field",
+        )
+    if "credential_number" in given:
+        wanted = given.get("credential_type", credential_type)
+        if wanted is None:
+            raise InvalidInput(
+                "name the credential_type of the number", field="credential_type", code="missing_field"
+            )
+        kind, number = _check_credential(wanted, given["credential_number"], venue_type)
+        if (
+            credential_type is not None
+            and subject_is_a_person(kind) != subject_is_a_person(credential_type)
+            and "subject_name" not in given
+        ):
+            raise InvalidInput(
+                "a credential of another kind (an organisation's or a person's) names its subject_name again",
+                field="subject_name",
+                code="missing_field",
+            )
+    subject = given.get("subject_name")
+    return VenueChange(
+        fields=tuple(name for name in CHANGEABLE_FIELDS if name in given),
+        name=check_text(given["name"], field="name", max_chars=MAX_NAME_CHARS) if "name" in given else None,
+        address=check_address(given["address"], min_chars=MIN_ADDRESS_CHARS, max_chars=MAX_ADDRESS_CHARS)
+        if "address" in given
+        else None,
+        manager_phone=check_mobile(given["manager_phone"], field="manager_phone")
+        if "manager_phone" in given
+        else None,
+        subject_name=check_text(subject, field="subject_name", max_chars=MAX_SUBJECT_NAME_CHARS)
+        if subject is not None
+        else None,
+        credential_type=kind,
+        credential_number=number,
+        zone=_check_optional_text(given, "zone"),
+        store_number=_check_optional_text(given, "store_number"),
+        location=check_venue_location(given["location"]) if "location" in given else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Join codes (a store's own manager registers under a complex)
+# --------------------------------------------------------------------------------------------
+
+#: Characters of a join code: capital letters and digits that cannot be misread (no I, O, 0, 1).
+JOIN_CODE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#: Characters of a join code: 16 of 32 symbols, 80 random bits.
+JOIN_CODE_LENGTH: Final = 16
+_JOIN_CODE_GROUP: Final = 4
+_JOIN_CODE_SEPARATORS: Final = frozenset("-_ ")
+
+
+def join_code_of(symbols: Sequence[int]) -> str:
+    """The join code of ``JOIN_CODE_LENGTH`` random symbol values (0-31), written in groups of
+    four for reading aloud: ``ABCD-EFGH-JKLM-NPQR``."""
+    if len(symbols) != JOIN_CODE_LENGTH or any(not 0 <= value < len(JOIN_CODE_ALPHABET) for value in symbols):
+        raise ValueError(f"a join code takes {JOIN_CODE_LENGTH} symbol values from 0 to 31")
+    plain = "".join(JOIN_CODE_ALPHABET[value] for value in symbols)
+    return "-".join(plain[i : i + _JOIN_CODE_GROUP] for i in range(0, JOIN_CODE_LENGTH, _JOIN_CODE_GROUP))
+
+
+def check_join_code(value: object, *, field: str = "join_code") -> str:
+    """A join code as typed (full-width, lower case, hyphens and spaces allowed): its canonical
+    16 characters, or 422 ``invalid_join_code``. The message never repeats the code."""
+    refused = InvalidInput(
+        f"{field} must be the {JOIN_CODE_LENGTH}-character join code the complex's manager gave you",
+        field=field,
+        code="invalid_join_code",
+    )
+    if not isinstance(value, str) or len(value) > 64:
+        raise refused
+    folded = "".join(
+        char for char in unicodedata.normalize("NFKC", value).upper() if char not in _JOIN_CODE_SEPARATORS
+    )
+    if len(folded) != JOIN_CODE_LENGTH or any(char not in JOIN_CODE_ALPHABET for char in folded):
+        raise refused
+    return folded
+
+
+def join_code_digest(code: str) -> str:
+    """What is stored of a canonical join code: its SHA-256 (hex). The code holds 80 random bits
+    and lives days, so no key is needed to make the digest useless to a reader of the table."""
+    return hashlib.sha256(b"join-code\x00" + code.encode("ascii")).hexdigest()
 
 
 def check_venue_type(value: object, *, field: str = "type") -> str:
@@ -278,6 +486,7 @@ class ParentVenue:
     root_venue_id: str
     region_code: str
     manager_sub: str
+    closed: bool = False
 
 
 def complex_root(
@@ -287,13 +496,16 @@ def complex_root(
     venue_id: str,
     manager_sub: str,
     province: str,
+    joined: bool = False,
 ) -> str:
     """The complex root of a new venue: itself without a parent, else its parent's root.
 
     ``parent`` is the registered venue ``registration.parent_venue_id`` names (None when there
-    is no such venue). Refused: an unknown parent (404 ``parent_not_found``), a parent in
-    another province (422 ``parent_outside_province``), a parent managed by another account
-    (403 ``not_parent_manager``).
+    is no such venue); ``joined``: the registration holds a join code that parent's manager
+    issued for it (still to be used up in the registration's own write). Refused: an unknown
+    parent (404 ``parent_not_found``), a parent in another province (422
+    ``parent_outside_province``), a parent managed by another account without a join code (403
+    ``not_parent_manager``).
     """
     if registration.parent_venue_id is None:
         return venue_id
@@ -303,7 +515,9 @@ def complex_root(
         raise InvalidInput(
             "the parent venue is in another province", field="parent_venue_id", code="parent_outside_province"
         )
-    if parent.manager_sub != manager_sub:
+    if parent.closed:
+        raise Conflict("the parent venue is closed", field="parent_venue_id", code="parent_closed")
+    if parent.manager_sub != manager_sub and not joined:
         raise Forbidden(
             "only the parent venue's manager may register doors and stores under it",
             field="parent_venue_id",
@@ -318,11 +532,89 @@ def complex_root(
 
 #: Digits kept of a coordinate in a code: 6 decimals is ~0.1 m, more than any fix is worth.
 COORDINATE_DIGITS: Final = 6
+#: Why a venue's code is reissued (audited): a damaged, forwarded or lost poster, or an edit of
+#: what the poster shows (``changed``).
+REISSUE_REASONS: Final = ("damaged", "forwarded", "lost", "changed", "other")
+#: The path of a poster's URL before the code: ``https://<code base>/v/<code>``.
+CODE_URL_PATH: Final = "/v/"
+
+
+def code_url(code: str, *, base_url: str) -> str:
+    """The URL a poster's QR holds: a phone's camera, WeChat or Alipay opens it."""
+    return f"https://{base_url}{CODE_URL_PATH}{code}"
+
+
+def scanned_code(value: str, *, base_url: str) -> str:
+    """The venue code in what a phone scanned: the poster's URL on this stack's code base, or
+    the bare code. A URL of another host, path or scheme is refused (``invalid_venue_code``)."""
+    text = value.strip()
+    if "://" not in text and "/" not in text:
+        return text
+    prefix = code_url("", base_url=base_url)
+    if not text.lower().startswith(prefix.lower()):
+        raise InvalidInput(
+            "this is not a venue code of this province", field="venue_code", code="invalid_venue_code"
+        )
+    code = text[len(prefix) :]
+    if not code or "/" in code or "?" in code or "#" in code:
+        raise InvalidInput("the venue code URL holds no code", field="venue_code", code="invalid_venue_code")
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedVenue:
+    """The venue a check-in read with its persons: what the refusals and the presence need."""
+
+    venue_id: str
+    name: str
+    address: str
+    venue_type: str
+    region_code: str
+    root_venue_id: str
+    location: Location | None
+    shards: int
+    generation: int
+    closed: bool
+
+
+def check_scanned_venue(venue: ScannedVenue | None, *, code_generation: int) -> ScannedVenue:
+    """The venue a verified code names, if a check-in may go ahead there: refused when the
+    venue is unknown (``invalid_venue_code``), closed (``venue_closed``) or when the code is of
+    an older generation than the venue's current one (``venue_code_revoked``)."""
+    if venue is None or code_generation > venue.generation:
+        raise InvalidInput("this venue code names no venue", field="venue_code", code="invalid_venue_code")
+    if venue.closed:
+        raise InvalidInput(
+            "this venue is closed: its codes are no longer accepted", field="venue_code", code="venue_closed"
+        )
+    if code_generation < venue.generation:
+        raise InvalidInput(
+            "this venue code was replaced: scan the venue's current poster",
+            field="venue_code",
+            code="venue_code_revoked",
+        )
+    return venue
+
+
+#: Decimals kept of a device's position at a mobile venue: 3 is about 100 m.
+DEVICE_LOCATION_DIGITS: Final = 3
+
+
+def rounded_location(location: Location, digits: int = DEVICE_LOCATION_DIGITS) -> Location:
+    """A position rounded to ``digits`` decimals (what a presence at a mobile venue keeps)."""
+    return Location(lat=round(location.lat, digits), lng=round(location.lng, digits))
+
+
+def is_mobile(policy: Policy, venue_type: str) -> bool:
+    """Whether the policy treats venues of this type as moving (no distance check)."""
+    return venue_type in policy.mobile_venue_types
 
 
 @dataclass(frozen=True, slots=True)
 class VenueCode:
-    """What a venue code says: everything a check-in needs about the venue."""
+    """What a venue code printed before compact codes says: the venue's name, type, province,
+    region, complex root, location, write shards and address (read back with ``from_claims``;
+    a check-in now takes all of them from the venue item)."""
 
     venue_id: str
     name: str
@@ -454,10 +746,10 @@ def _check_person_id(value: object, field: str) -> str:
     return value
 
 
-def check_distance(device: Location, venue: VenueCode, *, max_distance_m: int) -> float:
-    """The device's distance from the venue, metres; ``location_mismatch`` when farther than
-    ``max_distance_m`` (a forwarded photo of a poster scanned elsewhere)."""
-    distance = distance_m(device, venue.location)
+def check_distance(device: Location, venue: Location, *, max_distance_m: int) -> float:
+    """The device's distance from the venue's registered position, metres; ``location_mismatch``
+    when farther than ``max_distance_m`` (a forwarded photo of a poster scanned elsewhere)."""
+    distance = distance_m(device, venue)
     if distance > max_distance_m:
         raise InvalidInput(
             f"this device is more than {max_distance_m} m from the venue: scan the poster at the venue",

@@ -20,16 +20,20 @@ from healthcode.storage import limits
 __all__ = [
     "APPEALS",
     "APPLICATIONS",
+    "ASSISTED_APPLICATIONS",
     "LINK_CODES",
     "MANUAL_REGISTRATIONS",
     "OFFICIAL_WRITES",
     "OVERRIDE_REQUESTS",
+    "PERSON_SEARCHES",
     "appeal",
     "application",
+    "assisted_application",
     "link_code",
     "manual_registration",
     "official_write",
     "override_request",
+    "person_search",
     "seconds_left",
 ]
 
@@ -38,8 +42,10 @@ APPLICATIONS: Final = "applications"
 APPEALS: Final = "appeals"
 LINK_CODES: Final = "link_codes"
 MANUAL_REGISTRATIONS: Final = "manual_registrations"
+ASSISTED_APPLICATIONS: Final = "assisted_applications"
 OFFICIAL_WRITES: Final = "official_writes"
 OVERRIDE_REQUESTS: Final = "override_requests"
+PERSON_SEARCHES: Final = "person_searches"
 
 
 def application(account: str, *, now: datetime) -> None:
@@ -72,6 +78,18 @@ def manual_registration(scanner: str, *, now: datetime) -> None:
     )
 
 
+def assisted_application(staff: str, *, now: datetime) -> None:
+    """An application staff make for someone without a phone: staff register people in person,
+    so it has the budget of manual registrations (its own counter)."""
+    limits.take(
+        ASSISTED_APPLICATIONS,
+        staff,
+        limit=policy().manual_registrations_per_hour_limit,
+        window_seconds=limits.HOUR,
+        now=now,
+    )
+
+
 def official_write(official: str, *, now: datetime) -> None:
     """One write by an official: a case, a lab import, a risk area, a colour request, an
     approval or rejection, an appeal answer (one budget for all)."""
@@ -79,6 +97,17 @@ def official_write(official: str, *, now: datetime) -> None:
         OFFICIAL_WRITES,
         official,
         limit=policy().official_writes_per_hour_limit,
+        window_seconds=limits.HOUR,
+        now=now,
+    )
+
+
+def person_search(account: str, *, now: datetime) -> None:
+    """One search for a person by ID number (an official or an admin)."""
+    limits.take(
+        PERSON_SEARCHES,
+        account,
+        limit=policy().person_searches_per_hour_limit,
         window_seconds=limits.HOUR,
         now=now,
     )

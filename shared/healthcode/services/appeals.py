@@ -1,6 +1,7 @@
 """Filing an appeal: a citizen contests the current colour of a code they manage.
 
-Officials answer appeals elsewhere (the overrides service). A green code has nothing to appeal;
+Officials answer appeals elsewhere (the overrides service); the citizen reads theirs back with
+:func:`of_person` (status, the officials' answer and when). A green code has nothing to appeal;
 an account files at most the policy's ``appeals_per_day_limit`` a day (Beijing day), counted by
 one atomic counter update in the same transaction as the appeal (``account_limits.appeal``:
 concurrent appeals cannot all slip under the limit; over it 429 ``rate_limited`` with
@@ -11,6 +12,7 @@ it filed before, and is not counted, even when it races the first attempt.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from healthcode.errors import Conflict
 from healthcode.protection.auth import Caller
@@ -44,3 +46,19 @@ def file(
         now=now,
     )
     return filed.appeal
+
+
+def of_person(person: PersonView) -> list[dict[str, Any]]:
+    """The appeals about ``person`` (whose code the caller manages: ``codes.managed``), oldest
+    first: ``{appeal_id, created_at, reason, status, answer, answered_at}``."""
+    return [
+        {
+            "appeal_id": appeal.request_id,
+            "created_at": appeal.created_at,
+            "reason": appeal.note,
+            "status": appeal.status,
+            "answer": appeal.answer,
+            "answered_at": appeal.decided_at,
+        }
+        for appeal in appeals.of_person(person.person_id)
+    ]

@@ -39,6 +39,20 @@ Who a person is — :func:`apply`
     address is taken, and each changed field is audited on the person (``contact_changed``,
     naming the field, never the values).
 
+Assisted applications — :func:`apply_assisted`
+    Staff (a scanner at a checkpoint it is assigned to, or an official; the codes service checks
+    which) apply for someone without a phone (Guizhou 线下申领, Henan 纸质版, Jiangxi 值守登记).
+    The person is then held by no account (owner ``persons.unclaimed_owner``) until they, or a
+    guardian, apply with the ID number and the same name — the claim above. An assisted
+    application for a person already held unclaimed renews their declaration (same name, else
+    ``409 identity_mismatch``); for a person an account manages it is ``409
+    managed_by_another_account``. Each is audited on the person (``assisted_application``, with
+    the staff account and the checkpoint; never the values).
+
+Identity documents
+    The ID number is of the form's document type (``rules.documents``): the person is found by
+    the keyed hash of (type, number), and resident ID numbers hash as they always did.
+
 Nothing here logs, and no message repeats a name, ID number or phone number.
 """
 
@@ -46,11 +60,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from healthcode.errors import Conflict, InvalidInput, NotFound
 from healthcode.protection import pii
@@ -84,8 +98,8 @@ from healthcode.rules.applications import (  # noqa: F401 - the form's names, re
 )
 from healthcode.rules.colour import ColourDecision
 from healthcode.rules.forms import same_name
-from healthcode.rules.policy import Policy
-from healthcode.services import account_limits, recolour
+from healthcode.rules.policy import FactKind, Policy
+from healthcode.services import account_limits, indicators, recolour, residences
 from healthcode.settings import policy as province_policy
 from healthcode.storage import audit, facts, persons
 from healthcode.storage.persons import Edit, PersonView
@@ -154,6 +168,48 @@ class Applied:
     created: bool
 
 
+#: The audit kind of an application staff make for someone without a phone.
+ASSISTED_KIND: Final = "assisted_application"
+
+
+def apply_assisted(
+    form: Application,
+    *,
+    staff_sub: str,
+    details: Mapping[str, Any],
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> Applied:
+    """An application staff make for someone without a phone (see the module docstring);
+    ``details`` (who acted, the checkpoint) go on the person's audit entry."""
+    rules = province_policy()
+    number, id_type = form.id_number.number, form.id_type
+    wanted_id = derived_id("p-", "assisted", staff_sub, idempotency_key) if idempotency_key else None
+    holder = persons.holder_of(number, id_type)
+    if holder is None and wanted_id is not None and persons.get(wanted_id, consistent=True) is not None:
+        raise Conflict("this Idempotency-Key was used for another application", code="idempotency_key_reused")
+    assisted = {**details, "channel": "assisted"}
+    if holder is None:
+        try:
+            return _create(
+                form, caller_sub=staff_sub, now=now, rules=rules, person_id=wanted_id, assisted=assisted
+            )
+        except Conflict:
+            holder = persons.holder_of(number, id_type)
+            if holder is None:
+                raise
+    if not persons.is_unclaimed_owner(holder.owner_sub):
+        raise Conflict(
+            "this ID number's code is managed by an account; its paper code is printed from there",
+            field="id_number",
+            code="managed_by_another_account",
+        )
+    person, decision = _update(
+        form, holder, Admission.RENEWAL, caller_sub=staff_sub, now=now, rules=rules, assisted=assisted
+    )
+    return Applied(person=person, decision=decision, created=person.person_id == wanted_id)
+
+
 def apply(
     form: Application, *, caller_sub: str, now: datetime, idempotency_key: str | None = None
 ) -> Applied:
@@ -161,9 +217,11 @@ def apply(
     a code moving to this account. The colour is decided at once over every fact, old and new;
     the colour consumer keeps it in step afterwards."""
     rules = province_policy()
-    number = form.id_number.number
+    if form.residence is not None:
+        residences.check_venue(form.residence)  # before anything is written
+    number, id_type = form.id_number.number, form.id_type
     wanted_id = derived_id("p-", "apply", caller_sub, idempotency_key) if idempotency_key else None
-    holder = persons.holder_of(number)
+    holder = persons.holder_of(number, id_type)
     if holder is None and wanted_id is not None and persons.get(wanted_id, consistent=True) is not None:
         raise Conflict("this Idempotency-Key was used for another application", code="idempotency_key_reused")
     if holder is None:
@@ -173,7 +231,7 @@ def apply(
             # A concurrent request may have created the person since we looked (its claim on the
             # ID number, or its place among the account's codes, refused ours): go on as if we
             # had seen it. Any other conflict stands.
-            holder = persons.holder_of(number)
+            holder = persons.holder_of(number, id_type)
             if holder is None:
                 raise
     admission = admit(caller_sub=caller_sub, holder_sub=holder.owner_sub, link_code=form.link_code)
@@ -192,9 +250,23 @@ def check_identity(name: str, holder: PersonView) -> None:
         )
 
 
-def _declared(person_id: str, form: Application, *, now: datetime, rules: Policy) -> facts.PersonState:
-    """The declaration's facts and its trips still within the travel window, written as facts."""
-    declared = colour.declaration_facts(person_id, form.declaration, policy=rules, at=now)
+def _declared(
+    person_id: str,
+    form: Application,
+    *,
+    now: datetime,
+    rules: Policy,
+    previous: Sequence[colour.Fact] = (),
+) -> facts.PersonState:
+    """The declaration's facts (a self-declared fever among ``previous`` ended by a normal
+    temperature, travel to another prefecture of the person's province) and its trips still
+    within the travel window, written as facts; the residence kept when the form gives one."""
+    declared = colour.declaration_facts(person_id, form.declaration, policy=rules, at=now, previous=previous)
+    declared += colour.prefecture_travel_facts(
+        person_id, form.declaration.travel, home_region=form.region_code, policy=rules, at=now
+    )
+    if form.residence is not None:
+        residences.record(person_id, form.residence, now=now)
     window = timedelta(days=rules.risk_travel_window_days)
     trips = [trip for trip in form.declaration.travel if trip.left_at + window > now]
     facts.add(
@@ -217,37 +289,48 @@ def _account_codes(caller_sub: str) -> list[tuple[str, bool]]:
 
 
 def _create(
-    form: Application, *, caller_sub: str, now: datetime, rules: Policy, person_id: str | None
+    form: Application,
+    *,
+    caller_sub: str,
+    now: datetime,
+    rules: Policy,
+    person_id: str | None,
+    assisted: Mapping[str, Any] | None = None,
 ) -> Applied:
-    check_account(
-        _account_codes(caller_sub),
-        person_id=None,
-        dependant=form.dependant,
-        max_dependants=rules.max_dependants,
-    )
+    if assisted is None:
+        check_account(
+            _account_codes(caller_sub),
+            person_id=None,
+            dependant=form.dependant,
+            max_dependants=rules.max_dependants,
+        )
     pid = person_id or persons.new_person_id()
     # Facts first: a crash before the person exists leaves facts nobody reads (TTL removes them),
     # never a stored colour whose facts are missing.
     state = _declared(pid, form, now=now, rules=rules)
     decision = recolour.assess(pid, state, at=now, policy=rules)
     person = persons.build(
-        owner_sub=caller_sub,
-        dependant=form.dependant,
+        owner_sub=caller_sub if assisted is None else persons.unclaimed_owner(pid),
+        dependant=form.dependant and assisted is None,
         name=form.name,
         id_number=form.id_number.number,
         phone=form.phone,
         address=form.address,
         region_code=form.region_code,
-        birth_year=form.id_number.birth_date.year,
+        birth_year=form.birth_year,
         now=now,
         person_id=pid,
+        id_type=form.id_type,
+        nationality=form.id_number.nationality,
     )
     coloured = recolour.record(person, decision, actor=caller_sub, cause="application")
     if coloured is not None:
         person = coloured.person
-    created = persons.create(
-        person, entries=coloured.entries if coloured else (), max_dependants=rules.max_dependants
-    )
+    entries = list(coloured.entries if coloured else ())
+    if assisted is not None:
+        entries.append(_assisted_entry(pid, form, caller_sub, now, assisted, version=0))
+    created = persons.create(person, entries=entries, max_dependants=rules.max_dependants)
+    indicators.note_person(created.region_code)  # the application-rate indicator
     return Applied(person=created, decision=decision, created=True)
 
 
@@ -259,14 +342,16 @@ def _update(
     caller_sub: str,
     now: datetime,
     rules: Policy,
+    assisted: Mapping[str, Any] | None = None,
 ) -> tuple[PersonView, ColourDecision]:
     pid = holder.person_id
-    check_account(
-        _account_codes(caller_sub),
-        person_id=pid,
-        dependant=form.dependant,
-        max_dependants=rules.max_dependants,
-    )
+    if assisted is None:
+        check_account(
+            _account_codes(caller_sub),
+            person_id=pid,
+            dependant=form.dependant,
+            max_dependants=rules.max_dependants,
+        )
     presented = pii.keyed_hashes_for_lookup("link_code", form.link_code) if form.link_code else []
     expected_owner = holder.owner_sub
     if admission is Admission.TAKEOVER and not persons.is_unclaimed_owner(expected_owner):
@@ -275,7 +360,15 @@ def _update(
     # The name after the link (a wrong link code must not tell whether a name fits an ID number),
     # before anything is written.
     check_identity(form.name, holder)
-    _declared(pid, form, now=now, rules=rules)
+    claiming = persons.is_unclaimed_owner(expected_owner)
+    if admission is Admission.TAKEOVER:
+        # The code changes hands before anything is declared on it: a claimant who loses a race
+        # for it (409) leaves no fact on someone else's person.
+        _take_over(pid, form, presented, expected_owner, caller_sub=caller_sub, now=now, rules=rules)
+        expected_owner = caller_sub
+    declared = _declared(pid, form, now=now, rules=rules, previous=facts.state_of(pid).facts)
+    fever_ended = any(fact.kind is FactKind.FEVER and fact.expires_at == now for fact in declared.facts)
+    cause = "normal_temperature" if fever_ended else "declaration"
     decided: list[ColourDecision] = []
 
     def change(person: PersonView) -> Edit:
@@ -283,7 +376,6 @@ def _update(
             raise Conflict("the code changed hands meanwhile: apply again", code="concurrent_update")
         entries: list[audit.Entry] = []
         version = (person.version or 0) + 1
-        claiming = persons.is_unclaimed_owner(person.owner_sub)
         for changed in persons.contact_changes(person, phone=form.phone, address=form.address):
             entries.append(
                 audit.person_entry(
@@ -291,49 +383,32 @@ def _update(
                     "contact_changed",
                     actor=caller_sub,
                     at=now,
-                    details={"field": changed, "channel": "claim" if claiming else admission.value},
+                    details={
+                        "field": changed,
+                        "channel": "assisted" if assisted else "claim" if claiming else admission.value,
+                    },
                     entry_id=f"v{version}-{changed}",
                 )
             )
-        if admission is Admission.TAKEOVER:
-            if not persons.is_unclaimed_owner(person.owner_sub):
-                outcome = check_link(
-                    stored_hash=person.link_hash,
-                    expires_at=person.link_expires_at,
-                    presented=presented,
-                    now=now,
-                )
-                if outcome is not LinkCheck.OK:
-                    code, message = _LINK_REFUSALS[outcome]
-                    raise InvalidInput(message, field="link_code", code=code)
-            entries.append(
-                audit.person_entry(
-                    pid,
-                    "guardian_change",
-                    actor=caller_sub,
-                    at=now,
-                    details={
-                        "from_owner": person.owner_sub,
-                        "to_owner": caller_sub,
-                        "dependant": form.dependant,
-                        "channel": "claim" if claiming else "link_code",
-                    },
-                    entry_id=f"v{version}",
-                )
-            )
-            person = persons.without_link(replace(person, owner_sub=caller_sub))
+        if assisted is not None:
+            entries.append(_assisted_entry(pid, form, caller_sub, now, assisted, version=version))
+        kept = person
         person = persons.with_identity(
-            replace(person, dependant=form.dependant),
+            replace(person, dependant=form.dependant and assisted is None),
             name=None,  # the registered name stays (checked equal by check_identity)
             phone=form.phone,
             address=form.address,
             region_code=form.region_code,
-            birth_year=form.id_number.birth_date.year,
+            birth_year=form.birth_year,
             now=now,
         )
+        if form.phone is None:  # an assisted application without a phone keeps the one stored
+            person = replace(
+                person, phone_hash=kept.phone_hash, phone_enc=kept.phone_enc, phone_masked=kept.phone_masked
+            )
         decision = recolour.assess(pid, facts.state_of(pid), at=now, policy=rules)
         decided.append(decision)
-        coloured = recolour.record(person, decision, actor=caller_sub, cause="declaration")
+        coloured = recolour.record(person, decision, actor=caller_sub, cause=cause)
         if coloured is None:
             return Edit(person=person, entries=tuple(entries))
         return Edit(person=coloured.person, entries=(*entries, *coloured.entries))
@@ -342,6 +417,74 @@ def _update(
     if person is None:  # removed meanwhile: nothing to renew
         raise Conflict("the code changed meanwhile: apply again", code="concurrent_update")
     return person, decided[-1]
+
+
+def _assisted_entry(
+    person_id: str,
+    form: Application,
+    staff_sub: str,
+    now: datetime,
+    details: Mapping[str, Any],
+    *,
+    version: int,
+) -> audit.Entry:
+    """The audit entry of an assisted application: who, where, which document type; no values."""
+    return audit.person_entry(
+        person_id,
+        ASSISTED_KIND,
+        actor=staff_sub,
+        at=now,
+        details={**details, "id_type": form.id_type, "phone_given": form.phone is not None},
+        entry_id=f"v{version}-assisted",
+    )
+
+
+def _take_over(
+    person_id: str,
+    form: Application,
+    presented: Sequence[str],
+    expected_owner: str,
+    *,
+    caller_sub: str,
+    now: datetime,
+    rules: Policy,
+) -> None:
+    """Move the code to the caller's account — a claim of an unclaimed person, or a guardian's
+    handover with a valid link code — audited; 409 ``concurrent_update`` when it changed hands
+    meanwhile (the loser of two claims), 422 for a link code that stopped being valid."""
+
+    def take(person: PersonView) -> Edit:
+        if person.owner_sub != expected_owner:
+            raise Conflict("the code changed hands meanwhile: apply again", code="concurrent_update")
+        claiming = persons.is_unclaimed_owner(person.owner_sub)
+        if not claiming:
+            outcome = check_link(
+                stored_hash=person.link_hash,
+                expires_at=person.link_expires_at,
+                presented=presented,
+                now=now,
+            )
+            if outcome is not LinkCheck.OK:
+                code, message = _LINK_REFUSALS[outcome]
+                raise InvalidInput(message, field="link_code", code=code)
+        entry = audit.person_entry(
+            person_id,
+            "guardian_change",
+            actor=caller_sub,
+            at=now,
+            details={
+                "from_owner": person.owner_sub,
+                "to_owner": caller_sub,
+                "dependant": form.dependant,
+                "channel": "claim" if claiming else "link_code",
+            },
+            entry_id=f"v{(person.version or 0) + 1}",
+        )
+        taken = replace(person, owner_sub=caller_sub, dependant=form.dependant)
+        return Edit(person=persons.without_link(taken), entries=(entry,))
+
+    if persons.edit(person_id, take, max_dependants=rules.max_dependants) is None:
+        raise Conflict("the code changed meanwhile: apply again", code="concurrent_update")
 
 
 def _require_link(person_id: str, presented: Sequence[str], *, now: datetime) -> None:
@@ -390,6 +533,8 @@ def open_link(person_id: str, *, who: Caller, now: datetime) -> Link:
     person = persons.get(person_id)
     if person is None or not (person.owner_sub == who.sub or who.has("official")):
         raise NotFound("no such code", code="code_not_found")
+    if person.owner_sub != who.sub:
+        who.require_area(person.region_code)  # an official of another area: 403 outside_area
     account_limits.link_code(who.sub, now=now)
     code = new_link_code()
     expires_at = now + LINK_LIFETIME

@@ -78,7 +78,10 @@ Executor = Callable[[Mapping[str, Any], Approval], Mapping[str, Any]]
 #: services that hold acts and this module do not import each other at start).
 _EXECUTORS: dict[str, str] = {
     "case": "healthcode.services.cases:execute_held",
+    "case_status": "healthcode.services.cases:execute_status_change",
     "lab_results": "healthcode.services.labs:execute_held",
+    "quarantine": "healthcode.services.quarantine:execute_held",
+    "quarantine_lift": "healthcode.services.quarantine:execute_held",
     "risk_area": "healthcode.services.riskareas:execute_held",
 }
 _registered: dict[str, Executor] = {}

@@ -1,13 +1,21 @@
 """Check-ins (扫场所码): a citizen scans a venue's poster for themselves and the family members in
 their care who have no phone; each person is one presence with their colour at that moment.
 
-The hot path reads no venue item (the venue code carries what a check-in needs) and makes two
-DynamoDB calls: one GetItem of the person (BatchGetItem with companions, and with the
-Idempotency-Key's record when one is sent) and one PutItem of the scan (BatchWriteItem with
-companions; a TransactWriteItems with the idempotency record when a key is sent). Only when a
-person's stored colour has lapsed (its next change has come and the colour consumer has not yet
-caught up) does ``recolour.current`` add a Query of their facts. A forged code or a device far
-from the venue is refused before any DynamoDB call.
+The scanned code is the poster's URL or the bare code: a compact code naming the venue and its
+generation, or a code printed before compact codes (generation 0). A forged code is refused
+before any DynamoDB call. The hot path then makes two DynamoDB calls: one BatchGetItem of the
+persons and the venue (with the Idempotency-Key's record when one is sent; the venue through a
+projection, eventually consistent: the usual one-person check-in reads 1.0 unit) and one PutItem
+of the scan (BatchWriteItem with companions; a TransactWriteItems with the idempotency record
+when a key is sent). Only when a person's stored colour has lapsed (its next change has come and
+the colour consumer has not yet caught up) does ``recolour.current`` add a Query of their facts.
+
+The venue item decides: an unknown venue → ``invalid_venue_code``, a closed one (or one under a
+closed complex: closing writes every door and store) → ``venue_closed``, a code of an older
+generation → ``venue_code_revoked``, a device farther than the policy allows from the venue's
+registered position → ``location_mismatch``. A mobile venue (``mobile_venue_types``: a bus, a
+taxi) has no fixed position: the distance is not checked and the presence keeps the device's
+position rounded to about 100 m. No position is logged.
 """
 
 from __future__ import annotations
@@ -19,11 +27,23 @@ from typing import Any
 
 from healthcode import clock
 from healthcode.codes import keystore
+from healthcode.codes.tokens import VenueCodeRef
 from healthcode.errors import Forbidden, InvalidInput, NotFound
 from healthcode.protection.auth import Caller
 from healthcode.protection.logs import get_logger
+from healthcode.rules.geo import Location
 from healthcode.rules.policy import Policy
-from healthcode.rules.venues import CheckinRequest, VenueCode, check_checkin, check_distance
+from healthcode.rules.venues import (
+    CheckinRequest,
+    ScannedVenue,
+    VenueCode,
+    check_checkin,
+    check_distance,
+    check_scanned_venue,
+    is_mobile,
+    rounded_location,
+    scanned_code,
+)
 from healthcode.rules.verdict import judge
 from healthcode.services import recolour
 from healthcode.settings import policy, settings
@@ -45,14 +65,28 @@ def retention_days() -> int:
     return max(settings().retention_days, policy().tracing.lookback_days)
 
 
-def _venue(request: CheckinRequest) -> VenueCode:
-    """The venue the scanned code names: signed by this stack's venue keys, of this province,
-    and near the device (before any DynamoDB call)."""
-    verified = keystore.verify(request.venue_code, kinds=("venue",))
-    venue = VenueCode.from_claims(verified.subject, verified.claims)
-    if venue.province != settings().province:
-        raise InvalidInput("venue code of another province", field="venue_code", code="invalid_venue_code")
-    check_distance(request.location, venue, max_distance_m=policy().checkin_max_distance_m)
+def _code(request: CheckinRequest) -> VenueCodeRef:
+    """The venue and generation the scanned code names, signed by this stack's venue keys
+    (before any DynamoDB call); a code printed before compact codes must also be of this
+    province."""
+    code = keystore.verify_venue(scanned_code(request.venue_code, base_url=settings().code_base_url))
+    if not code.compact:
+        printed = VenueCode.from_claims(code.venue_id, code.claims)
+        if printed.province != settings().province:
+            raise InvalidInput(
+                "venue code of another province", field="venue_code", code="invalid_venue_code"
+            )
+    return code
+
+
+def _venue(
+    request: CheckinRequest, code: VenueCodeRef, found: ScannedVenue | None, rules: Policy
+) -> ScannedVenue:
+    """The venue read with the persons, if a check-in may go ahead there: known, open, the
+    code's generation current and, unless it moves, the device near its registered position."""
+    venue = check_scanned_venue(found, code_generation=code.generation)
+    if not is_mobile(rules, venue.venue_type) and venue.location is not None:
+        check_distance(request.location, venue.location, max_distance_m=rules.checkin_max_distance_m)
     return venue
 
 
@@ -75,7 +109,12 @@ def _people(request: CheckinRequest, found: Mapping[str, PersonView], who: Calle
 
 
 def _presence(
-    person: PersonView, venue: VenueCode, who: Caller, now: datetime, rules: Policy
+    person: PersonView,
+    venue: ScannedVenue,
+    who: Caller,
+    now: datetime,
+    rules: Policy,
+    device: Location | None,
 ) -> scans.ScanRecord:
     """The presence of one person, with their colour and the verdict at this moment."""
     judged = judge(recolour.current(person, now=now).level, None, rules)
@@ -95,10 +134,11 @@ def _presence(
         abnormal=judged.abnormal,
         name_masked=person.name_masked,
         id_masked=person.id_masked,
+        device_location=device,
     )
 
 
-def _answer(venue: VenueCode, records: list[scans.ScanRecord], now: datetime) -> dict[str, Any]:
+def _answer(venue: ScannedVenue, records: list[scans.ScanRecord], now: datetime) -> dict[str, Any]:
     return {
         "venue": {
             "venue_id": venue.venue_id,
@@ -125,19 +165,25 @@ def check_in(who: Caller, body: Mapping[str, Any], *, key: str | None) -> dict[s
     presence each. The answer (the venue, the instant, each person's colour and verdict), or
     the first answer again for a retried Idempotency-Key."""
     request = check_checkin(body)
-    venue = _venue(request)
+    code = _code(request)
     rules = policy()
 
     fingerprint = idempotency.fingerprint_of(body) if key else None
     reads = scan_reads.checkin_reads(
-        request.person_ids, idempotency_of=(who.sub, key) if key else None, fingerprint=fingerprint
+        request.person_ids,
+        code.venue_id,
+        idempotency_of=(who.sub, key) if key else None,
+        fingerprint=fingerprint,
     )
     if reads.first_answer is not None:
         return reads.first_answer
+    venue = _venue(request, code, reads.venue, rules)
     people = _people(request, reads.persons, who)
+    # a moving venue has no registered position to compare with: keep where the device was, coarsely
+    device = rounded_location(request.location) if is_mobile(rules, venue.venue_type) else None
 
     now = clock.now()
-    records = [_presence(person, venue, who, now, rules) for person in people]
+    records = [_presence(person, venue, who, now, rules, device) for person in people]
     answer = _answer(venue, records, now)
     keep = retention_days()
     if key is not None:

@@ -13,6 +13,12 @@ Paper codes are issued and printed only by someone who may act for the person:
   to, in that same request (``issue_paper_code: true`` on a manual registration): the
   verifications service calls :func:`issue_paper_for_registration` after its own checks.
 
+* staff applying for someone without a phone (``assisted: true`` on ``POST /v1/codes``): a
+  scanner at a checkpoint it is assigned to (``checkpoint_id``; else ``403 not_assigned``) or
+  an official of the person's area; the answer carries the new paper code
+  (:func:`apply`), audited with the checkpoint. At most the policy's
+  ``manual_registrations_per_hour_limit`` assisted applications an account an hour.
+
 No route gives a scanner anyone else's paper code: a scanner account is refused
 (``403 forbidden_role``) on the paper routes unless it also holds ``citizen`` and manages the
 person, and every other account that does not manage the person gets 404.
@@ -28,13 +34,15 @@ from typing import Any, Final
 
 from healthcode import clock
 from healthcode.codes import keystore, paper, qr
-from healthcode.errors import InvalidInput, NotFound
+from healthcode.errors import Forbidden, InvalidInput, NotFound
 from healthcode.protection.auth import Caller
 from healthcode.rules.applications import Application
-from healthcode.rules.colour import ColourDecision
+from healthcode.rules.colour import ColourDecision, LabResult
 from healthcode.services import account_limits, applications, recolour
 from healthcode.settings import policy, settings
 from healthcode.storage import audit, persons
+from healthcode.storage import staff as staff_store
+from healthcode.storage import venues as venue_store
 from healthcode.storage.persons import Edit, PersonView
 
 #: Roles that may call the paper-code routes: the managing account (a citizen) and officials
@@ -63,6 +71,10 @@ class Code:
     token: str
     expires_at: datetime
     created: bool = False
+    #: The paper code of an assisted application: ``{token, expires_at, png_base64}``.
+    paper: dict[str, Any] | None = None
+    #: The latest result of each test (nucleic acid, IgG antibody), on a refreshed code.
+    tests: tuple[LabResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,9 +98,9 @@ class PaperCode:
     token: str
     expires_at: datetime
 
-    def png(self) -> bytes:
+    def png(self, *, issued_on: datetime | None = None) -> bytes:
         """The labelled printable card of this paper code."""
-        return _paper_card(self.person, self.token, self.expires_at)
+        return _paper_card(self.person, self.token, self.expires_at, issued_on=issued_on)
 
 
 def managed(person_id: str, who: Caller) -> PersonView:
@@ -116,10 +128,62 @@ def _code(person: PersonView, decision: ColourDecision, *, created: bool = False
 
 def apply(form: Application, *, who: Caller, now: datetime, idempotency_key: str | None) -> Code:
     """Apply for a code (self, or a dependant) or renew the declaration, and sign the code
-    (at most the policy's ``applications_per_day_limit`` an account: 429 ``rate_limited``)."""
+    (at most the policy's ``applications_per_day_limit`` an account: 429 ``rate_limited``).
+    An assisted application (``form.assisted``) is staff's: see the module docstring."""
+    if form.assisted:
+        return _apply_assisted(form, who=who, now=now, idempotency_key=idempotency_key)
+    who.require("citizen")
     account_limits.application(who.sub, now=now)
     applied = applications.apply(form, caller_sub=who.sub, now=now, idempotency_key=idempotency_key)
     return _code(applied.person, applied.decision, created=applied.created)
+
+
+def _assisting(form: Application, who: Caller) -> dict[str, Any]:
+    """Who applies for someone without a phone, for the audit trail: an official of the area of
+    the person's region, or a scanner assigned to ``form.checkpoint_id``."""
+    if who.has("official"):
+        who.require_area(form.region_code)  # 403 outside_area
+        return {"by": "official"}
+    if not who.has("scanner"):
+        raise Forbidden(
+            "an assisted application is made by checkpoint staff or an official", code="forbidden_role"
+        )
+    if form.checkpoint_id is None:
+        raise InvalidInput(
+            "checkpoint_id is required: the checkpoint you are assigned to",
+            field="checkpoint_id",
+            code="missing_field",
+        )
+    venue = venue_store.get(form.checkpoint_id)
+    root = None if venue is None else (venue.root_venue_id or venue.venue_id)
+    if venue is None or not staff_store.assigned(venue.venue_id, root, who.sub):
+        raise Forbidden("you are not assigned to this checkpoint", field="checkpoint_id", code="not_assigned")
+    return {"by": "checkpoint_staff", "checkpoint_id": venue.venue_id}
+
+
+def _apply_assisted(form: Application, *, who: Caller, now: datetime, idempotency_key: str | None) -> Code:
+    """Staff's application for someone without a phone, with the person's new paper code."""
+    details = _assisting(form, who)
+    account_limits.assisted_application(who.sub, now=now)
+    applied = applications.apply_assisted(
+        form, staff_sub=who.sub, details=details, now=now, idempotency_key=idempotency_key
+    )
+    person = applied.person
+    if applied.created and person.paper_code and person.paper_expires_at and person.paper_expires_at > now:
+        # A retry (same Idempotency-Key) of an application that issued this paper code: the card
+        # printed the first time stays the valid one.
+        issued = PaperCode(person=person, token=person.paper_code, expires_at=person.paper_expires_at)
+        card = issued.png()
+    else:
+        issued = _issue(person.person_id, actor=who.sub, now=now, details={**details, "channel": "assisted"})
+        card = issued.png(issued_on=now)
+    paper_code = {
+        "token": issued.token,
+        "expires_at": clock.show(issued.expires_at),
+        "png_base64": base64.b64encode(card).decode("ascii"),
+    }
+    code = _code(issued.person, applied.decision, created=applied.created)
+    return replace(code, paper=paper_code)
 
 
 def of_account(who: Caller, *, now: datetime) -> list[tuple[PersonView, ColourDecision]]:
@@ -128,23 +192,54 @@ def of_account(who: Caller, *, now: datetime) -> list[tuple[PersonView, ColourDe
 
 
 def refresh(person_id: str, who: Caller) -> Code:
-    """A fresh dynamic code: one GetItem, and the stored colour while it holds."""
+    """A fresh dynamic code: one GetItem, and the stored colour while it holds (with the latest
+    result of each test, stored with it)."""
     person = managed(person_id, who)
-    return _code(person, recolour.current(person))
+    code = _code(person, recolour.current(person))
+    return replace(code, tests=code.decision.tests)
 
 
-def qr_image(person_id: str, who: Caller, *, svg: bool = False) -> Image:
-    """The QR image of a fresh code (PNG, or SVG)."""
+def qr_image(person_id: str, who: Caller, *, svg: bool = False, now: datetime | None = None) -> Image:
+    """The QR image of a fresh code (PNG, or SVG) in the colour of the code, with the province's
+    brand, the masked name and the time of issue."""
     person = managed(person_id, who)
-    token, expires_at = _signed(person_id, recolour.current(person))
+    decision = recolour.current(person)
+    token, expires_at = _signed(person_id, decision)
+    issued = (now or clock.now()).astimezone(clock.CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    label = {"colour": decision.colour, "brand": policy().brand, "name_masked": person.name_masked}
     if svg:
-        return Image("image/svg+xml", qr.qr_svg(token), expires_at)
-    return Image("image/png", qr.qr_png(token), expires_at)
+        return Image("image/svg+xml", qr.personal_svg(token, **label, issued_at=issued), expires_at)
+    return Image("image/png", qr.personal_png(token, **label, issued_at=issued), expires_at)
 
 
-def history(person_id: str, who: Caller) -> History:
+#: What a front end shows under a code of each colour, by language (other colours: the default).
+_DISPLAY_MESSAGES: Final[dict[str, dict[str, str]]] = {
+    "green": {"zh": "绿码：健康状况正常，请出示此码通行", "en": "Green: show this code to pass"},
+    "yellow": {
+        "zh": "黄码：请按要求进行核酸检测或健康监测",
+        "en": "Yellow: take the tests or monitoring asked",
+    },
+    "orange": {"zh": "橙码：请登记并尽快进行核酸检测", "en": "Orange: register and take a nucleic acid test"},
+    "red": {"zh": "红码：请配合隔离医学观察", "en": "Red: follow the quarantine instructions"},
+}
+_DISPLAY_DEFAULT: Final = {"zh": "请按防疫要求出示此码", "en": "Show this code as epidemic rules require"}
+
+
+def display(decision: ColourDecision, *, language: str = "zh") -> dict[str, str]:
+    """``{colour_hex, brand, message}`` of a code for front ends, the message in ``language``."""
+    texts = _DISPLAY_MESSAGES.get(decision.colour, _DISPLAY_DEFAULT)
+    return {
+        "colour_hex": qr.colour_hex(decision.colour),
+        "brand": policy().brand,
+        "message": texts["en" if language == "en" else "zh"],
+    }
+
+
+def history(person_id: str, who: Caller, *, language: str = "zh") -> History:
     """Every colour change, oldest first, with its reason and what caused it; and every step of a
-    manual override or an appeal about this person (never the officials' evidence or notes)."""
+    manual override or an appeal about this person (never the officials' evidence or notes).
+    Reasons are as written at the change (Chinese); in English they are named again from the
+    reason codes the change stored."""
     managed(person_id, who)
     kinds = frozenset({recolour.HISTORY_KIND, *STEP_FIELDS})
     changes: list[dict[str, Any]] = []
@@ -157,7 +252,7 @@ def history(person_id: str, who: Caller) -> History:
                     "from": entry.details.get("from"),
                     "to": entry.details.get("to"),
                     "risk_level": entry.details.get("level"),
-                    "reason": entry.details.get("reason"),
+                    "reason": _history_reason(entry.details, language),
                     "cause": entry.details.get("cause"),
                 }
             )
@@ -165,6 +260,14 @@ def history(person_id: str, who: Caller) -> History:
             shown = {name: entry.details.get(name) for name in STEP_FIELDS[entry.kind]}
             steps.append({"at": entry.at, "kind": entry.kind, **shown})
     return History(changes=changes, steps=steps)
+
+
+def _history_reason(details: Mapping[str, Any], language: str) -> Any:
+    if language == "zh" or not isinstance(details.get("reasons"), list):
+        return details.get("reason")
+    return recolour.history_text(
+        [str(code) for code in details["reasons"]], str(details.get("cause") or ""), language
+    )
 
 
 # -- paper codes -----------------------------------------------------------------------------------
@@ -201,6 +304,7 @@ def _acting_for(person_id: str, who: Caller, reason: str | None) -> tuple[Person
     if person.owner_sub == who.sub and who.has("citizen"):
         return person, {"by": "manager"}
     if who.has("official"):
+        who.require_area(person.region_code)  # 403 outside_area
         if reason is None:
             raise InvalidInput(
                 "an official must give the reason for acting on someone's paper code",
@@ -282,12 +386,20 @@ def issue_paper_for_registration(
     }
 
 
-def _paper_card(person: PersonView, token: str, expires_at: datetime) -> bytes:
+def _paper_card(
+    person: PersonView, token: str, expires_at: datetime, *, issued_on: datetime | None = None
+) -> bytes:
+    """The card of a paper code; the issue date is the signing day (its expiry less the policy's
+    lifetime) unless given."""
+    rules = policy()
+    issued = issued_on or (expires_at - timedelta(days=rules.paper_code_lifetime_days))
     return paper.paper_png(
         token,
-        province_name=policy().name,
+        province_name=rules.name,
+        brand=rules.brand,
         name_masked=person.name_masked,
         id_masked=person.id_masked,
+        issued_on=issued.astimezone(clock.CHINA).date().isoformat(),
         valid_until=expires_at.astimezone(clock.CHINA).date().isoformat(),
     )
 

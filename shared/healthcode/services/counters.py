@@ -7,8 +7,10 @@ the record it came from, and
 2. gives each venue-day **one** write for all of its scans in the batch (``stats.add_day``: the
    counter update and its run markers in one TransactWriteItems; counted exactly once across
    redeliveries, bisected batches and replays from the failure queue);
-3. writes an ALERT item for each abnormal scan (non-green or fever), for the venue's alerts and
-   the official side (``stats.put_alerts``, deterministic keys);
+3. writes an ALERT item for each abnormal scan (non-green or fever) for the venue's alerts
+   (``stats.put_alerts``, deterministic keys), and the alert to the authority of the venue's
+   area (``services.alerts``: once per scan id; an isolate verdict is published at once to the
+   alerts topic);
 4. when the policy says so (Guizhou: yes), turns a fever reading at a checkpoint (verification or
    manual registration at or above ``fever_threshold_c``) into a FEVER fact lasting
    ``fever_fact_hours`` (fact id from the scan id), which the colour consumer picks up. Every
@@ -37,6 +39,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from healthcode.protection.logs import get_logger
 from healthcode.rules import colour, verdict
 from healthcode.rules.policy import FactKind, Policy
+from healthcode.services import alerts
 from healthcode.settings import policy, settings
 from healthcode.storage import fevers, limits, stats
 from healthcode.storage.stats import CountedScan
@@ -113,6 +116,13 @@ def apply(batch: Sequence[tuple[Record, CountedScan]], failed: Callable[[Iterabl
     except stats.WRITE_ERRORS:
         logger.warning("alert write failed", extra={"alerts": len(abnormal)}, exc_info=True)
         failed(record for record, _ in abnormal)
+
+    for record, scan in abnormal:
+        try:
+            alerts.record(scan, venue_name=names.get(scan.venue_id), retention_days=retention_days(rules))
+        except stats.WRITE_ERRORS:
+            logger.warning("authority alert failed", extra={"venue_id": scan.venue_id}, exc_info=True)
+            failed([record])
 
     for record, scan in batch:
         fact = fever_fact(scan, rules)

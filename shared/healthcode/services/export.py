@@ -16,9 +16,13 @@ What leaves the stack, and what does not
     (HMAC under the stack's hash key: stable, so the platform can count and join, but not
     reversible without the key): the scanning account (``scanner_hash``), the venue manager's
     account (``manager_hash``) and, when the venue's subject is a person (an ID-card or licence-
-    plate registration), the subject name (``subject_hash``). ``person_id`` is pseudonymous
-    already and goes as it is. Never exported: ciphertexts (``*_enc``), masks of names or ID
-    numbers, lookup hashes of phones, venue codes (signed tokens), phone-guard items.
+    plate registration), the subject name (``subject_hash``) and the credential number
+    (``credential_hash``, the keyed hash stored with the venue). An organisation's credential
+    (统一社会信用代码, 工商注册号) is public in the enterprise credit system and leaves in clear
+    (``credential_number``), so the platform can match registrations against its register of
+    entities (申领率). ``person_id`` is pseudonymous already and goes as it is. Never exported:
+    ciphertexts (``*_enc``), masks of names or ID numbers, lookup hashes of phones, venue codes
+    (signed tokens), phone-guard and join-code items.
 
 Objects
     One object per table and day within a batch, ``exports/<table>/dt=<YYYY-MM-DD>/<stream>-
@@ -72,6 +76,9 @@ BUCKET_ENV: Final = "EXPORT_BUCKET"
 WRITE_ERRORS: Final = (ClientError, BotoCoreError)
 #: Venue-table items that are not registrations (storage/venues.py ``PHONE_GUARD_PREFIX``).
 PHONE_GUARD_PREFIX: Final = "phone#"
+#: Ids of registered venues (storage/venues.py ``new_venue_id``); the table's other items (phone
+#: guards, join codes) are never exported.
+VENUE_ID_PREFIX: Final = "v-"
 _STORED_INSTANT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
 _SEQUENCE = re.compile(r"[0-9]{1,40}")
 _STREAM_LABEL = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -270,7 +277,7 @@ def _subject_hash(image: Mapping[str, Any], subject: str | None, hasher: Hasher)
 
 def _venue(change: Change, hasher: Hasher) -> dict[str, Any] | None:
     venue_id = _text(change.keys, "venue_id")
-    if venue_id.startswith(PHONE_GUARD_PREFIX):
+    if not venue_id.startswith(VENUE_ID_PREFIX):
         return None
     fields: dict[str, Any] = {"venue_id": venue_id}
     image = change.image
@@ -281,6 +288,7 @@ def _venue(change: Change, hasher: Hasher) -> dict[str, Any] | None:
     organisation = credential_type in ORGANISATION_CREDENTIALS
     manager = _optional_text(image, "manager_sub")
     created = _optional_text(image, "created_at")
+    closed = _optional_text(image, "closed_at")
     fields.update(
         {
             "name": _optional_text(image, "name"),
@@ -288,6 +296,12 @@ def _venue(change: Change, hasher: Hasher) -> dict[str, Any] | None:
             "subject_name": subject if organisation else None,
             "subject_hash": None if organisation else _subject_hash(image, subject, hasher),
             "credential_type": credential_type,
+            # an organisation's number is stored as registered beside its ciphertext (its "mask")
+            "credential_number": _optional_text(image, "credential_masked") if organisation else None,
+            "credential_hash": None if organisation else _optional_text(image, "credential_hash"),
+            "zone": _optional_text(image, "zone"),
+            "store_number": _optional_text(image, "store_number"),
+            "closed_at": _show_precise(_stored_instant(closed)) if closed is not None else None,
             "region_code": _optional_text(image, "region_code"),
             "location": _location(image.get("location")),
             "address": _optional_text(image, "address"),

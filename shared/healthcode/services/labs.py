@@ -1,7 +1,9 @@
-"""Lab-result imports: each valid row becomes a lab fact under its person (negative results
-clear what the policy says they clear); a positive row also opens a case, as an official's
-report would (idempotent per person and sampling instant), written with its lab fact in one
-transaction, and its person is recoloured at once (no wait for the stream).
+"""Lab-result imports: each valid row becomes a lab fact under its person (negative nucleic-acid
+results clear what the policy says they clear); a row's ``test`` is ``nucleic_acid`` (the
+default) or ``igg_antibody``: antibody results, positive or negative, are kept and shown on the
+code (``tests``) but never open a case. A positive nucleic-acid row also opens a case, as an
+official's report would (idempotent per person and sampling instant), written with its lab fact
+in one transaction, and its person is recoloured at once (no wait for the stream).
 
 Imports come from laboratory systems (role ``lab``) or officials. The persons of positive rows
 count against the importing account's hourly limit (policy ``lab_coloured_persons_per_hour_limit``
@@ -20,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from healthcode import clock
+from healthcode.protection.auth import Caller
 from healthcode.rules import cases, colour
 from healthcode.services import account_limits, approvals, recolour
 from healthcode.services.cases import LabOfCase, open_case
@@ -84,24 +87,32 @@ def _open_cases(
 
 
 def import_results(
-    results: object, *, official: str, keep_days: int, now: datetime, laboratory: bool = False
+    results: object, *, who: Caller, keep_days: int, now: datetime, laboratory: bool = False
 ) -> LabImport:
     """Check the rows, store the results of the persons found and open a case per positive row
-    (or hold the positive rows for a second official past the account's limit)."""
+    (or hold the positive rows for a second official past the account's limit). A row whose
+    person lies outside the caller's area is rejected (``outside_area``), the others go on."""
+    official = who.sub
     rows, rejected = cases.check_lab_rows(results, now=now)
     account_limits.official_write(official, now=now)  # one import, one write
     found: list[tuple[str, cases.LabRow]] = []
     for row in rows:
-        person = persons.holder_of(row.id_number)
+        person = persons.holder_of(row.id_number, row.id_type)
         if person is None:
             rejected.append(cases.RejectedRow(row.index, "unknown_person", "id_number"))
+        elif not who.covers(person.region_code):
+            rejected.append(cases.RejectedRow(row.index, "outside_area", "id_number"))
         else:
             found.append((person.person_id, row))
     facts.add_labs(
         (
-            (person_id, row.lab_id, colour.LabResult(sampled_at=row.sampled_at, positive=False))
+            (
+                person_id,
+                row.lab_id,
+                colour.LabResult(sampled_at=row.sampled_at, positive=row.positive, test=row.test),
+            )
             for person_id, row in found
-            if not row.positive
+            if not row.opens_case
         ),
         recorded_at=now,
         keep_days=keep_days,
@@ -109,7 +120,7 @@ def import_results(
     positives = [
         _Positive(row.index, person_id, row.lab_id, row.sampled_at)
         for person_id, row in found
-        if row.positive
+        if row.opens_case
     ]
     held = None
     opened: list[tuple[int, str]] = []

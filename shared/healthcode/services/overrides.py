@@ -21,11 +21,12 @@ from typing import Final
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from healthcode.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from healthcode.protection.auth import Caller
 from healthcode.protection.logs import get_logger
 from healthcode.rules import colour
 from healthcode.rules.cases import OverrideRequest
 from healthcode.rules.policy import RiskLevel
-from healthcode.services import account_limits, approvals, recolour
+from healthcode.services import account_limits, approvals, areas, recolour
 from healthcode.settings import policy, settings
 from healthcode.storage import idempotency, persons
 from healthcode.storage import overrides as request_store
@@ -134,14 +135,17 @@ def request_override(
 
 
 def request(
-    person_id: str, change: OverrideRequest, *, official: str, idempotency_key: str | None, now: datetime
+    person_id: str, change: OverrideRequest, *, who: Caller, idempotency_key: str | None, now: datetime
 ) -> RequestView:
-    """An official asks for ``change`` to the person's colour (``person_id`` already checked).
+    """An official asks for ``change`` to the person's colour (``person_id`` already checked;
+    403 ``outside_area`` for a person outside the official's area).
     A retry with the same ``Idempotency-Key`` answers the first request."""
+    official = who.sub
     account_limits.official_write(official, now=now)
     person = persons.get(person_id, consistent=True)
     if person is None:
         raise NotFound("no such person", field="person_id", code="person_not_found")
+    who.require_area(person.region_code)
     override_id = override_id_for(official, idempotency_key)
     if idempotency_key is not None:
         first = request_store.get(override_id)
@@ -161,18 +165,21 @@ def request(
     return made
 
 
-def show(override_id: str) -> RequestView:
+def show(override_id: str, who: Caller) -> RequestView:
+    """An override (or a held act), for an official of the area it acts in."""
     if approvals.is_request_id(override_id):
-        return approvals.show(override_id)
+        return areas.require_request(who, approvals.show(override_id))
     request = request_store.get(override_id) if request_store.is_override_id(override_id) else None
     if request is None or request.kind != request_store.OVERRIDE:
         raise NotFound("no such override", field="override_id", code="override_not_found")
-    return request
+    return areas.require_request(who, request)
 
 
-def pending_overrides(*, limit: int, after: str | None) -> tuple[list[RequestView], str | None]:
-    """Overrides waiting for a second official, oldest first; and the token of the next page."""
-    return request_store.pending_overrides(limit=limit, after=after)
+def pending_overrides(who: Caller, *, limit: int, after: str | None) -> tuple[list[RequestView], str | None]:
+    """Overrides waiting for a second official, oldest first, those of the official's area
+    only (a page may hold fewer); and the token of the next page."""
+    page, following = request_store.pending_overrides(limit=limit, after=after)
+    return areas.requests_inside(who, page), following
 
 
 # -- decisions -----------------------------------------------------------------------------------
@@ -219,15 +226,18 @@ def _decide(
     return _reread(request.request_id)
 
 
-def approve(override_id: str, *, approver: str, now: datetime) -> RequestView:
+def approve(override_id: str, *, who: Caller, now: datetime) -> RequestView:
     """A second official applies a pending override and the person is recoloured (403
     ``cannot_approve_own`` for the requester; 409 ``already_decided`` if it is already
     decided — unless this official applied it: a retry gets the override as applied). A
-    ``req-…`` id is an official's act held for approval (``services.approvals``)."""
+    ``req-…`` id is an official's act held for approval (``services.approvals``). What lies
+    outside the approver's area: 403 ``outside_area``."""
+    approver = who.sub
     account_limits.official_write(approver, now=now)
     if approvals.is_request_id(override_id):
+        areas.require_request(who, approvals.show(override_id))
         return approvals.approve(override_id, approver=approver, now=now)
-    request = _pending(override_id)
+    request = areas.require_request(who, _pending(override_id))
     if not _closed_by(request, status=APPLIED, official=approver):
         _refuse_unless_open(request)
         if request.requested_by == approver:
@@ -245,13 +255,15 @@ def approve(override_id: str, *, approver: str, now: datetime) -> RequestView:
     return request
 
 
-def reject(override_id: str, *, official: str, reason: str | None, now: datetime) -> RequestView:
-    """Close a pending override without effect (any official, the requester withdrawing it too);
-    a retry by the official who rejected it gets the override as rejected."""
+def reject(override_id: str, *, who: Caller, reason: str | None, now: datetime) -> RequestView:
+    """Close a pending override without effect (any official of its area, the requester
+    withdrawing it too); a retry by the official who rejected it gets the override as rejected."""
+    official = who.sub
     account_limits.official_write(official, now=now)
     if approvals.is_request_id(override_id):
+        areas.require_request(who, approvals.show(override_id))
         return approvals.reject(override_id, official=official, reason=reason, now=now)
-    request = _pending(override_id)
+    request = areas.require_request(who, _pending(override_id))
     if _closed_by(request, status=REJECTED, official=official):
         return request
     _refuse_unless_open(request)
@@ -263,15 +275,18 @@ def reject(override_id: str, *, official: str, reason: str | None, now: datetime
 # -- appeals -------------------------------------------------------------------------------------
 
 
-def open_appeals(*, limit: int, after: str | None) -> tuple[list[RequestView], str | None]:
-    """Appeals no official has answered yet, oldest first; and the token of the next page."""
-    return request_store.open_appeals(limit=limit, after=after)
+def open_appeals(who: Caller, *, limit: int, after: str | None) -> tuple[list[RequestView], str | None]:
+    """Appeals no official has answered yet, oldest first, those of the official's area only (a
+    page may hold fewer); and the token of the next page."""
+    page, following = request_store.open_appeals(limit=limit, after=after)
+    return areas.requests_inside(who, page), following
 
 
-def answer_appeal(appeal_id: str, *, official: str, outcome: str, answer: str, now: datetime) -> RequestView:
+def answer_appeal(appeal_id: str, *, who: Caller, outcome: str, answer: str, now: datetime) -> RequestView:
     """An official answers an open appeal; its status becomes the outcome (``upheld``: the
     colour is to be corrected, by an override under the two-official rule; ``dismissed``: it
-    stands)."""
+    stands). An appeal of a person outside the official's area: 403 ``outside_area``."""
+    official = who.sub
     if not request_store.is_appeal_id(appeal_id):
         raise NotFound("no such appeal", field="appeal_id", code="appeal_not_found")
     if outcome not in APPEAL_OUTCOMES:
@@ -282,6 +297,7 @@ def answer_appeal(appeal_id: str, *, official: str, outcome: str, answer: str, n
     appeal = request_store.get(appeal_id)
     if appeal is None or appeal.kind != request_store.APPEAL:
         raise NotFound("no such appeal", code="appeal_not_found")
+    areas.require_request(who, appeal)
     if _closed_by(appeal, status=outcome, official=official):
         return appeal  # a retried answer: the appeal as first answered
     if appeal.status != request_store.APPEAL_OPEN:
@@ -292,3 +308,12 @@ def answer_appeal(appeal_id: str, *, official: str, outcome: str, answer: str, n
             return answered  # the same answer, sent twice at once
         raise Conflict("the appeal was answered meanwhile", code="already_decided")
     return _reread(appeal_id)
+
+
+def pending_acts(
+    who: Caller, kind: str, *, limit: int, after: str | None
+) -> tuple[list[RequestView], str | None]:
+    """Acts of ``kind`` held for a second official (``services.approvals``), oldest first, those
+    of the official's area only (a page may hold fewer); and the token of the next page."""
+    page, following = approvals.pending(kind, limit=limit, after=after)
+    return areas.requests_inside(who, page), following

@@ -37,6 +37,7 @@ from healthcode import clock
 from healthcode.rules import colour
 from healthcode.rules.colour import AreaRisk, ColourDecision, Reason
 from healthcode.rules.policy import Policy, RiskLevel
+from healthcode.services import indicators
 from healthcode.settings import policy as province_policy
 from healthcode.storage import audit, facts, persons
 from healthcode.storage.base import instant_key
@@ -46,14 +47,34 @@ from healthcode.storage.persons import Edit, PersonView
 HISTORY_KIND: Final = "colour_change"
 _AREA_RISKS: Final = frozenset(get_args(AreaRisk))
 
-#: What a change back to green is put down to in the history, by cause.
-_BACK_TO_GREEN: Final[dict[str, str]] = {
-    "expiry": "风险期满 risk period over",
-    "lab": "核酸检测阴性 negative test",
-    "override": "人工审核 changed on review",
-    "risk_area": "风险地区调整 risk area changed",
+#: What a change back to green is put down to in the history, by cause: (Chinese, English).
+_BACK_TO_GREEN: Final[dict[str, tuple[str, str]]] = {
+    "case_recovered": ("康复出院", "recovered"),
+    "case_excluded": ("排除病例", "case excluded"),
+    "expiry": ("风险期满", "risk period over"),
+    "lab": ("核酸检测阴性", "negative test"),
+    "normal_temperature": ("申报体温正常", "normal temperature declared"),
+    "quarantine": ("隔离解除", "quarantine ended"),
+    "override": ("人工审核", "changed on review"),
+    "risk_area": ("风险地区调整", "risk area changed"),
 }
-_NO_RISK: Final = "无风险因素 no risk factors"
+_NO_RISK: Final = ("无风险因素", "no risk factors")
+
+
+def green_text(cause: str, language: str = "zh") -> str:
+    """Why a colour went back to green, by the change's ``cause``, in ``language``."""
+    chinese, english = _BACK_TO_GREEN.get(cause.split(",")[0], _NO_RISK)
+    return chinese if language == "zh" else english
+
+
+def history_text(reasons: Sequence[str], cause: str, language: str, policy: Policy | None = None) -> str:
+    """A history entry's reason in ``language`` from what it stored: the reason codes of the
+    colour it changed to (none: back to green, put down to ``cause``)."""
+    if not reasons:
+        return green_text(cause, language)
+    rules = policy or province_policy()
+    names = list(dict.fromkeys(colour.fact_text(code, rules, language) for code in reasons))
+    return ("；" if language == "zh" else "; ").join(names)
 
 
 # -- stored form -------------------------------------------------------------------------------
@@ -75,6 +96,29 @@ def reasons_json(reasons: Iterable[Reason]) -> list[dict[str, Any]]:
         }
         for reason in reasons
     ]
+
+
+def tests_json(tests: Iterable[colour.LabResult]) -> list[dict[str, Any]]:
+    """The latest result of each test as stored with the colour (and shown on the code)."""
+    return [
+        {
+            "test": lab.test,
+            "result": "positive" if lab.positive else "negative",
+            "sampled_at": instant_key(lab.sampled_at),
+        }
+        for lab in tests
+    ]
+
+
+def _tests_from_json(raw: Sequence[dict[str, Any]] | None) -> tuple[colour.LabResult, ...]:
+    return tuple(
+        colour.LabResult(
+            sampled_at=clock.parse_instant(str(item["sampled_at"])),
+            positive=item["result"] == "positive",
+            test=str(item["test"]),
+        )
+        for item in raw or []
+    )
 
 
 def _reasons_from_json(raw: Sequence[dict[str, Any]]) -> tuple[Reason, ...]:
@@ -105,13 +149,27 @@ def stored_decision(person: PersonView, *, at: datetime, policy: Policy) -> Colo
         reasons=_reasons_from_json(person.reasons or []),
         next_change_at=next_change,
         as_of=at,
+        tests=_tests_from_json(person.tests),
     )
 
 
-def reason_text(decision: ColourDecision) -> str | None:
-    """The reasons for a colour as one line (None for green: nothing to explain)."""
-    texts = list(dict.fromkeys(reason.text for reason in decision.reasons))
-    return "；".join(texts) if texts else None
+def reason_text(decision: ColourDecision, language: str = "zh", policy: Policy | None = None) -> str | None:
+    """The reasons for a colour as one line in ``language`` (``zh`` by default, else English),
+    naming each fact and when the colour will change: a yellow code whose every reason ends
+    says when it turns green; another says when it is assessed again. None for green."""
+    if not decision.reasons:
+        return None
+    rules = policy or province_policy()
+    chinese = language == "zh"
+    names = list(dict.fromkeys(colour.fact_text(reason.code, rules, language) for reason in decision.reasons))
+    text = ("；" if chinese else "; ").join(names)
+    ends = [reason.until for reason in decision.reasons]
+    if not ends or any(end is None for end in ends):
+        return text
+    when = max(end for end in ends if end is not None).astimezone(clock.CHINA).strftime("%Y-%m-%d %H:%M")
+    if decision.level == RiskLevel.YELLOW:
+        return f"{text}，{when} 转为绿码" if chinese else f"{text}; turns green at {when}"
+    return f"{text}，{when} 后重新评定" if chinese else f"{text}; assessed again at {when}"
 
 
 # -- deciding ----------------------------------------------------------------------------------
@@ -139,7 +197,11 @@ def assess(
     rules = policy or province_policy()
     window = timedelta(days=rules.risk_travel_window_days)
     trips = [trip for trip in state.travel if trip.left_at <= at < trip.left_at + window]
-    travel = colour.travel_facts(person_id, trips, risk_levels(trips), policy=rules, at=at) if trips else []
+    travel = (
+        colour.travel_facts(person_id, trips, risk_levels(trips), policy=rules, at=at, labs=state.labs)
+        if trips
+        else []
+    )
     return colour.decide(
         [*state.facts, *travel], policy=rules, at=at, labs=state.labs, overrides=state.overrides
     )
@@ -166,6 +228,7 @@ def record(person: PersonView, decision: ColourDecision, *, actor: str, cause: s
     reason or the next change moved, one when the colour, the level or the kinds of reason
     changed."""
     reasons = reasons_json(decision.reasons)
+    tests = tests_json(decision.tests)
     next_change = instant_key(decision.next_change_at) if decision.next_change_at else None
     first = person.colour_as_of is None
     if (
@@ -174,6 +237,7 @@ def record(person: PersonView, decision: ColourDecision, *, actor: str, cause: s
         and person.colour == decision.colour
         and person.reasons == reasons
         and person.next_change_at == next_change
+        and (person.tests or []) == tests
     ):
         return None
     before_codes = sorted({str(item["code"]) for item in person.reasons or []})
@@ -188,7 +252,7 @@ def record(person: PersonView, decision: ColourDecision, *, actor: str, cause: s
             "from_level": None if first else int(person.level),
             "level": int(decision.level),
             "reasons": after_codes,
-            "reason": reason_text(decision) or _BACK_TO_GREEN.get(cause.split(",")[0], _NO_RISK),
+            "reason": reason_text(decision) or green_text(cause),
             "cause": cause,
         }
         entry_id = f"v{(person.version or 0) + 1}"  # the write that makes the next version
@@ -207,6 +271,7 @@ def record(person: PersonView, decision: ColourDecision, *, actor: str, cause: s
         level=int(decision.level),
         colour=decision.colour,
         reasons=reasons,
+        tests=tests or None,
         colour_as_of=decision.as_of,
         next_change_at=next_change,
         change_bucket=bucket_of(decision.next_change_at),
@@ -226,14 +291,25 @@ def recompute(
     at = now or clock.now()
     rules = province_policy()
     decided: list[ColourDecision] = []
+    # the last attempt's person as read, facts and edit: what was written, if anything
+    last: list[tuple[PersonView, facts.PersonState, Edit | None]] = []
 
     def change(person: PersonView) -> Edit | None:
-        decision = assess(person_id, facts.state_of(person_id), at=at, policy=rules)
+        state = facts.state_of(person_id)
+        decision = assess(person_id, state, at=at, policy=rules)
         decided.append(decision)
-        if person.colour_as_of is not None and person.colour_as_of > at:
-            return None
-        return record(person, decision, actor=actor, cause=cause)
+        edit = None
+        if person.colour_as_of is None or person.colour_as_of <= at:
+            edit = record(person, decision, actor=actor, cause=cause)
+        last.append((person, state, edit))
+        return edit
 
     if persons.edit(person_id, change) is None:
         return None
+    before, state, written = last[-1]
+    if written is not None and written.entries and before.colour_as_of is not None:
+        # the timeliness indicator: a colour change written because of a newly learned fact
+        indicators.note_colour_change(
+            before.region_code, before.reasons or [], decided[-1], state.facts, written_at=decided[-1].as_of
+        )
     return decided[-1]

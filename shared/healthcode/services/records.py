@@ -8,6 +8,7 @@ from datetime import datetime
 
 from healthcode import clock
 from healthcode.errors import NotFound
+from healthcode.protection.auth import Caller
 from healthcode.rules.colour import ColourDecision
 from healthcode.services import recolour
 from healthcode.storage import audit, facts, persons
@@ -27,12 +28,15 @@ class FullRecord:
     read_at: datetime
 
 
-def full_record(person_id: str, *, official: str, route: str) -> FullRecord:
-    """The person's record with their identity (``person_id`` already checked); the read is
-    audited (who, when, which fields, through which ``route``)."""
+def full_record(person_id: str, *, who: Caller, route: str) -> FullRecord:
+    """The person's record with their identity (``person_id`` already checked), for an official
+    of the person's area (403 ``outside_area`` otherwise, nothing read); the read is audited
+    (who, when, which fields, through which ``route``)."""
+    official = who.sub
     person = persons.get(person_id, consistent=True)
     if person is None:
         raise NotFound("no such person", field="person_id", code="person_not_found")
+    who.require_area(person.region_code)
     now = clock.now()
     audit.append(
         audit.person_subject(person.person_id),

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from healthcode import clock
+from healthcode.protection.auth import Caller
 from healthcode.rules import cases
 from healthcode.rules.cases import Sweep
 from healthcode.rules.colour import AreaRisk
@@ -73,11 +74,14 @@ def is_wide(region_code: str) -> bool:
     return region_code.endswith("00")
 
 
-def set_level(region_code: str, level: AreaRisk, *, official: str, now: datetime) -> AreaChange:
+def set_level(region_code: str, level: AreaRisk, *, who: Caller, now: datetime) -> AreaChange:
     """Set an area's level, unless one official may not do it alone: lowering any area, and any
     change of a prefecture- or province-level area, always wait for a second official; raising a
     county counts against the official's hourly limit (``risk_area_changes_per_hour_limit``,
-    atomic) and waits past it. The same level set again changes nothing and is answered as set."""
+    atomic) and waits past it. The same level set again changes nothing and is answered as set.
+    An official with an area sets levels inside it only (403 ``outside_area``)."""
+    official = who.sub
+    who.require_area(region_code)
     account_limits.official_write(official, now=now)
     current = area_store.get(region_code)
     before = current.level if current is not None else "low"

@@ -19,6 +19,7 @@ from healthcode import clock
 from healthcode.errors import InvalidInput
 from healthcode.protection.auth import Caller
 from healthcode.protection.logs import get_logger
+from healthcode.rules.forms import check_page_size as page_size
 from healthcode.services import venues
 from healthcode.storage import staff as store
 from healthcode.storage.staff import Assignment
@@ -65,13 +66,7 @@ def check_sub(value: object, *, field: str = "sub") -> str:
 
 def check_page_size(raw: str | None) -> int:
     """``?limit=``: 1 to 500, 100 when absent; else 422 ``invalid_limit``."""
-    if raw is None:
-        return DEFAULT_PAGE
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
-        raise InvalidInput(
-            f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit", code="invalid_limit"
-        )
-    return int(raw)
+    return page_size(raw, default=DEFAULT_PAGE, maximum=MAX_PAGE)
 
 
 def assign(venue_id: str, sub: str, who: Caller) -> Assignment:

@@ -9,6 +9,20 @@ is skipped once the case has its plan, a task already done is skipped.
 
 A task that runs short of time hands the rest to a continuation task (resuming at the same shard
 and page) instead of failing; the case is finished, exactly once, when its last task is done.
+
+With two generations (policy ``trace_generations`` 2, recorded on the case when it is planned),
+the first generation's last task writes the case's ``GEN#2`` item instead of finishing it; that
+item's INSERT plans generation 2 (:func:`plan_second_generation`): each close contact's own
+presences from its first close exposure until it turned red, one task per presence and venue to
+search, counted apart (``second_total``/``second_done``). Generation-2 tasks find secondary
+contacts only and plan nothing further; the case is finished when they are all done.
+
+A case excluded (排除) while its tracing runs stops making contacts: its remaining tasks close
+without searching. Its approval writes a ``RELEASE#00000`` item; that item's INSERT ends every
+exposure fact found through the case (:func:`release`), a page of contacts at a time, handing
+the rest to the next part when time runs short. The release comes through the same stream as
+the case's tasks, after every task written before the exclusion, so no exposure of an excluded
+case is left counting.
 """
 
 from __future__ import annotations
@@ -32,6 +46,8 @@ __all__ = [
     "finish_if_complete",
     "item_kind",
     "plan",
+    "plan_second_generation",
+    "release",
     "run_stored_task",
     "run_task",
 ]
@@ -47,13 +63,18 @@ _T = TypeVar("_T")
 Remaining = Callable[[], float]
 
 
-def item_kind(sort_key: str) -> Literal["case", "task"] | None:
+def item_kind(sort_key: str) -> Literal["case", "task", "second_generation", "release"] | None:
     """What a CasesTable item inserted under ``sort_key`` asks of tracing: plan a case, run a
-    task, or nothing (contact rows)."""
+    task, plan the second generation, release an excluded case's contacts, or nothing (contact
+    rows)."""
     if case_store.is_case_key(sort_key):
         return "case"
     if case_store.is_task_key(sort_key):
         return "task"
+    if case_store.is_second_generation_key(sort_key):
+        return "second_generation"
+    if case_store.is_release_key(sort_key):
+        return "release"
     return None
 
 
@@ -77,10 +98,42 @@ def plan(case_id: str, *, policy: Policy, now: datetime) -> int | None:
     tasks = cases.plan_tasks(case_id, case.person_id, found, presences.venues_by_complex(found, policy))
     written = case_store.written_task_keys(case_id) if tasks else set()
     case_store.add_tasks(task for task in tasks if task.key not in written)
-    if not case_store.set_plan(case_id, tasks_total=len(tasks), now=now):
+    if not case_store.set_plan(
+        case_id, tasks_total=len(tasks), now=now, generations=policy.trace_generations
+    ):
         return None
-    if written:
+    if written or not tasks:
         finish_if_complete(case_id, now=now)
+    return len(tasks)
+
+
+def plan_second_generation(case_id: str, *, policy: Policy, now: datetime) -> int | None:
+    """Write the generation-2 tasks of a case whose first generation is done and set
+    ``second_total``; None if already planned. Each close contact's presences with start in
+    ``tracing.second_generation_window`` (from its first close exposure until the exposure was
+    learned: it turned red then) are searched like a case's. Like :func:`plan`, a retried plan
+    writes only the tasks not written yet."""
+    case = case_store.get(case_id, consistent=True)
+    if case is None or case.second_total is not None or case.person_id is None:
+        return None
+    tasks: list[cases.TracingTask] = []
+    if case.status != cases.CaseStatus.EXCLUDED:
+        for contact in case_store.close_contacts(case_id):
+            first, last = tracing.second_generation_window(contact.first_close_at, contact.learned_at, now)
+            found = presences.of_case_person(contact.person_id, first, last)
+            if found:
+                tasks += cases.plan_second_generation(
+                    case_id,
+                    case.person_id,
+                    contact.person_id,
+                    found,
+                    presences.venues_by_complex(found, policy),
+                )
+    written = case_store.written_task_keys(case_id) if tasks else set()
+    case_store.add_tasks(task for task in tasks if task.key not in written)
+    if not case_store.set_second_plan(case_id, tasks_total=len(tasks)):
+        return None
+    finish_if_complete(case_id, now=now)
     return len(tasks)
 
 
@@ -98,9 +151,14 @@ class TaskOutcome:
 
 
 def _record_exposures(
-    task: cases.TracingTask, exposures: Sequence[tracing.Exposure], policy: Policy, recorded_at: datetime
+    task: cases.TracingTask,
+    exposures: Sequence[tracing.Exposure],
+    policy: Policy,
+    recorded_at: datetime,
+    now: datetime,
 ) -> None:
-    """Exposure facts (under each contact), then each person's strongest contact row; both in
+    """Exposure facts (under each contact), then each person's strongest contact row, and each
+    close contact's first close exposure (learned ``now``: generation 2 starts from it); in
     ``WRITERS`` concurrent streams of requests (a station's page holds hundreds of people)."""
     entries = [(e.person_id, e.fact(policy)) for e in exposures]
     chunks = [entries[start : start + BATCH_LIMIT] for start in range(0, len(entries), BATCH_LIMIT)]
@@ -110,10 +168,20 @@ def _record_exposures(
     by_id = {e.exposure_id: e for e in exposures}
     strongest = [by_id[row.exposure_id] for row in tracing.strongest_per_person(exposures)]
     _in_parallel(lambda exposure: _keep_strongest(task.case_id, exposure), strongest)
+    first_close: dict[str, tracing.Exposure] = {}
+    for exposure in exposures:
+        if exposure.kind is tracing.ContactKind.CLOSE:
+            held = first_close.get(exposure.person_id)
+            if held is None or exposure.exposure_start < held.exposure_start:
+                first_close[exposure.person_id] = exposure
+    _in_parallel(
+        lambda exposure: case_store.keep_first_close(task.case_id, exposure, learned_at=now),
+        list(first_close.values()),
+    )
 
 
 def _keep_strongest(case_id: str, exposure: tracing.Exposure) -> None:
-    rank = cases.contact_rank(exposure.kind, exposure.overlap, exposure.exposure_end)
+    rank = cases.contact_rank(exposure.kind, exposure.overlap, exposure.exposure_end, exposure.generation)
     case_store.keep_strongest(case_id, exposure, rank=rank)
 
 
@@ -164,17 +232,25 @@ def run_task(
             task.venue.venue_id, shard, first, last, after=after, limit=size
         )
         pages += 1
-        page_exposures = tracing.exposures_for(
-            task.case_id, task.case_person_id, [task.presence], candidates, policy
-        )
+        page_exposures = _exposures(task, candidates, policy)
         if page_exposures:
-            _record_exposures(task, page_exposures, policy, recorded_at)
+            _record_exposures(task, page_exposures, policy, recorded_at, now)
             exposures += len(page_exposures)
         if after is None:
             shard += 1
     closed = case_store.close_task(task, None)
     finish_if_complete(task.case_id, now=now)
     return TaskOutcome(exposures=exposures, pages=pages, already_done=not closed)
+
+
+def _exposures(
+    task: cases.TracingTask, candidates: Sequence[tracing.Presence], policy: Policy
+) -> list[tracing.Exposure]:
+    if task.via is None:
+        return tracing.exposures_for(task.case_id, task.case_person_id, [task.presence], candidates, policy)
+    return tracing.second_generation_exposures(
+        task.case_id, task.case_person_id, task.via, [task.presence], candidates, policy
+    )
 
 
 def run_stored_task(
@@ -192,6 +268,10 @@ def run_stored_task(
     case = case_store.get(task.case_id, consistent=True)
     if case is None or case.created_at is None:
         raise ValueError(f"task {task.key} of an unknown case {task.case_id}")
+    if case.status == cases.CaseStatus.EXCLUDED:
+        closed = case_store.close_task(task, None)  # an excluded case makes no more contacts
+        finish_if_complete(task.case_id, now=now)
+        return task, TaskOutcome(already_done=not closed)
     outcome = run_task(
         task,
         policy=policy,
@@ -205,10 +285,51 @@ def run_stored_task(
 
 
 def finish_if_complete(case_id: str, *, now: datetime) -> bool:
-    """Once every task is done: count the contact rows and mark tracing done (exactly once)."""
+    """Once every task is done: count the contact rows and mark tracing done (exactly once).
+    With two generations, the first generation's end starts the second (``GEN#2``) and the
+    case is done when the second generation's tasks are."""
     case = case_store.get(case_id, consistent=True)
     if case is None or case.tracing == case_store.DONE or case.tasks_total is None:
         return False
     if int(case.tasks_done or 0) < int(case.tasks_total):
         return False
+    if case.generations >= tracing.SECOND:
+        if case.second_total is None:
+            case_store.start_second_generation(case_id)
+            return False
+        if int(case.second_done or 0) < int(case.second_total):
+            return False
     return case_store.finish(case_id, contacts_found=case_store.count_contacts(case_id), now=now)
+
+
+# -- releasing an excluded case's contacts ---------------------------------------------------------
+
+#: Contacts per page of a release: bounds the work between two looks at the clock.
+RELEASE_PAGE = 100
+
+
+def release(
+    image: Mapping[str, Any],
+    *,
+    remaining_seconds: Remaining,
+    margin_seconds: float,
+    first_page_always: bool,
+) -> tuple[int, bool]:
+    """End the exposure facts of an excluded case's contacts (those found in generations 1 and
+    2: they expire at the approval, ``storage.cases.end_exposures``), a page of contacts at a
+    time; with less than ``margin_seconds`` left, write the next part and stop. Running a part
+    again ends nothing more. Returns the facts ended and whether a next part took over."""
+    part = case_store.release_from_image(image)
+    ended = pages = 0
+    after = part.after
+    while True:
+        if (pages or not first_page_always) and remaining_seconds() < margin_seconds:
+            following = case_store.Release(part.case_id, part.released_at, part.part + 1, after)
+            case_store.start_release(following)
+            return ended, True
+        people, after = case_store.contact_people(part.case_id, after=after, limit=RELEASE_PAGE)
+        pages += 1
+        for person_id in people:
+            ended += case_store.end_exposures(part.case_id, person_id, now=part.released_at)
+        if after is None:
+            return ended, False

@@ -35,8 +35,8 @@ from healthcode.errors import Conflict, Forbidden, InvalidInput, NotFound
 from healthcode.protection.auth import Caller
 from healthcode.protection.logs import get_logger
 from healthcode.rules import verdict
+from healthcode.rules.documents import Document
 from healthcode.rules.forms import same_name
-from healthcode.rules.idcard import IdNumber
 from healthcode.services import account_limits, recolour
 from healthcode.settings import policy, settings
 from healthcode.storage import audit, idempotency, persons, scan_reads, scans, staff
@@ -67,12 +67,15 @@ def _checkpoint(venue: VenueView | None) -> VenueView:
 
 
 def _at_post(found: scan_reads.CheckpointLookup, who: Caller) -> VenueView:
-    """The checkpoint the lookup found, if ``who`` is assigned to it or to its complex; 404 for
-    no such checkpoint, ``403 not_assigned`` otherwise (nothing is written)."""
+    """The checkpoint the lookup found, if ``who`` is assigned to it or to its complex and it is
+    open; 404 for no such checkpoint, ``403 not_assigned``, ``422 venue_closed`` for a closed one
+    (or one of a closed complex: closing writes every door and store). Nothing is written."""
     venue = _checkpoint(found.venue)
     root = venue.root_venue_id or venue.venue_id
     if not staff.assigned(venue.venue_id, root, who.sub, direct=found.assigned_directly):
         raise Forbidden("you are not assigned to this checkpoint", field="checkpoint_id", code="not_assigned")
+    if venue.closed:
+        raise InvalidInput("this checkpoint is closed", field="checkpoint_id", code="venue_closed")
     return venue
 
 
@@ -360,7 +363,7 @@ def _same_person(person: PersonView, name: str) -> PersonView:
 def _registrant(
     who: Caller,
     venue: VenueView,
-    id_number: IdNumber,
+    id_number: Document,
     *,
     name: str,
     phone: str | None,
@@ -371,7 +374,7 @@ def _registrant(
     yet, the person registered now with staff help (offline application, Guizhou: 线下申领 …
     由工作人员协助). Such a person belongs to no account until someone applies with their ID
     number and the same name."""
-    existing = persons.holder_of(id_number.number)
+    existing = persons.holder_of(id_number.number, id_number.id_type.value)
     if existing is not None:
         return _same_person(existing, name)
     person_id = _registrant_id(who, key) or persons.new_person_id()
@@ -383,9 +386,11 @@ def _registrant(
         phone=phone,
         address=None,
         region_code=str(venue.region_code),
-        birth_year=id_number.birth_date.year,
+        birth_year=None if id_number.birth_date is None else id_number.birth_date.year,
         now=now,
         person_id=person_id,
+        id_type=id_number.id_type.value,
+        nationality=id_number.nationality,
     )
     registered = audit.person_entry(
         person_id,
@@ -400,7 +405,7 @@ def _registrant(
     except Conflict:
         # Registered a moment ago by a concurrent request (a retry, or another checkpoint):
         # the name typed here must still be theirs.
-        holder = persons.holder_of(id_number.number)
+        holder = persons.holder_of(id_number.number, id_number.id_type.value)
         if holder is None:
             raise
         return _same_person(holder, name)
@@ -410,7 +415,7 @@ def register(
     who: Caller,
     *,
     name: str,
-    id_number: IdNumber,
+    id_number: Document,
     phone: str | None,
     temperature: float,
     checkpoint_id: str,

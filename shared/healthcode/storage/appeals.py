@@ -8,6 +8,8 @@ account that filed it (``requested_by``), the level and colour it contests (``le
 
 Each appeal also puts an ``appeal_filed`` entry on the person's audit trail, at the appeal's own
 creation instant and with its id, so retrying the same appeal neither files nor logs it twice.
+That trail is also how a person's appeals are listed (:func:`of_person`): one Query of the
+person's trail for the ids, one BatchGetItem per 100 appeals; no index on the requests table.
 """
 
 from __future__ import annotations
@@ -90,6 +92,23 @@ def _item(appeal_id: str) -> Request | None:
 def get(appeal_id: str) -> Appeal | None:
     item = _item(appeal_id)
     return None if item is None else view_of(item)
+
+
+def of_person(person_id: str) -> list[Appeal]:
+    """The person's appeals, oldest first: the ids from their audit trail (one paged Query),
+    the appeals themselves by BatchGetItem."""
+    ids = list(
+        dict.fromkeys(
+            str(entry.details.get("appeal_id") or entry.entry_id)
+            for entry in audit.entries(audit.person_subject(person_id), kinds=frozenset({AUDIT_KIND}))
+        )
+    )
+    found: dict[str, Appeal] = {}
+    for start in range(0, len(ids), 100):
+        for item in Request.batch_get(ids[start : start + 100]):
+            if item.kind == KIND and item.person_id == person_id:
+                found[item.request_id] = view_of(item)
+    return sorted(found.values(), key=lambda appeal: (appeal.created_at, appeal.request_id))
 
 
 def file(

@@ -1,18 +1,36 @@
-"""The append-only audit trail (colour history, override steps, identity reads)."""
+"""The append-only audit trail (colour history, override steps, identity reads).
+
+Layout: one partition per *subject* (``person#<id>``, ``venue#<id>``, ``account#<sub>``), sort
+key ``<UTC instant>#<kind>#<entry id>``, so a subject's trail is one Query in time order. The
+``by_actor`` index (partition ``actor``, same sort key) gives an account's acts in time order
+the same way: both reads are paged Queries, newest first, never a Scan. A page's cursor names
+the last entry shown and carries a keyed MAC (``protection.pii``): a cursor this list did not
+give, or one given for another subject or actor, is ``422 invalid_cursor``.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
+import json
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal
 
 from pynamodb.exceptions import PutError
 
 from healthcode import clock
+from healthcode.errors import InvalidInput
+from healthcode.protection import pii
 from healthcode.storage.base import instant_key
+from healthcode.storage.connection import table
 from healthcode.storage.models import AuditEntry
+
+#: Keyed-hash domain of page cursors.
+_CURSOR_KIND: Final = "audit_cursor"
 
 
 @dataclass(frozen=True)
@@ -34,6 +52,11 @@ def person_subject(person_id: str) -> str:
 
 def venue_subject(venue_id: str) -> str:
     return f"venue#{venue_id}"
+
+
+def account_subject(sub: str) -> str:
+    """The subject of entries about an account (reads of its acts)."""
+    return f"account#{sub}"
 
 
 def person_entry(
@@ -110,3 +133,70 @@ def append_once(
             raise
         return False
     return True
+
+
+# -- reading the trail, paged ---------------------------------------------------------------------
+
+By = Literal["subject", "actor"]
+
+
+def _mac(payload: str) -> list[str]:
+    return pii.keyed_hashes_for_lookup(_CURSOR_KIND, payload)
+
+
+def _encode(by: By, key: str, last: AuditEntry) -> str:
+    payload = json.dumps({"b": by, "k": key, "s": last.subject, "e": last.entry}, sort_keys=True)
+    document = {"p": payload, "m": pii.keyed_hash(_CURSOR_KIND, payload)}
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None, by: By, key: str) -> dict[str, dict[str, str]] | None:
+    """The ``ExclusiveStartKey`` a cursor stands for; 422 ``invalid_cursor`` for anything this
+    list (for this subject or actor) did not give."""
+    if cursor is None:
+        return None
+    refused = InvalidInput("cursor is not one this list gave", field="cursor", code="invalid_cursor")
+    if len(cursor) > 2048:
+        raise refused
+    try:
+        document = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        payload, mac = document["p"], document["m"]
+        if not isinstance(payload, str) or not isinstance(mac, str):
+            raise refused
+        if not any(hmac.compare_digest(mac, expected) for expected in _mac(payload)):
+            raise refused
+        plain = json.loads(payload)
+    except (ValueError, binascii.Error, TypeError, KeyError) as error:
+        raise refused from error
+    if not isinstance(plain, dict) or plain.get("b") != by or plain.get("k") != key:
+        raise refused
+    subject, entry = plain.get("s"), plain.get("e")
+    if not isinstance(subject, str) or not isinstance(entry, str):
+        raise refused
+    start = {"subject": {"S": subject}, "entry": {"S": entry}}
+    if by == "actor":
+        start["actor"] = {"S": key}
+    return start
+
+
+def check_cursor(cursor: str | None, by: By, key: str) -> None:
+    """422 ``invalid_cursor`` unless ``cursor`` is absent or one this list gave (to check a
+    request before anything is written)."""
+    _decode(cursor, by, key)
+
+
+def page(by: By, key: str, *, limit: int, cursor: str | None) -> tuple[list[Entry], str | None]:
+    """One page of a subject's trail (``by="subject"``) or an actor's acts (``by="actor"``,
+    index ``by_actor``), newest first: at most ``limit`` entries (one Query of ``limit + 1``)
+    and the cursor of the next page (None at the end)."""
+    start = _decode(cursor, by, key)
+    extra: dict[str, Any] = {"index_name": AuditEntry.by_actor.Meta.index_name} if by == "actor" else {}
+    answer = table(AuditEntry).query(
+        key, scan_index_forward=False, limit=limit + 1, exclusive_start_key=start, **extra
+    )
+    items = [AuditEntry.from_raw_data(raw) for raw in answer.get("Items", [])]
+    shown = items[:limit]
+    # more after this page: a row beyond it, or a Query cut short by its 1 MB page
+    more = len(items) > limit or bool(answer.get("LastEvaluatedKey"))
+    following = _encode(by, key, shown[-1]) if more and shown else None
+    return [view_of(item) for item in shown], following

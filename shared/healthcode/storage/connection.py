@@ -31,6 +31,8 @@ TABLE_ENV = {
     "IdempotencyTable": "IDEMPOTENCY_TABLE",
     "StaffTable": "STAFF_TABLE",
     "LimitsTable": "LIMITS_TABLE",
+    "AlertsTable": "ALERTS_TABLE",
+    "RegistersTable": "REGISTERS_TABLE",
 }
 
 #: What a failed DynamoDB request raises, for callers outside storage that carry on past one.

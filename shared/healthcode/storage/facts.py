@@ -86,6 +86,7 @@ def lab_item(
         starts_at=result.sampled_at,
         recorded_at=recorded_at,
         positive=result.positive,
+        test=result.test,
         expires_ttl=ttl_after(result.sampled_at, keep_days),
     )
 
@@ -164,7 +165,13 @@ def state_of(person_id: str, *, consistent: bool = True) -> PersonState:
     state = PersonState()
     for item in Fact.query(person_id, consistent_read=consistent):
         if item.kind == LAB:
-            state.labs.append(colour.LabResult(sampled_at=item.starts_at, positive=bool(item.positive)))
+            state.labs.append(
+                colour.LabResult(
+                    sampled_at=item.starts_at,
+                    positive=bool(item.positive),
+                    test=item.test or colour.NUCLEIC_ACID,
+                )
+            )
         elif item.kind == OVERRIDE:
             state.overrides.append(
                 colour.Override(

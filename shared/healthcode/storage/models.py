@@ -78,6 +78,8 @@ class Person(Model):
     owner_sub = UnicodeAttribute()  # the account that manages this code (self or guardian)
     dependant = BooleanAttribute(default=False)
     id_hash = UnicodeAttribute()  # keyed hash of the ID number (lookup)
+    id_type = UnicodeAttribute(null=True)  # identity document type; absent: resident_id
+    nationality = UnicodeAttribute(null=True)  # ISO 3166-1 alpha-3 of a passport holder
     phone_hash = UnicodeAttribute(null=True)
     name_enc = UnicodeAttribute()
     id_enc = UnicodeAttribute()
@@ -92,6 +94,7 @@ class Person(Model):
     level = NumberAttribute(default=0)
     colour = UnicodeAttribute(default="green")
     reasons = JSONAttribute(default=list)
+    tests = JSONAttribute(null=True)  # latest result per test: [{test, result, sampled_at}]
     colour_as_of = InstantAttribute(null=True)
     next_change_at = UnicodeAttribute(null=True)
     change_bucket = UnicodeAttribute(null=True)
@@ -123,6 +126,18 @@ class FactsByTravelRegion(GlobalSecondaryIndex["Fact"]):
     left_at = UnicodeAttribute(range_key=True)
 
 
+class FactsByResidence(GlobalSecondaryIndex["Fact"]):
+    """The people registered in one building (``<venue_id>#<building>``): who a case's
+    neighbours are (sparse: only residence items carry the key)."""
+
+    class Meta:
+        index_name = "by_residence"
+        projection = KeysOnlyProjection()
+
+    residence_key = UnicodeAttribute(hash_key=True)
+    person_id = UnicodeAttribute(range_key=True)
+
+
 class Fact(Model):
     """One fact about a person (see ``healthcode.rules.colour.Fact``), stored under the person."""
 
@@ -140,13 +155,17 @@ class Fact(Model):
     learned_at = InstantAttribute(null=True)
     level = NumberAttribute(null=True)  # overrides: the level they set
     positive = BooleanAttribute(null=True)  # lab results
+    test = UnicodeAttribute(null=True)  # lab results: nucleic_acid (also when absent) or igg_antibody
     detail = UnicodeAttribute(default="")
     source = UnicodeAttribute(null=True)  # e.g. the case id an exposure came from
     travel_region = UnicodeAttribute(null=True)  # declared travel (sparse index)
     left_at = UnicodeAttribute(null=True)
+    residence_key = UnicodeAttribute(null=True)  # the person's residence item (sparse index)
+    region_code = UnicodeAttribute(null=True)  # the residence's region
     expires_ttl = EpochAttribute(null=True)
 
     by_travel_region = FactsByTravelRegion()
+    by_residence = FactsByResidence()
 
 
 # --- audit ---------------------------------------------------------------------------------
@@ -199,6 +218,17 @@ class VenuesByRoot(GlobalSecondaryIndex["Venue"]):
     venue_id = UnicodeAttribute(range_key=True)
 
 
+class VenuesByRegion(GlobalSecondaryIndex["Venue"]):
+    """Every venue of a province, by ``<region_code>#<type>#<venue_id>`` (see storage.venues)."""
+
+    class Meta:
+        index_name = "by_region"
+        projection = AllProjection()
+
+    province = UnicodeAttribute(hash_key=True)
+    region_type_venue = UnicodeAttribute(range_key=True)
+
+
 class Location(MapAttribute[str, float]):
     lat = NumberAttribute()
     lng = NumberAttribute()
@@ -230,12 +260,43 @@ class Venue(Model):
     code_id = UnicodeAttribute(null=True)  # jti of the current venue code
     code = UnicodeAttribute(null=True)  # the current venue code (a signed JWT, printed on posters)
     code_expires_at = InstantAttribute(null=True)
+    # generation of the current venue code: a reissue moves it on and every older code is refused
+    # (absent: 0, the venues registered before compact codes; see services.venue_codes)
+    code_generation = NumberAttribute(null=True)
+    closed_at = InstantAttribute(null=True)  # closed venues (a complex closes with its doors and stores)
     guards_venue_id = UnicodeAttribute(null=True)  # "phone#<hash>" guard items: the venue holding the phone
     created_at = InstantAttribute(null=True)
+    zone = UnicodeAttribute(null=True)  # 功能分区 (a hall, a floor, a platform)
+    store_number = UnicodeAttribute(null=True)  # 门店编号
+    credential_hash = UnicodeAttribute(null=True)  # keyed hash of a person's credential, for the export
     version = VersionAttribute()
+
+    # by_region (sparse: venues only, not their guard items): the province and
+    # "<region_code>#<type>#<venue_id>", written with the venue
+    province = UnicodeAttribute(null=True)
+    region_type_venue = UnicodeAttribute(null=True)
 
     by_manager = VenuesByManager()
     by_root = VenuesByRoot()
+    by_region = VenuesByRegion()
+
+
+class VenueJoinCode(Model):
+    """A one-time join code a complex's manager issued: a store's own manager registers under the
+    complex with it. Stored in the VenuesTable under ``join#<SHA-256 of the code>`` (never the
+    code itself); ``used_by_venue_id`` is set, under a condition, by the registration it admits."""
+
+    class Meta(BaseMeta):
+        table_name = TableName("VenuesTable")
+
+    venue_id = UnicodeAttribute(hash_key=True)  # "join#<sha-256 hex>"
+    joins_venue_id = UnicodeAttribute()  # the complex (or door) a store registers under
+    issued_by = UnicodeAttribute()
+    issued_at = InstantAttribute()
+    expires_at = InstantAttribute()
+    used_by_venue_id = UnicodeAttribute(null=True)
+    used_by = UnicodeAttribute(null=True)
+    used_at = InstantAttribute(null=True)
 
 
 # --- scans (presences) -------------------------------------------------------------------------
@@ -273,6 +334,7 @@ class Scan(Model):
     name_masked = UnicodeAttribute(null=True)
     id_masked = UnicodeAttribute(null=True)
     presented = UnicodeAttribute(null=True)  # checkpoints: code | paper | id_number (manual registration)
+    device_location = Location(null=True)  # check-ins at mobile venues: the device's position, rounded
     expires_ttl = EpochAttribute()
 
     by_person = ScansByPerson()
@@ -300,13 +362,15 @@ class Stat(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     venue_id = UnicodeAttribute(null=True)
-    # by_region_day (see storage/stats.py): "<province>#<day>#<n>" / "alerts#<province>#<day>#<n>"
+    # by_region_day (see storage/stats.py): "<province>#<day>#<n>" (counters)
     region_day = UnicodeAttribute(null=True)
-    # "<region_code>#<venue_id>" (counters) / "<region_code>#<instant>#<scan_id>" (alerts)
+    # "<region_code>#<venue_id>" (counters)
     region_key = UnicodeAttribute(null=True)
     name = UnicodeAttribute(null=True)
     scans = NumberAttribute(default=0)
     abnormal = NumberAttribute(default=0)
+    complete = NumberAttribute(null=True)  # scans whose record holds every field
+    venue_type = UnicodeAttribute(null=True)  # the venue's type, as its scans carry it
     by_colour = MapAttribute[str, int](default=dict)
     applied = MapAttribute[str, str](default=dict)  # scan partition → last applied stream sequence number
     total = NumberAttribute(default=0)  # coverage: venues of this type in the region
@@ -314,6 +378,51 @@ class Stat(Model):
     expires_ttl = EpochAttribute(null=True)
 
     by_region_day = StatsByRegionDay()
+
+
+# --- alerts to the authority ----------------------------------------------------------------
+
+
+class AlertsByProvinceDay(GlobalSecondaryIndex["AlertItem"]):
+    class Meta:
+        index_name = "by_province_day"
+        projection = AllProjection()
+
+    province_day = UnicodeAttribute(hash_key=True)
+    region_key = UnicodeAttribute(range_key=True)
+
+
+class AlertItem(Model):
+    """One abnormal scan for the officials of its venue's area (see storage.alerts): ``alert_id``
+    is the scan id; ``province_day`` = ``<province>#<YYYY-MM-DD>``, ``region_key`` =
+    ``<region_code>#<instant>#<alert_id>``. Identities masked only."""
+
+    class Meta(BaseMeta):
+        table_name = TableName("AlertsTable")
+
+    alert_id = UnicodeAttribute(hash_key=True)
+    province_day = UnicodeAttribute()
+    region_key = UnicodeAttribute()
+    venue_id = UnicodeAttribute()
+    venue_name = UnicodeAttribute(null=True)
+    region_code = UnicodeAttribute()
+    scanned_at = InstantAttribute()
+    kind = UnicodeAttribute()
+    colour = UnicodeAttribute()
+    level = NumberAttribute()
+    verdict = UnicodeAttribute()
+    temperature = NumberAttribute(null=True)
+    person_id = UnicodeAttribute()
+    name_masked = UnicodeAttribute(null=True)
+    id_masked = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # open | acknowledged
+    acknowledged_by = UnicodeAttribute(null=True)
+    acknowledged_at = InstantAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    published_at = InstantAttribute(null=True)  # isolate verdicts: when AlertsTopic got it
+    expires_ttl = EpochAttribute()
+
+    by_province_day = AlertsByProvinceDay()
 
 
 # --- cases ---------------------------------------------------------------------------------
@@ -347,6 +456,18 @@ class CaseItem(Model):
     rank = UnicodeAttribute(null=True)
     exposure_id = UnicodeAttribute(null=True)
     traced_at = InstantAttribute(null=True)
+    # CASE: its status history (JSON lines {status, at, by}) and the generations traced (policy
+    # trace_generations when planned), with the counters of the generation-2 tasks
+    history = ListAttribute[str](null=True)
+    generations = NumberAttribute(null=True)
+    second_total = NumberAttribute(null=True)
+    second_done = NumberAttribute(null=True)
+    # contact rows: the generation (1, or 2 found via a close contact) of the strongest exposure;
+    # a close contact's first close exposure and when it was learned (generation 2 starts there)
+    generation = NumberAttribute(null=True)
+    via = UnicodeAttribute(null=True)
+    first_close_at = InstantAttribute(null=True)
+    close_learned_at = InstantAttribute(null=True)
 
 
 # --- requests: overrides and appeals ---------------------------------------------------------
@@ -448,6 +569,7 @@ ALL_MODELS: dict[str, type[Model]] = {
     "RiskAreasTable": RiskArea,
     "StaffTable": StaffAssignment,
     "LimitsTable": LimitCounter,
+    "AlertsTable": AlertItem,
 }
 
 

@@ -38,7 +38,7 @@ from pynamodb.exceptions import PutError
 
 from healthcode.errors import Conflict
 from healthcode.protection import pii
-from healthcode.protection.masking import mask_id_number, mask_name, mask_phone
+from healthcode.protection.masking import mask_document, mask_name, mask_phone
 from healthcode.storage import audit
 from healthcode.storage.base import instant_key
 from healthcode.storage.models import AccountGuard, AuditEntry, IdNumberClaim, Person
@@ -87,6 +87,7 @@ class PersonView:
     level: int = 0
     colour: str = "green"
     reasons: list[dict[str, Any]] = field(default_factory=list)  # JSON of the reasons: never mutate
+    tests: list[dict[str, Any]] | None = None  # latest result per test, stored with the colour
     colour_as_of: datetime | None = None
     next_change_at: str | None = None
     change_bucket: str | None = None
@@ -96,6 +97,8 @@ class PersonView:
     link_hash: str | None = field(default=None, repr=False)
     link_expires_at: datetime | None = None
     link_failures: int | None = None
+    id_type: str | None = None  # identity document type; None: resident_id
+    nationality: str | None = None  # ISO 3166-1 alpha-3 of a passport holder
     version: int | None = None
 
 
@@ -203,17 +206,18 @@ def get(person_id: str, *, consistent: bool = False) -> PersonView | None:
     return None if item is None else view_of(item)
 
 
-def find_by_id_number(id_number: str) -> PersonView | None:
-    """The person holding ``id_number`` (tries every hash-key version: rotation-safe)."""
-    for digest in pii.keyed_hashes_for_lookup("id_number", id_number):
+def find_by_id_number(id_number: str, id_type: str = pii.RESIDENT_ID) -> PersonView | None:
+    """The person holding ``id_number`` of ``id_type`` (tries every hash-key version:
+    rotation-safe)."""
+    for digest in pii.id_hashes_for_lookup(id_number, id_type):
         for person in Person.by_id_hash.query(digest, limit=1):
             return view_of(person)
     return None
 
 
-def holder_of(id_number: str) -> PersonView | None:
+def holder_of(id_number: str, id_type: str = pii.RESIDENT_ID) -> PersonView | None:
     """Like ``find_by_id_number`` but consistent: the claim item, then the person (GetItems)."""
-    for digest in pii.keyed_hashes_for_lookup("id_number", id_number):
+    for digest in pii.id_hashes_for_lookup(id_number, id_type):
         try:
             claim = IdNumberClaim.get(f"{CLAIM_PREFIX}{digest}", consistent_read=True)
         except IdNumberClaim.DoesNotExist:
@@ -239,16 +243,21 @@ def build(
     birth_year: int | None,
     now: datetime,
     person_id: str | None = None,
+    id_type: str = pii.RESIDENT_ID,
+    nationality: str | None = None,
 ) -> PersonView:
-    """A new, unsaved person with its personal fields encrypted and masked."""
+    """A new, unsaved person with its personal fields encrypted and masked (the ID number
+    hashed and masked as its document type says)."""
     pid = person_id or new_person_id()
     person = PersonView(
         person_id=pid,
         owner_sub=owner_sub,
         dependant=dependant,
-        id_hash=pii.keyed_hash("id_number", id_number),
+        id_hash=pii.id_hash(id_number, id_type),
         id_enc=pii.encrypt(id_number, context=_context(pid, "id_number")),
-        id_masked=mask_id_number(id_number),
+        id_masked=mask_document(id_number, id_type),
+        id_type=None if id_type == pii.RESIDENT_ID else id_type,
+        nationality=nationality,
         name_enc="",
         name_masked="",
         region_code=region_code,
@@ -568,3 +577,15 @@ def due_for_change(buckets: Sequence[str], *, now: datetime) -> Iterator[str]:
     for bucket in buckets:
         for person in Person.by_next_change.query(bucket, Person.next_change_at <= instant_key(now)):
             yield str(person.person_id)
+
+
+def regions_of(person_ids: Sequence[str]) -> dict[str, str]:
+    """The region each person applied with, by person id (BatchGetItem, only two attributes
+    read); persons that do not exist are left out. For checks of an official's area."""
+    wanted = sorted({pid for pid in person_ids if pid and "#" not in pid})
+    if not wanted:
+        return {}
+    return {
+        str(item.person_id): str(item.region_code)
+        for item in Person.batch_get(wanted, attributes_to_get=["person_id", "region_code"])
+    }

@@ -22,8 +22,10 @@ from typing import Any
 from pynamodb.exceptions import PutError
 from pynamodb.models import BatchWrite
 
+from healthcode.rules.geo import Location
 from healthcode.storage import idempotency
 from healthcode.storage.base import instant_key, ttl_after
+from healthcode.storage.models import Location as LocationMap
 from healthcode.storage.models import Scan
 
 
@@ -46,6 +48,7 @@ class ScanRecord:
     name_masked: str | None = None
     id_masked: str | None = None
     presented: str | None = None  # checkpoints: code | paper | id_number
+    device_location: Location | None = None  # check-ins at mobile venues: rounded (rules.venues)
 
 
 def shard_of(scan_id: str, shards: int) -> int:
@@ -77,6 +80,11 @@ def item_for(record: ScanRecord, *, shards: int, retention_days: int) -> Scan:
         name_masked=record.name_masked,
         id_masked=record.id_masked,
         presented=record.presented,
+        device_location=(
+            LocationMap(lat=record.device_location.lat, lng=record.device_location.lng)
+            if record.device_location is not None
+            else None
+        ),
         expires_ttl=ttl_after(record.at, retention_days),
     )
 
@@ -146,6 +154,7 @@ class StoredScan:
     id_masked: str | None
     presented: str | None
     expires_ttl: int
+    device_location: Location | None = None
 
 
 def _stored(item: Scan) -> StoredScan:
@@ -164,6 +173,11 @@ def _stored(item: Scan) -> StoredScan:
         verdict=item.verdict,
         abnormal=bool(item.abnormal),
         temperature=item.temperature,
+        device_location=(
+            Location(lat=float(item.device_location.lat), lng=float(item.device_location.lng))
+            if item.device_location is not None
+            else None
+        ),
         name_masked=item.name_masked,
         id_masked=item.id_masked,
         presented=item.presented,

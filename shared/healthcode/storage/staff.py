@@ -13,9 +13,6 @@ cursor (the last key, checked when it comes back).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -23,8 +20,7 @@ from typing import Any, Final
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from healthcode.errors import InvalidInput
-from healthcode.storage import audit
+from healthcode.storage import audit, cursors
 from healthcode.storage.connection import connection, table
 from healthcode.storage.models import AuditEntry, StaffAssignment
 
@@ -124,26 +120,15 @@ def remove(venue_id: str, sub: str, *, by: str, now: datetime) -> bool:
 def _encode(key: dict[str, Any] | None) -> str | None:
     if not key:
         return None
-    plain = {"v": key["venue_id"]["S"], "s": key["sub"]["S"]}
-    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
+    return cursors.encode({"v": key["venue_id"]["S"], "s": key["sub"]["S"]})
 
 
 def _decode(cursor: str | None, venue_id: str) -> dict[str, Any] | None:
     if cursor is None:
         return None
-    refused = InvalidInput("cursor is not one this list gave", field="cursor", code="invalid_cursor")
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error) as error:
-        raise refused from error
-    if (
-        not isinstance(plain, dict)
-        or set(plain) != {"v", "s"}
-        or plain["v"] != venue_id
-        or not isinstance(plain["s"], str)
-        or not plain["s"]
-    ):
-        raise refused
+    plain = cursors.decode(cursor, frozenset({"v", "s"}))
+    if plain["v"] != venue_id:
+        raise cursors.refused()
     return key_of(venue_id, plain["s"])
 
 

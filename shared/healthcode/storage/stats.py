@@ -5,10 +5,13 @@ so venue statistics, alerts and daily reports never read raw scan records. A *da
 China-local date (+08:00) of the scan time, ``YYYY-MM-DD``.
 
 Items (``pk`` = ``<venue_id>#<day>``)
-    ``sk`` = ``STATS``: ``scans``, ``abnormal``, ``by_colour`` {colour: n}, the venue ``name``,
+    ``sk`` = ``STATS``: ``scans``, ``abnormal``, ``complete`` (records holding every field,
+    ``rules.indicators.record_complete``), ``by_colour`` {colour: n}, the venue ``name`` and
+    ``venue_type`` (as its first scan of the day carried it),
     and ``applied`` {scan partition: highest stream sequence number counted} (see below).
     ``sk`` = ``ALERT#<UTC instant>#<scan_id>``: one per abnormal scan (non-green or fever), its
-    fields in ``details``, removed by TTL ``RetentionDays`` after the scan like the scan itself.
+    fields in ``details``, for the venue's own alerts; removed by TTL ``RetentionDays`` after
+    the scan like the scan itself.
     ``sk`` = ``RUN#<scan partition>#<first sequence number>``: a *run marker*, ``last`` = the
     run's last sequence number (see below); removed by TTL ``KEEP_RUNS_DAYS`` after the day.
 
@@ -19,8 +22,7 @@ Regions (GSI ``by_region_day``)
     prefecture ``begins_with("<xxyy>")``, a province the whole partition. ``n`` (a hash of the
     venue id, ``REGION_SHARDS`` values) spreads one province-day over several index partitions, so
     a busy province's counter writes do not all land on one; a report is ``REGION_SHARDS``
-    Queries. Alerts carry ``region_day`` = ``alerts#<province>#<day>#<n>`` and ``region_key`` =
-    ``<region_code>#<instant>#<scan_id>`` in the same index, for the official side.
+    Queries. (The official side's alerts, with their handling, are ``storage.alerts``.)
 
 Counting exactly once: redeliveries, bisection and replays from the failure queue
     Stream records are delivered at least once, a batch is retried from its first failed record
@@ -75,6 +77,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from healthcode.clock import CHINA
 from healthcode.errors import InvalidInput
+from healthcode.rules.indicators import record_complete
 from healthcode.storage.base import instant_key, ttl_after
 from healthcode.storage.connection import client, table_name
 from healthcode.storage.models import Scan, Stat, Venue
@@ -96,7 +99,6 @@ __all__ = [
     "counted",
     "day_of",
     "put_alerts",
-    "region_alerts",
     "units",
     "venue_day",
     "venue_names",
@@ -179,6 +181,10 @@ class UnitStats:
     scans: int
     abnormal: int
     by_colour: Mapping[str, int]
+    #: Scans whose record holds every field (``rules.indicators.record_complete``).
+    complete: int = 0
+    #: The venue's type as its scans carry it (None on counters written before it was kept).
+    venue_type: str | None = None
 
 
 # -- days and regions --------------------------------------------------------------------------
@@ -215,10 +221,6 @@ def _day_pk(venue_id: str, day: str) -> str:
 
 def _units_partition(province: str, day: str, shard: int) -> str:
     return f"{province}#{day}#{shard}"
-
-
-def _alerts_partition(province: str, day: str, shard: int) -> str:
-    return f"alerts#{province}#{day}#{shard}"
 
 
 def _region_prefix(region_code: str) -> str | None:
@@ -304,17 +306,9 @@ def units(region_code: str, day: str) -> Iterator[UnitStats]:
             scans=int(item.scans or 0),
             abnormal=int(item.abnormal or 0),
             by_colour=_colours(item.by_colour),
+            complete=int(item.complete or 0),
+            venue_type=item.venue_type,
         )
-
-
-def region_alerts(region_code: str, day: str) -> Iterator[Alert]:
-    """Abnormal scans on ``day`` in a county, prefecture or province (the official side),
-    ordered by region code then time: ``REGION_SHARDS`` Queries."""
-    region_code, day = _check_region(region_code), check_day(day)
-    province = _province(region_code)
-    partitions = [_alerts_partition(province, day, n) for n in range(REGION_SHARDS)]
-    for item in _region_query(partitions, _region_prefix(region_code)):
-        yield _alert(item)
 
 
 # -- what the consumer writes ------------------------------------------------------------------
@@ -341,6 +335,9 @@ class CountedScan:
     id_masked: str | None
     actor: str | None = None
     presented: str | None = None
+    #: Whether the record holds every field (``rules.indicators.record_complete``).
+    complete: bool = False
+    venue_type: str | None = None
 
     @property
     def day(self) -> str:
@@ -379,6 +376,14 @@ def counted(image: Mapping[str, Any], *, sequence: str) -> CountedScan:
         id_masked=scan.id_masked,
         actor=scan.actor,
         presented=scan.presented,
+        complete=record_complete(
+            scan.kind,
+            name_masked=scan.name_masked,
+            id_masked=scan.id_masked,
+            colour=scan.colour,
+            temperature=scan.temperature,
+        ),
+        venue_type=scan.venue_type,
     )
 
 
@@ -497,12 +502,13 @@ def _uncounted(pk: str, pending: Sequence[CountedScan], applied: Mapping[str, st
 
 
 def _counts(scans: Sequence[CountedScan]) -> tuple[dict[str, str], dict[str, Any], list[str]]:
-    names = {"#scans": "scans", "#abnormal": "abnormal", "#colours": "by_colour"}
+    names = {"#scans": "scans", "#abnormal": "abnormal", "#colours": "by_colour", "#complete": "complete"}
     values: dict[str, Any] = {
         ":scans": {"N": str(len(scans))},
         ":abnormal": {"N": str(sum(1 for s in scans if s.abnormal))},
+        ":complete": {"N": str(sum(1 for s in scans if s.complete))},
     }
-    adds = ["#scans :scans", "#abnormal :abnormal"]
+    adds = ["#scans :scans", "#abnormal :abnormal", "#complete :complete"]
     for i, (colour, count) in enumerate(sorted(Counter(s.colour for s in scans).items())):
         names[f"#c{i}"] = colour
         values[f":c{i}"] = {"N": str(count)}
@@ -589,12 +595,15 @@ def _create_item(pk: str, venue_id: str, day: str, runs: Sequence[_Run], name: s
         "region_key": {"S": f"{region_code}#{venue_id}"},
         "scans": {"N": str(len(scans))},
         "abnormal": {"N": str(sum(1 for s in scans if s.abnormal))},
+        "complete": {"N": str(sum(1 for s in scans if s.complete))},
         "by_colour": _wire_colours(Counter(s.colour for s in scans)),
         "applied": {"M": {run.source: {"S": run.last} for run in runs}},
         "expires_ttl": {"N": str(ttl_after(_day_end(day), KEEP_COUNTERS_DAYS))},
     }
     if name is not None:
         item["name"] = {"S": name}
+    if scans[0].venue_type:
+        item["venue_type"] = {"S": scans[0].venue_type}
     return {
         "Put": {
             "TableName": table_name("StatsTable"),
@@ -684,10 +693,6 @@ def put_alerts(scans: Iterable[CountedScan], *, retention_days: int) -> int:
                     _day_pk(scan.venue_id, scan.day),
                     f"{ALERT_SK}{at}#{scan.scan_id}",
                     venue_id=scan.venue_id,
-                    region_day=_alerts_partition(
-                        _province(scan.region_code), scan.day, shard_of(scan.scan_id, REGION_SHARDS)
-                    ),
-                    region_key=f"{scan.region_code}#{at}#{scan.scan_id}",
                     details={
                         "scan_id": scan.scan_id,
                         "venue_id": scan.venue_id,

@@ -39,6 +39,7 @@ ROLE_OF: dict[str, str | None] = {
     "GET /v1/codes/{person_id}/qr.svg": "citizen",
     "GET /v1/codes/{person_id}/history": "citizen",
     "POST /v1/codes/{person_id}/appeals": "citizen",
+    "GET /v1/codes/{person_id}/appeals": "citizen",
     "POST /v1/codes/{person_id}/links": "citizen",
     "POST /v1/codes/{person_id}/paper": "citizen",
     "GET /v1/codes/{person_id}/paper.png": "citizen",
@@ -54,15 +55,24 @@ ROLE_OF: dict[str, str | None] = {
     "PUT /v1/venues/{venue_id}/staff/{sub}": "venue_manager",
     "DELETE /v1/venues/{venue_id}/staff/{sub}": "venue_manager",
     "GET /v1/venues/{venue_id}/staff": "venue_manager",
+    "GET /v1/venues": "venue_manager",
+    "PATCH /v1/venues/{venue_id}": "venue_manager",
+    "POST /v1/venues/{venue_id}/join-codes": "venue_manager",
+    # as an official (whom docs/api.md lets act on checkpoints only): the world's manager would
+    # revoke or close the world's venue, and every later check-in of the run would be refused
+    "POST /v1/venues/{venue_id}/code": "official",
+    "DELETE /v1/venues/{venue_id}": "official",
     "GET /v1/reports/daily-scans": "official",
     "GET /v1/reports/coverage": "official",
     "POST /v1/cases": "official",
     "GET /v1/cases/{case_id}": "official",
+    "PATCH /v1/cases/{case_id}": "official",
     "GET /v1/cases/{case_id}/contacts": "official",
     "POST /v1/lab-results": "official",
     "PUT /v1/risk-areas/{region_code}": "official",
     "GET /v1/risk-areas/{region_code}": "official",
     "PUT /v1/persons/{person_id}/colour": "official",
+    "PUT /v1/persons/{person_id}/quarantine": "official",
     "GET /v1/overrides": "official",
     "GET /v1/overrides/{override_id}": "official",
     "POST /v1/overrides/{override_id}/approve": "official",
@@ -70,6 +80,14 @@ ROLE_OF: dict[str, str | None] = {
     "GET /v1/appeals": "official",
     "POST /v1/appeals/{appeal_id}/answer": "official",
     "GET /v1/persons/{person_id}": "official",
+    "POST /v1/persons/search": "official",
+    "GET /v1/alerts": "official",
+    "POST /v1/alerts/{alert_id}/acknowledge": "official",
+    "GET /v1/audit": "official",
+    "PUT /v1/registers/entities": "official",
+    "PUT /v1/registers/population": "official",
+    "GET /v1/reports/indicators": "official",
+    "GET /v1/reports/uncovered-entities": "official",
 }
 
 
@@ -183,12 +201,27 @@ class World:
         body = application(fresh_id_number(), declaration=declaration(contact_with_case=True))
         return account, str(self.ok("POST", "/v1/codes", account, body)["person_id"])
 
+    def fresh_alert(self) -> str:
+        """A new open alert at the world's venue: a fresh yellow person's code verified there by
+        the world's scanner, the scans stream drained (an alert's id is its scan's)."""
+        account, person_id = self.fresh_yellow_person()
+        token = str(self.ok("GET", f"/v1/codes/{person_id}", account)["token"])
+        body = {"code": token, "checkpoint_id": self.venue_id, "temperature": 36.5}
+        scan_id = str(self.ok("POST", "/v1/verifications", "scanner", body)["scan_id"])
+        self.stack.drain()
+        return scan_id
+
     def fresh_appeal(self) -> str:
         """A new open appeal."""
         account, person_id = self.fresh_yellow_person()
         return str(
             self.ok("POST", f"/v1/codes/{person_id}/appeals", account, {"reason": "已完成隔离"})["appeal_id"]
         )
+
+    def fresh_venue(self) -> str:
+        """A new venue of the world's manager (reissuing or closing the world's own venue would
+        refuse the code its check-ins use)."""
+        return str(self.ok("POST", "/v1/venues", "venue_manager", venue_form(name="新门店"))["venue_id"])
 
     def item_counts(self, *, settle: bool = True) -> dict[str, int]:
         """Items per table. ``settle``: first wait until every stream record written so far is
@@ -198,10 +231,20 @@ class World:
         if settle:
             self.stack.drain()
         dynamodb = self.stack.aws("dynamodb")
-        return {
+        counts = {
             logical_id: int(dynamodb.describe_table(TableName=name)["Table"]["ItemCount"])
             for logical_id, name in sorted(self.stack.info["tables"].items())
         }
+        # the indicators' counters (``IND#…``) count refused requests on purpose (data accuracy):
+        # they are left out, every other register item counts (a test may Scan moto)
+        counted = dynamodb.scan(
+            TableName=self.stack.info["tables"]["RegistersTable"],
+            Select="COUNT",
+            FilterExpression="begins_with(pk, :ind)",
+            ExpressionAttributeValues={":ind": {"S": "IND#"}},
+        )
+        counts["RegistersTable"] -= int(counted["Count"])
+        return counts
 
 
 def make_world(stack: Stack) -> World:
@@ -317,6 +360,11 @@ def _writes(world: World) -> dict[str, Any]:
             "official",
             {"reason": "社区走访：老人无智能手机"},
         ),
+        "POST /v1/venues/{venue_id}/code": lambda: (
+            f"/v1/venues/{world.fresh_venue()}/code",
+            "venue_manager",
+            {"reason": "damaged"},
+        ),
         "POST /v1/checkins": lambda: (
             "/v1/checkins",
             "citizen",
@@ -348,10 +396,26 @@ def _writes(world: World) -> dict[str, Any]:
             "venue_manager",
             venue_form(name="南明菜市场", type="farmers_market", manager_phone=f"139{next(_serial):08d}"),
         ),
+        # the world's venue completed (zone, store number, its position taken again): its poster,
+        # so its code, stays
+        "PATCH /v1/venues/{venue_id}": lambda: (
+            f"/v1/venues/{world.venue_id}",
+            "venue_manager",
+            {
+                "zone": "南门广场",
+                "store_number": f"NM-{next(_serial) % 1000:03d}",
+                "location": dict(VENUE_LOCATION),
+            },
+        ),
         "POST /v1/cases": lambda: (
             "/v1/cases",
             "official",
             {"person_id": person, "status": "suspected", "diagnosed_at": recent},
+        ),
+        "PATCH /v1/cases/{case_id}": lambda: (
+            f"/v1/cases/{world.case_id}",
+            "official",
+            {"status": "excluded"},
         ),
         "POST /v1/lab-results": lambda: (
             "/v1/lab-results",
@@ -375,6 +439,11 @@ def _writes(world: World) -> dict[str, Any]:
                 "risk_level": 0,
             },
         ),
+        "PUT /v1/persons/{person_id}/quarantine": lambda: (
+            f"/v1/persons/{world.dependant_id}/quarantine",
+            "official",
+            {"kind": "home", "from": clock.show(now), "until": clock.show(now + timedelta(days=14))},
+        ),
         "POST /v1/overrides/{override_id}/reject": lambda: (
             f"/v1/overrides/{world.fresh_override()}/reject",
             "official",
@@ -384,6 +453,35 @@ def _writes(world: World) -> dict[str, Any]:
             f"/v1/appeals/{world.fresh_appeal()}/answer",
             "official",
             {"outcome": "dismissed", "answer": "流调结果维持原判"},
+        ),
+        "POST /v1/persons/search": lambda: (
+            "/v1/persons/search",
+            "official",
+            {"id_number": world.id_numbers[0], "id_type": "resident_id"},
+        ),
+        "POST /v1/alerts/{alert_id}/acknowledge": lambda: (
+            f"/v1/alerts/{world.fresh_alert()}/acknowledge",
+            "official",
+            {"note": "已通知社区核查，转运隔离"},
+        ),
+        "PUT /v1/registers/entities": lambda: (
+            "/v1/registers/entities",
+            "official",
+            {
+                "entities": [
+                    {
+                        "credit_code": "91440300708461136T",
+                        "name": "贵阳某某商贸有限公司",
+                        "region_code": COUNTY,
+                        "type": "enterprise",
+                    }
+                ]
+            },
+        ),
+        "PUT /v1/registers/population": lambda: (
+            "/v1/registers/population",
+            "official",
+            {"regions": [{"region_code": COUNTY, "population": 612_000}]},
         ),
     }
 
@@ -398,12 +496,20 @@ WRITE_ROUTES: tuple[str, ...] = (
     "POST /v1/verifications",
     "POST /v1/manual-registrations",
     "POST /v1/venues",
+    "PATCH /v1/venues/{venue_id}",
+    "POST /v1/venues/{venue_id}/code",
     "POST /v1/cases",
+    "PATCH /v1/cases/{case_id}",
     "POST /v1/lab-results",
     "PUT /v1/risk-areas/{region_code}",
     "PUT /v1/persons/{person_id}/colour",
+    "PUT /v1/persons/{person_id}/quarantine",
     "POST /v1/overrides/{override_id}/reject",
     "POST /v1/appeals/{appeal_id}/answer",
+    "POST /v1/persons/search",
+    "POST /v1/alerts/{alert_id}/acknowledge",
+    "PUT /v1/registers/entities",
+    "PUT /v1/registers/population",
 )
 
 

@@ -31,6 +31,16 @@ from enum import StrEnum
 ROLES: tuple[str, ...] = ("citizen", "scanner", "venue_manager", "official", "admin", "lab")
 
 
+class Area(StrEnum):
+    """What an official (or admin) of another area is answered on a route acting on something
+    that lies in a region (docs/api.md "Areas"): the matrix's persons applied in 520103 and its
+    venue stands in 520102, so a prefecture token (520100) reaches them and 520300 does not."""
+
+    FORBIDDEN = "forbidden"  # 403 outside_area
+    EMPTY = "empty"  # 200 without what lies outside (a list, a search: existence is never told)
+    ROW = "row"  # 200 with each row outside rejected as outside_area (lab-result imports)
+
+
 class Ownership(StrEnum):
     """Whose resource a route acts on, beyond the role."""
 
@@ -56,6 +66,9 @@ class RouteRule:
     stranger: tuple[int, str] | None = None
     #: Status and error code for a well-formed id that does not exist (routes with an id).
     unknown: tuple[int, str] | None = None
+    #: How an official or admin of another area is answered (None: the route acts on nothing with
+    #: a region, or on the caller's own account only).
+    area: Area | None = None
 
     @property
     def key(self) -> str:
@@ -92,6 +105,7 @@ def _rule(
     success: int = 200,
     stranger: tuple[int, str] | None = None,
     unknown: tuple[int, str] | None = None,
+    area: Area | None = None,
 ) -> RouteRule:
     return RouteRule(
         method,
@@ -102,6 +116,7 @@ def _rule(
         success=success,
         stranger=stranger,
         unknown=unknown,
+        area=area,
     )
 
 
@@ -115,6 +130,8 @@ TABLE: tuple[RouteRule, ...] = (
     _rule("GET", "/.well-known/jwks.json", set()),
     _rule("GET", "/v1/openapi.json", set()),
     # citizens: their own codes and their dependants'
+    # staff (scanner, official) apply only with assisted: true (test_assisted_applications.py);
+    # the matrix's plain application from them is 403 forbidden_role
     _rule("POST", "/v1/codes", {"citizen"}, success=201),
     _rule("GET", "/v1/codes", {"citizen"}),
     *(
@@ -126,7 +143,7 @@ TABLE: tuple[RouteRule, ...] = (
             stranger=_CODE_STRANGER,
             unknown=_CODE_STRANGER,
         )
-        for suffix in ("", "/qr.png", "/qr.svg", "/history")
+        for suffix in ("", "/qr.png", "/qr.svg", "/history", "/appeals")
     ),
     _rule(
         "POST",
@@ -146,6 +163,7 @@ TABLE: tuple[RouteRule, ...] = (
         success=201,
         stranger=_CODE_STRANGER,
         unknown=_CODE_STRANGER,
+        area=Area.FORBIDDEN,
     ),
     # paper codes: the managing account, or an official with a reason (audited); a scanner never
     # (staff get one only with a manual registration they make, issue_paper_code: true)
@@ -158,6 +176,7 @@ TABLE: tuple[RouteRule, ...] = (
         success=201,
         stranger=_CODE_STRANGER,
         unknown=_CODE_STRANGER,
+        area=Area.FORBIDDEN,
     ),
     _rule(
         "GET",
@@ -167,6 +186,7 @@ TABLE: tuple[RouteRule, ...] = (
         unbound_roles={"official"},
         stranger=_CODE_STRANGER,
         unknown=_CODE_STRANGER,
+        area=Area.FORBIDDEN,
     ),
     _rule(
         "POST",
@@ -191,6 +211,7 @@ TABLE: tuple[RouteRule, ...] = (
             unbound_roles={"official"},
             stranger=_VENUE_STRANGER,
             unknown=_VENUE_UNKNOWN,
+            area=Area.FORBIDDEN,
         )
         for suffix in ("", "/poster.png", "/poster.svg")
     ),
@@ -205,6 +226,45 @@ TABLE: tuple[RouteRule, ...] = (
         )
         for view in ("stats", "alerts")
     ),
+    # venue lists: a manager's own, an official's or admin's area (a list: outside it, nothing)
+    _rule("GET", "/v1/venues", {"venue_manager", "official", "admin"}, area=Area.EMPTY),
+    # a venue changed, a join code for a store's own manager: the venue's manager only
+    _rule(
+        "PATCH",
+        "/v1/venues/{venue_id}",
+        {"venue_manager"},
+        ownership=Ownership.VENUE_MANAGER,
+        stranger=_VENUE_STRANGER,
+        unknown=_VENUE_UNKNOWN,
+    ),
+    _rule(
+        "POST",
+        "/v1/venues/{venue_id}/join-codes",
+        {"venue_manager"},
+        ownership=Ownership.VENUE_MANAGER,
+        success=201,
+        stranger=_VENUE_STRANGER,
+        unknown=_VENUE_UNKNOWN,
+    ),
+    # a venue's code reissued, the venue closed: its manager; officials for roadside checkpoints
+    # of their area (the matrix's official acts on a checkpoint, a manager on a mall)
+    *(
+        _rule(
+            method,
+            path,
+            {"venue_manager", "official"},
+            ownership=Ownership.VENUE_MANAGER,
+            unbound_roles={"official"},
+            success=success,
+            stranger=_VENUE_STRANGER,
+            unknown=_VENUE_UNKNOWN,
+            area=Area.FORBIDDEN,
+        )
+        for method, path, success in (
+            ("POST", "/v1/venues/{venue_id}/code", 201),
+            ("DELETE", "/v1/venues/{venue_id}", 204),
+        )
+    ),
     # checkpoint staff of a venue: its manager, or an official
     *(
         _rule(
@@ -216,6 +276,7 @@ TABLE: tuple[RouteRule, ...] = (
             success=success,
             stranger=_VENUE_STRANGER,
             unknown=_VENUE_UNKNOWN,
+            area=Area.FORBIDDEN,
         )
         for method, path, success in (
             ("PUT", "/v1/venues/{venue_id}/staff/{sub}", 200),
@@ -224,11 +285,27 @@ TABLE: tuple[RouteRule, ...] = (
         )
     ),
     # health officials
-    _rule("POST", "/v1/cases", {"official"}, success=202),
-    _rule("GET", "/v1/cases/{case_id}", {"official"}, unknown=(404, "case_not_found")),
-    _rule("GET", "/v1/cases/{case_id}/contacts", {"official"}, unknown=(404, "case_not_found")),
-    _rule("POST", "/v1/lab-results", {"official", "lab"}),  # a laboratory system posts its results
-    _rule("PUT", "/v1/risk-areas/{region_code}", {"official"}),
+    _rule("POST", "/v1/cases", {"official"}, success=202, area=Area.FORBIDDEN),
+    _rule("GET", "/v1/cases/{case_id}", {"official"}, unknown=(404, "case_not_found"), area=Area.FORBIDDEN),
+    # closing a case (excluded) waits for a second official: 202 each time (the same request)
+    _rule(
+        "PATCH",
+        "/v1/cases/{case_id}",
+        {"official"},
+        success=202,
+        unknown=(404, "case_not_found"),
+        area=Area.FORBIDDEN,
+    ),
+    _rule(
+        "GET",
+        "/v1/cases/{case_id}/contacts",
+        {"official"},
+        unknown=(404, "case_not_found"),
+        area=Area.FORBIDDEN,
+    ),
+    # a laboratory system posts its results
+    _rule("POST", "/v1/lab-results", {"official", "lab"}, area=Area.ROW),
+    _rule("PUT", "/v1/risk-areas/{region_code}", {"official"}, area=Area.FORBIDDEN),
     _rule("GET", "/v1/risk-areas/{region_code}", {"official"}),
     _rule(
         "PUT",
@@ -236,10 +313,29 @@ TABLE: tuple[RouteRule, ...] = (
         {"official"},
         success=202,
         unknown=(404, "person_not_found"),
+        area=Area.FORBIDDEN,
     ),
-    _rule("GET", "/v1/persons/{person_id}", {"official"}, unknown=(404, "person_not_found")),
-    _rule("GET", "/v1/overrides", {"official"}),
-    _rule("GET", "/v1/overrides/{override_id}", {"official"}, unknown=(404, "override_not_found")),
+    _rule(
+        "PUT",
+        "/v1/persons/{person_id}/quarantine",
+        {"official"},
+        unknown=(404, "person_not_found"),
+        area=Area.FORBIDDEN,
+    ),
+    _rule(
+        "GET", "/v1/persons/{person_id}", {"official"}, unknown=(404, "person_not_found"), area=Area.FORBIDDEN
+    ),
+    # finding a person by ID number, reading the audit trail: officials and admins
+    _rule("POST", "/v1/persons/search", {"official", "admin"}, area=Area.EMPTY),
+    _rule("GET", "/v1/audit", {"official", "admin"}, area=Area.FORBIDDEN),
+    _rule("GET", "/v1/overrides", {"official"}, area=Area.EMPTY),
+    _rule(
+        "GET",
+        "/v1/overrides/{override_id}",
+        {"official"},
+        unknown=(404, "override_not_found"),
+        area=Area.FORBIDDEN,
+    ),
     _rule(
         "POST",
         "/v1/overrides/{override_id}/approve",
@@ -247,17 +343,40 @@ TABLE: tuple[RouteRule, ...] = (
         ownership=Ownership.SECOND_OFFICIAL,
         stranger=(403, "cannot_approve_own"),
         unknown=(404, "override_not_found"),
+        area=Area.FORBIDDEN,
     ),
     _rule(
         "POST",
         "/v1/overrides/{override_id}/reject",
         {"official"},
         unknown=(404, "override_not_found"),
+        area=Area.FORBIDDEN,
     ),
-    _rule("GET", "/v1/appeals", {"official"}),
-    _rule("POST", "/v1/appeals/{appeal_id}/answer", {"official"}, unknown=(404, "appeal_not_found")),
-    _rule("GET", "/v1/reports/daily-scans", {"official"}),
-    _rule("GET", "/v1/reports/coverage", {"official"}),
+    _rule("GET", "/v1/appeals", {"official"}, area=Area.EMPTY),
+    _rule(
+        "POST",
+        "/v1/appeals/{appeal_id}/answer",
+        {"official"},
+        unknown=(404, "appeal_not_found"),
+        area=Area.FORBIDDEN,
+    ),
+    # reports: officials and admins (who read but never act on colours), inside their area
+    _rule("GET", "/v1/reports/daily-scans", {"official", "admin"}, area=Area.FORBIDDEN),
+    # alerts to the authority: officials of the venue's area (tests/security/http/test_alerts_http.py)
+    _rule("GET", "/v1/alerts", {"official"}, area=Area.EMPTY),
+    _rule(
+        "POST",
+        "/v1/alerts/{alert_id}/acknowledge",
+        {"official"},
+        unknown=(404, "alert_not_found"),
+        area=Area.FORBIDDEN,
+    ),
+    _rule("GET", "/v1/reports/coverage", {"official", "admin"}, area=Area.FORBIDDEN),
+    # registers and indicators: officials and admins of the area (tests/handlers/test_registers.py)
+    _rule("PUT", "/v1/registers/entities", {"official", "admin"}, area=Area.ROW),
+    _rule("PUT", "/v1/registers/population", {"official", "admin"}, area=Area.FORBIDDEN),
+    _rule("GET", "/v1/reports/uncovered-entities", {"official", "admin"}, area=Area.FORBIDDEN),
+    _rule("GET", "/v1/reports/indicators", {"official", "admin"}, area=Area.FORBIDDEN),
 )
 
 RULES: dict[str, RouteRule] = {rule.key: rule for rule in TABLE}

@@ -18,9 +18,10 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
+from healthcode.rules.credentials import org_code_check_character, uscc_check_character
 
 from infra.local.template import ROOT_TEMPLATE, Template
-from tests.security.http.routes import ROLES, RULES, TABLE, Ownership, RouteRule
+from tests.security.http.routes import ROLES, RULES, TABLE, Area, Ownership, RouteRule
 from tests.security.http.world import SecurityStack, World, account, application, child_id_number, venue_form
 
 TEMPLATE_ROUTES = {route.key: route for route in Template(ROOT_TEMPLATE, "matrix", {}, "cn-north-1").routes()}
@@ -174,6 +175,29 @@ def _venue_path(suffix: str, query: str = "") -> Callable[[World, Target, Case],
     return build
 
 
+def _fresh_venue_path(suffix: str) -> Callable[[World, Target, Case], Call]:
+    """A venue made for this one call (reissuing or closing the matrix's venue would revoke the
+    code the other rows check in with): a mall of the matrix's manager, or for an official a
+    roadside checkpoint in the matrix's county (officials act on checkpoints of their area)."""
+
+    def build(world: World, target: Target, case: Case) -> Call:
+        if target is Target.UNKNOWN:
+            return Call(f"/v1/venues/v-{uuid.uuid4().hex}{suffix}")
+        if case.role == "official":
+            form = venue_form(type="checkpoint", name="贵阳南收费站卡口")
+            venue = world.ok("POST", "/v1/venues", as_=(world.official, ["official"]), json=form)
+        else:
+            venue = world.register_venue(world.manager)
+        return Call(f"/v1/venues/{venue['venue_id']}{suffix}")
+
+    return build
+
+
+def _venue_body_call(world: World, target: Target, body: Any) -> Call:
+    venue_id = f"v-{uuid.uuid4().hex}" if target is Target.UNKNOWN else world.venue["venue_id"]
+    return Call(f"/v1/venues/{venue_id}", body)
+
+
 def _checkin(world: World, target: Target, case: Case) -> Call:
     person_id = {
         Target.OWN: lambda: world.person.person_id,
@@ -237,6 +261,12 @@ def _override_request(world: World, target: Target, case: Case) -> Call:
     return Call(f"/v1/persons/{person_id}/colour", body)
 
 
+def _quarantine(world: World, target: Target, case: Case) -> Call:
+    person_id = _unknown_person() if target is Target.UNKNOWN else world.person.person_id
+    body = {"kind": "home", "from": world.now().isoformat()}
+    return Call(f"/v1/persons/{person_id}/quarantine", body)
+
+
 def _override(world: World, target: Target, case: Case) -> str:
     """The override a call acts on: a fresh pending one when the call must succeed (a decided
     override cannot be decided again), else one shared pending override."""
@@ -266,6 +296,43 @@ def _appeal_answer(world: World, target: Target, case: Case) -> Call:
     return Call(f"/v1/appeals/{appeal_id}/answer", {"outcome": "dismissed", "answer": "隔离期未满"})
 
 
+def _alert_acknowledgement(world: World, target: Target, case: Case) -> Call:
+    """A fresh alert when the call must succeed (an acknowledged alert answers 409): the
+    matrix's yellow person verified at the matrix's venue, the stream drained."""
+    body = {"note": "已通知社区核查"}
+    # a real alert also for an official of another area: it must be refused as outside, not unknown
+    if target is Target.UNKNOWN or not (case.succeeds or case.role == "official"):
+        return Call(f"/v1/alerts/s-{uuid.uuid4().hex}/acknowledge", body)
+    return Call(f"/v1/alerts/{_fresh_alert(world)}/acknowledge", body)
+
+
+def _fresh_alert(world: World) -> str:
+    """An open alert at the matrix's venue (Guiyang): the matrix's yellow person verified there."""
+    verified = world.ok(
+        "POST",
+        "/v1/verifications",
+        as_=(world.scanner, ["scanner"]),
+        json={
+            "code": world.code_of(world.person),
+            "checkpoint_id": world.venue["venue_id"],
+            "temperature": 36.4,
+        },
+    )
+    world.stack.drain()
+    return str(verified["scan_id"])
+
+
+_credit_serials = iter(range(10_000_000, 99_999_999))
+
+
+def register_row(region: str) -> dict[str, str]:
+    """A market-entity register row with a fresh valid credit code."""
+    body = f"{next(_credit_serials):08d}"
+    first17 = f"91{region}{body}{org_code_check_character(body)}"
+    code = first17 + uscc_check_character(first17)
+    return {"credit_code": code, "name": "贵阳某某有限公司", "region_code": region, "type": "enterprise"}
+
+
 def _fixed(path: str, body: Any = None, query: str = "") -> Callable[[World, Target, Case], Call]:
     return lambda world, target, case: Call(path, body, query)
 
@@ -281,6 +348,7 @@ REQUESTS: dict[str, Callable[[World, Target, Case], Call]] = {
     "GET /v1/codes/{person_id}/qr.svg": _person_path("/v1/codes/{person_id}/qr.svg"),
     "GET /v1/codes/{person_id}/history": _person_path("/v1/codes/{person_id}/history"),
     "POST /v1/codes/{person_id}/appeals": _person_path("/v1/codes/{person_id}/appeals"),
+    "GET /v1/codes/{person_id}/appeals": _person_path("/v1/codes/{person_id}/appeals"),
     "POST /v1/codes/{person_id}/links": _person_path("/v1/codes/{person_id}/links"),
     "POST /v1/codes/{person_id}/paper": _person_path("/v1/codes/{person_id}/paper"),
     "GET /v1/codes/{person_id}/paper.png": _person_path("/v1/codes/{person_id}/paper.png"),
@@ -292,6 +360,11 @@ REQUESTS: dict[str, Callable[[World, Target, Case], Call]] = {
     "GET /v1/venues/{venue_id}/poster.png": _venue_path("/poster.png"),
     "GET /v1/venues/{venue_id}/poster.svg": _venue_path("/poster.svg"),
     "GET /v1/venues/{venue_id}/stats": _venue_path("/stats"),
+    "GET /v1/venues": _fixed("/v1/venues"),
+    "PATCH /v1/venues/{venue_id}": lambda world, target, case: _venue_body_call(
+        world, target, {"zone": "北门广场"}
+    ),
+    "POST /v1/venues/{venue_id}/join-codes": _venue_path("/join-codes"),
     "GET /v1/venues/{venue_id}/alerts": _venue_path("/alerts"),
     # a fresh account each time: removing the matrix's own scanner would fail its verifications
     "PUT /v1/venues/{venue_id}/staff/{sub}": lambda world, target, case: _venue_path(
@@ -301,13 +374,19 @@ REQUESTS: dict[str, Callable[[World, Target, Case], Call]] = {
         f"/staff/{account('scanner')}"
     )(world, target, case),
     "GET /v1/venues/{venue_id}/staff": _venue_path("/staff"),
+    "POST /v1/venues/{venue_id}/code": _fresh_venue_path("/code"),
+    "DELETE /v1/venues/{venue_id}": _fresh_venue_path(""),
     "POST /v1/cases": _case_body,
     "GET /v1/cases/{case_id}": _case_path(""),
+    "PATCH /v1/cases/{case_id}": lambda world, target, case: Call(
+        _case_path("")(world, target, case).path, {"status": "excluded"}
+    ),
     "GET /v1/cases/{case_id}/contacts": _case_path("/contacts"),
     "POST /v1/lab-results": _lab_results,
     "PUT /v1/risk-areas/{region_code}": _fixed("/v1/risk-areas/520102", {"level": "low"}),
     "GET /v1/risk-areas/{region_code}": _fixed("/v1/risk-areas/520102"),
     "PUT /v1/persons/{person_id}/colour": _override_request,
+    "PUT /v1/persons/{person_id}/quarantine": _quarantine,
     "GET /v1/persons/{person_id}": lambda world, target, case: Call(
         f"/v1/persons/{_unknown_person() if target is Target.UNKNOWN else world.person.person_id}"
     ),
@@ -319,6 +398,22 @@ REQUESTS: dict[str, Callable[[World, Target, Case], Call]] = {
     "POST /v1/appeals/{appeal_id}/answer": _appeal_answer,
     "GET /v1/reports/daily-scans": _fixed("/v1/reports/daily-scans", query="format=json"),
     "GET /v1/reports/coverage": _fixed("/v1/reports/coverage", query="region_code=520102"),
+    "PUT /v1/registers/entities": lambda world, target, case: Call(
+        "/v1/registers/entities", {"entities": [register_row("520102")]}
+    ),
+    "PUT /v1/registers/population": _fixed(
+        "/v1/registers/population", {"regions": [{"region_code": "520102", "population": 1000}]}
+    ),
+    "GET /v1/reports/uncovered-entities": _fixed(
+        "/v1/reports/uncovered-entities", query="region_code=520102"
+    ),
+    "GET /v1/reports/indicators": _fixed("/v1/reports/indicators", query="region_code=520102"),
+    "POST /v1/persons/search": lambda world, target, case: Call(
+        "/v1/persons/search", {"id_number": world.person.id_number}
+    ),
+    "GET /v1/audit": lambda world, target, case: Call("/v1/audit", query=f"subject={world.person.person_id}"),
+    "GET /v1/alerts": _fixed("/v1/alerts"),
+    "POST /v1/alerts/{alert_id}/acknowledge": _alert_acknowledgement,
 }
 
 
@@ -437,3 +532,154 @@ def test_an_appeal_and_an_override_are_not_interchangeable(world: World) -> None
     assert world.ok("GET", f"/v1/overrides/{override_id}", as_=official)["status"] == "pending_approval"
     open_ids = {a["appeal_id"] for a in world.ok("GET", "/v1/appeals?limit=1000", as_=official)["appeals"]}
     assert appeal_id in open_ids
+
+
+# -- areas: an official (or admin) acts only inside the area of its token -------------------------
+
+#: A prefecture token reaching the matrix's persons (applied in 520103) and venue (520102), both in
+#: Guiyang; and a prefecture of the same province reaching neither.
+IN_AREA, OUT_OF_AREA = "520100", "520300"
+#: Routes for callers with an area-bound role, and the roles an area does not bind there.
+AREA_UNBOUND: dict[str, frozenset[str]] = {
+    # admins read the whole audit trail: oversight of officials spans areas
+    "GET /v1/audit": frozenset({"admin"}),
+}
+#: Official and admin routes that act on nothing with a region, and why.
+AREA_FREE: dict[str, str] = {
+    "GET /v1/risk-areas/{region_code}": "a region's level is where people come from: any official reads it",
+}
+AREA_ROLES = frozenset({"official", "admin", "lab"})
+#: The field a row outside the area is rejected on, for routes taking rows one by one.
+ROW_FIELDS: dict[str, str] = {
+    "POST /v1/lab-results": "id_number",
+    "PUT /v1/registers/entities": "region_code",
+}
+#: Queries the area axis sends instead of the matrix's (the region asked for is the venue's).
+AREA_QUERIES: dict[str, str] = {
+    "GET /v1/reports/daily-scans": "format=json&region_code=520102",
+    "GET /v1/overrides": "limit=1000",
+    "GET /v1/appeals": "limit=1000",
+    "GET /v1/venues": "type=mall&limit=500",
+}
+
+
+@dataclass(frozen=True)
+class AreaCase:
+    route: str
+    role: str
+    region: str
+
+    @property
+    def inside(self) -> bool:
+        return self.region == IN_AREA
+
+    @property
+    def id(self) -> str:
+        return f"{self.route} | {self.role} of {self.region} ({'inside' if self.inside else 'outside'})"
+
+
+def area_cases() -> list[AreaCase]:
+    found: list[AreaCase] = []
+    for key in sorted(TEMPLATE_ROUTES):
+        rule = RULES.get(key)
+        if rule is None or rule.area is None:
+            continue
+        for role in sorted((rule.roles & AREA_ROLES) - AREA_UNBOUND.get(key, frozenset())):
+            found.extend(AreaCase(key, role, region) for region in (IN_AREA, OUT_OF_AREA))
+    return found
+
+
+AREA_CASES = area_cases()
+
+
+def test_every_official_route_says_how_areas_bind_it() -> None:
+    # GIVEN the table THEN every route officials or admins call names its answer outside the
+    # caller's area, or is listed as acting on nothing with a region
+    missing = sorted(
+        rule.key
+        for rule in TABLE
+        if rule.roles & {"official", "admin"} and rule.area is None and rule.key not in AREA_FREE
+    )
+    assert not missing, f"official/admin rows without area= in tests/security/http/routes.py: {missing}"
+    assert not set(AREA_FREE) & {rule.key for rule in TABLE if rule.area is not None}
+
+
+def test_admins_never_act_on_colours() -> None:
+    # GIVEN the table THEN no route that colours a person, opens a case or changes a risk area
+    # admits the admin role (admins read audit and reports, and manage registers)
+    acting = [
+        key
+        for key in RULES
+        if key.split()[0] != "GET"
+        and any(part in key for part in ("/cases", "/lab-results", "/risk-areas", "/colour", "/overrides"))
+    ]
+    assert acting
+    assert not [key for key in acting if "admin" in RULES[key].roles]
+
+
+def _area_call(world: World, case: AreaCase) -> Call:
+    rule = RULES[case.route]
+    status = rule.success if case.inside or rule.area is not Area.FORBIDDEN else 403
+    matrix_case = Case(case.route, Kind.ROLE, case.role, status, None)
+    call = REQUESTS[case.route](world, Target.OWN, matrix_case)
+    if case.route in AREA_QUERIES:
+        call = Call(call.path, call.body, AREA_QUERIES[case.route])
+    return call
+
+
+def _listed(world: World, route: str, body: Any) -> tuple[str, set[str]]:
+    """The matrix's person a list or search must show inside the area, and the persons it shows."""
+    if route == "POST /v1/persons/search":
+        return world.person.person_id, {p["person_id"] for p in body["persons"]}
+    if route == "GET /v1/overrides":
+        return world.overridden.person_id, {o["person_id"] for o in body["overrides"]}
+    if route == "GET /v1/appeals":
+        return world.appellant.person_id, {a["person_id"] for a in body["appeals"]}
+    if route == "GET /v1/venues":
+        return world.venue["venue_id"], {v["venue_id"] for v in body["venues"]}
+    if route == "GET /v1/alerts":
+        return str(world._once("alert", lambda: _fresh_alert(world))), {a["alert_id"] for a in body["alerts"]}
+    raise AssertionError(f"no list check for {route}")
+
+
+def _prepare_list(world: World, route: str) -> None:
+    """Something of the matrix's area for a list to show (or hide)."""
+    if route == "GET /v1/overrides":
+        world._once("override", lambda: world.request_override(world.overridden, world.requesting_official))
+    if route == "GET /v1/appeals":
+        world._once("appeal", lambda: world.file_appeal(world.appellant))
+    if route == "GET /v1/alerts":
+        world._once("alert", lambda: _fresh_alert(world))
+
+
+@pytest.mark.parametrize("case", AREA_CASES, ids=[case.id for case in AREA_CASES])
+def test_route_answers_each_area_as_the_table_says(world: World, case: AreaCase) -> None:
+    rule = RULES[case.route]
+    assert rule.area is not None
+    if rule.area is Area.EMPTY:
+        _prepare_list(world, case.route)
+    # GIVEN the matrix's request, sent with a token whose area is Guiyang (inside) or Zunyi
+    call = _area_call(world, case)
+    caller = caller_of(world, rule, Case(case.route, Kind.ROLE, case.role, rule.success, None))
+    url = f"{world.stack.url}{call.path}" + (f"?{call.query}" if call.query else "")
+    token = world.token(caller, [case.role], case.region)
+    # WHEN it is sent
+    answer = world.stack.http.request(
+        rule.method, url, json=call.body, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    # THEN inside it succeeds as for a caller without an area; outside it is refused, or what
+    # lies outside is left out (lists, searches) or rejected row by row (lab results)
+    if case.inside or rule.area is not Area.FORBIDDEN:
+        assert answer.status_code == rule.success, answer.text[:500]
+    else:
+        assert answer.status_code == 403, answer.text[:500]
+        assert answer.json()["error"]["code"] == "outside_area"
+        return
+    if rule.area is Area.EMPTY:
+        marker, shown = _listed(world, case.route, answer.json())
+        assert (marker in shown) == case.inside, shown
+    elif rule.area is Area.ROW:
+        rejected = answer.json()["rejected"]
+        field = ROW_FIELDS[case.route]
+        expected = [] if case.inside else [{"index": 0, "error": "outside_area", "field": field}]
+        assert rejected == expected

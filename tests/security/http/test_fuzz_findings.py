@@ -216,7 +216,7 @@ def test_a_limit_in_other_digits_is_a_422(world: World, path: str, limit: str) -
     answer = world.stack.http.get(
         f"{world.stack.url}{path.format(case_id=world.case_id)}",
         params={"limit": limit},
-        headers=world.headers("official"),
+        headers={**world.headers("official"), "Accept-Language": "en"},
         timeout=30,
     )
     assert answer.status_code == 422, answer.text

@@ -17,6 +17,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -209,6 +210,39 @@ def test_two_accounts_claiming_one_person_at_once_one_wins(world: World) -> None
     ]
     held = holders(world, claimants)
     assert sum(len(codes) for codes in held.values()) == 1, held
+
+
+def test_a_claimant_who_loses_the_race_leaves_nothing_on_the_person(world: World) -> None:
+    """GIVEN someone registered at a checkpoint and four accounts claiming them at once, each
+    declaring a different trip WHEN one wins THEN the person carries the winner's declaration
+    only: a losing claimant (409) must not have written facts that bend someone else's colour."""
+    number = registered_at_checkpoint(world, name="王小明")
+    claimants = [account("citizen") for _ in range(CONCURRENCY)]
+    regions = ["110101", "310101", "440103", "420102"][:CONCURRENCY]
+    left_at = (world.now() - timedelta(days=1)).isoformat()
+    bodies = [
+        application(
+            number, name="王小明", declaration=declaration(travel=[{"region_code": r, "left_at": left_at}])
+        )
+        for r in regions
+    ]
+    calls = [("POST", "/v1/codes", (c, ["citizen"]), b) for c, b in zip(claimants, bodies, strict=True)]
+    answers = at_once(world, calls)
+    assert sorted(a.status_code for a in answers) == [200] + [409] * (CONCURRENCY - 1), [
+        (a.status_code, a.text[:160]) for a in answers
+    ]
+    winner = next(i for i, a in enumerate(answers) if a.status_code == 200)
+    person_id = answers[winner].json()["person_id"]
+    stored = world.stack.aws("dynamodb").query(
+        TableName=world.stack.info["tables"]["FactsTable"],
+        KeyConditionExpression="person_id = :p",
+        ExpressionAttributeValues={":p": {"S": person_id}},
+        ConsistentRead=True,
+    )["Items"]
+    trips = {
+        item["fact_id"]["S"].split("#")[1] for item in stored if item["fact_id"]["S"].startswith("trip#")
+    }
+    assert trips == {regions[winner]}, (trips, regions[winner])
 
 
 # -- one own code, bounded dependants (item 8) ----------------------------------------------------

@@ -30,6 +30,8 @@ from tests.security.http.world import (
 #: were written apart; both name the field).
 REFUSED = {"unknown_field"}
 #: Server-owned properties a client might try to set on any resource.
+#: A county of the world's province, for the registers' rows.
+COUNTY_OF_WORLD = "520102"
 SERVER_FIELDS: dict[str, Any] = {
     "colour": "green",
     "risk_level": 0,
@@ -94,6 +96,25 @@ def _shared_override(world: World) -> str:
 def _shared_appeal(world: World) -> str:
     """One appeal for the answer route's bodies (appeals are limited per account and day)."""
     return str(world._once("mass-appeal", lambda: world.file_appeal(world.appellant)))
+
+
+def _shared_alert(world: World) -> str:
+    """One open alert for the acknowledge route: a red code verified at the world's checkpoint,
+    the scans stream drained (an alert's id is its scan's). Only the one valid body acknowledges
+    it; the smuggled ones are refused before it is looked up."""
+
+    def make() -> str:
+        person = _red(world)
+        scanned = world.ok(
+            "POST",
+            "/v1/verifications",
+            as_=(world.scanner, ["scanner"]),
+            json={"code": world.code_of(person), "checkpoint_id": world.venue["venue_id"]},
+        )
+        world.stack.drain()
+        return str(scanned["scan_id"])
+
+    return str(world._once("mass-alert", make))
 
 
 WRITE_ROUTES: dict[str, WriteRoute] = {
@@ -163,6 +184,40 @@ WRITE_ROUTES: dict[str, WriteRoute] = {
         frozenset(venue_form()) | {"parent_venue_id"},
         ("root_venue_id", "code", "shards", "code_expires_at"),
     ),
+    # a manager changes what they registered, never what the server keeps or what fixes the
+    # venue's place in the system (type, region, complex)
+    "PATCH /v1/venues/{venue_id}": WriteRoute(
+        "PATCH",
+        lambda w: f"/v1/venues/{w.venue['venue_id']}",
+        lambda w: {"zone": "北门广场"},
+        "venue_manager",
+        lambda w: w.manager,
+        frozenset(
+            {
+                "name",
+                "address",
+                "manager_phone",
+                "subject_name",
+                "credential_type",
+                "credential_number",
+                "zone",
+                "store_number",
+                "location",
+            }
+        ),
+        ("root_venue_id", "code", "shards", "type", "region_code", "parent_venue_id", "closed_at"),
+    ),
+    # a reissue says why, nothing else: never the code, its generation or whether the venue is
+    # open (a venue of its own each time: reissuing the world's venue would revoke its code)
+    "POST /v1/venues/{venue_id}/code": WriteRoute(
+        "POST",
+        lambda w: f"/v1/venues/{w.register_venue(w.manager)['venue_id']}/code",
+        lambda w: {"reason": "damaged"},
+        "venue_manager",
+        lambda w: w.manager,
+        frozenset({"reason"}),
+        ("code", "generation", "code_generation", "closed_at", "venue_id"),
+    ),
     "POST /v1/cases": WriteRoute(
         "POST",
         lambda w: "/v1/cases",
@@ -199,6 +254,15 @@ WRITE_ROUTES: dict[str, WriteRoute] = {
         frozenset({"colour", "reason_code", "evidence_ref", "note", "until", "risk_level"}),
         ("override_id", "requested_by", "decided_by", "approved_by"),
     ),
+    "PUT /v1/persons/{person_id}/quarantine": WriteRoute(
+        "PUT",
+        lambda w: f"/v1/persons/{w.person.person_id}/quarantine",
+        lambda w: {"kind": "home", "from": w.now().isoformat()},
+        "official",
+        lambda w: w.official,
+        frozenset({"kind", "from", "until"}),
+        ("quarantine", "approved_by"),
+    ),
     "POST /v1/overrides/{override_id}/reject": WriteRoute(
         "POST",
         lambda w: f"/v1/overrides/{_shared_override(w)}/reject",
@@ -207,6 +271,49 @@ WRITE_ROUTES: dict[str, WriteRoute] = {
         lambda w: w.official,
         frozenset({"reason"}),
         ("decided_by",),
+    ),
+    "POST /v1/persons/search": WriteRoute(
+        "POST",
+        lambda w: "/v1/persons/search",
+        lambda w: {"id_number": w.patient.id_number},
+        "official",
+        lambda w: w.official,
+        frozenset({"id_number", "id_type"}),
+    ),
+    "POST /v1/alerts/{alert_id}/acknowledge": WriteRoute(
+        "POST",
+        lambda w: f"/v1/alerts/{_shared_alert(w)}/acknowledge",
+        lambda w: {"note": "已通知社区，转运隔离"},
+        "official",
+        lambda w: w.official,
+        frozenset({"note"}),
+        ("acknowledged_by", "acknowledged_at"),
+    ),
+    "PUT /v1/registers/entities": WriteRoute(
+        "PUT",
+        lambda w: "/v1/registers/entities",
+        lambda w: {
+            "entities": [
+                {
+                    "credit_code": "91440300708461136T",
+                    "name": "贵阳某某商贸有限公司",
+                    "region_code": COUNTY_OF_WORLD,
+                    "type": "enterprise",
+                }
+            ]
+        },
+        "official",
+        lambda w: w.official,
+        frozenset({"entities"}),
+        ("accepted",),
+    ),
+    "PUT /v1/registers/population": WriteRoute(
+        "PUT",
+        lambda w: "/v1/registers/population",
+        lambda w: {"regions": [{"region_code": COUNTY_OF_WORLD, "population": 500_000}]},
+        "official",
+        lambda w: w.official,
+        frozenset({"regions"}),
     ),
     "POST /v1/appeals/{appeal_id}/answer": WriteRoute(
         "POST",
@@ -236,9 +343,11 @@ def test_the_table_names_every_route_that_reads_a_json_body() -> None:
         "POST /v1/codes/{person_id}/paper",
         "POST /v1/overrides/{override_id}/approve",
         "PUT /v1/venues/{venue_id}/staff/{sub}",
+        "POST /v1/venues/{venue_id}/join-codes",
     }
     writes = {rule.key for rule in TABLE if rule.method in ("POST", "PUT")}
-    assert writes == set(WRITE_ROUTES) | without_body
+    with_body = {key for key, spec in WRITE_ROUTES.items() if spec.method in ("POST", "PUT")}
+    assert writes == with_body | without_body
 
 
 def _smuggled_value(name: str) -> Any:

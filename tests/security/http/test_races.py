@@ -34,6 +34,7 @@ from tests.security.http.world import (
     declaration,
     security_stack,
     unique_id_number,
+    venue_form,
 )
 
 CONCURRENCY = 4
@@ -377,3 +378,110 @@ def test_concurrent_manual_registrations_with_one_key_print_one_paper_code_that_
         timeout=30,
     )
     assert checked.status_code == 200, checked.text
+
+
+def test_concurrent_case_status_changes_apply_once(world: World) -> None:
+    """GIVEN a suspected case WHEN 12 upgrades to confirmed arrive at once from 4 officials THEN
+    exactly one applies (200), every other one is a clear 409 (never a 500), and the case's
+    history holds the upgrade once."""
+    set_policy(world, limits_policy())
+    person = world.apply(account("citizen"))
+    diagnosed = (world.now() - timedelta(hours=1)).isoformat()
+    body = {"person_id": person.person_id, "status": "suspected", "diagnosed_at": diagnosed}
+    case_id = world.ok("POST", "/v1/cases", as_=(account("official"), ["official"]), json=body)["case_id"]
+    officials = [(account("official"), ["official"]) for _ in range(CONCURRENCY)]
+    calls = [
+        ("PATCH", f"/v1/cases/{case_id}", officials[i % CONCURRENCY], {"status": "confirmed"}, {})
+        for i in range(N)
+    ]
+    answers = at_once(world, calls)
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] + [409] * (N - 1), [a.text[:200] for a in answers]
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} <= {
+        "status_unchanged",
+        "concurrent_change",
+    }
+    shown = world.ok("GET", f"/v1/cases/{case_id}", as_=officials[0])
+    assert [step["status"] for step in shown["history"]] == ["suspected", "confirmed"]
+
+
+def test_concurrent_approvals_of_a_recovery_carry_it_out_once(world: World) -> None:
+    """GIVEN a recovered case waiting for a second official WHEN 4 other officials approve at once
+    THEN one answers 200 with the act applied, the others 409 already_decided; the case is
+    recovered once."""
+    set_policy(world, limits_policy())
+    requester = (account("official"), ["official"])
+    case_id = world.report_case(world.apply(account("citizen")), requester[0])
+    asked = world.ok("PATCH", f"/v1/cases/{case_id}", as_=requester, json={"status": "recovered"})
+    approvers = [(account("official"), ["official"]) for _ in range(CONCURRENCY)]
+    calls = [("POST", f"/v1/overrides/{asked['request_id']}/approve", who, None, {}) for who in approvers]
+    answers = at_once(world, calls)
+    assert sorted(a.status_code for a in answers) == [200] + [409] * (CONCURRENCY - 1), [
+        a.text[:200] for a in answers
+    ]
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} == {"already_decided"}
+    (won,) = [a.json() for a in answers if a.status_code == 200]
+    assert won["result"]["applied"] is True
+    shown = world.ok("GET", f"/v1/cases/{case_id}", as_=requester)
+    assert [step["status"] for step in shown["history"]] == ["confirmed", "recovered"]
+
+
+def test_stores_racing_for_one_join_code_admit_exactly_one(world: World) -> None:
+    """GIVEN a mall and one join code its manager issued WHEN 4 stores' own managers register under
+    the mall with that code at once THEN exactly one store is registered (201, in the mall's
+    complex); every other answer is 409 join_code_used and registers nothing."""
+    set_policy(world, limits_policy())
+    mall_manager = account("venue_manager")
+    mall = world.register_venue(mall_manager)["venue_id"]
+    issued = world.ok("POST", f"/v1/venues/{mall}/join-codes", as_=(mall_manager, ["venue_manager"]))
+    stores = [(account("venue_manager"), ["venue_manager"]) for _ in range(CONCURRENCY)]
+    calls = [
+        (
+            "POST",
+            "/v1/venues",
+            who,
+            venue_form(
+                name=f"{i}号铺", type="restaurant", parent_venue_id=mall, join_code=issued["join_code"]
+            ),
+            {},
+        )
+        for i, who in enumerate(stores)
+    ]
+    answers = at_once(world, calls)
+    assert sorted(a.status_code for a in answers) == [201] + [409] * (CONCURRENCY - 1), [
+        a.text[:200] for a in answers
+    ]
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} == {"join_code_used"}
+    (won,) = [a.json() for a in answers if a.status_code == 201]
+    assert won["root_venue_id"] == mall
+    # AND the losers hold no venue at all
+    for who, answer in zip(stores, answers, strict=True):
+        held = world.ok("GET", "/v1/venues", as_=who)["venues"]
+        assert len(held) == (1 if answer.status_code == 201 else 0)
+
+
+def test_concurrent_reissues_leave_exactly_one_current_code(world: World) -> None:
+    """GIVEN a venue WHEN its manager's app sends 4 reissues at once THEN each answer is a new code
+    of a generation of its own (201), or 409 venue_changed when it lost every attempt; afterwards
+    exactly one code checks in, the newest; every other answered code and the first are revoked."""
+    set_policy(world, limits_policy())
+    manager = account("venue_manager")
+    venue = world.register_venue(manager)
+    path = f"/v1/venues/{venue['venue_id']}/code"
+    answers = at_once(
+        world, [("POST", path, (manager, ["venue_manager"]), {"reason": "damaged"}, {})] * CONCURRENCY
+    )
+    assert {a.status_code for a in answers} <= {201, 409}, [a.text[:200] for a in answers]
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} <= {"venue_changed"}
+    issued = [a.json() for a in answers if a.status_code == 201]
+    assert issued and len({i["generation"] for i in issued}) == len(issued)
+    person = world.apply(account("citizen"))
+
+    def scan(code: str) -> requests.Response:
+        body = {"venue_code": code, "person_id": person.person_id, "location": {"lat": 26.57, "lng": 106.71}}
+        return world.call("POST", "/v1/checkins", as_=(person.owner, ["citizen"]), json=body)
+
+    newest = max(issued, key=lambda i: int(i["generation"]))
+    assert [i["generation"] for i in issued if scan(i["code"]).status_code == 201] == [newest["generation"]]
+    revoked = scan(venue["code"])
+    assert (revoked.status_code, revoked.json()["error"]["code"]) == (422, "venue_code_revoked")

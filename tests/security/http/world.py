@@ -117,15 +117,16 @@ class World:
     """The stack and what has been made on it; resources are created when first asked for."""
 
     stack: Stack
-    _tokens: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
+    _tokens: dict[tuple[str, tuple[str, ...], str | None], str] = field(default_factory=dict)
     _made: dict[str, Any] = field(default_factory=dict)
 
     # -- calling -------------------------------------------------------------------------------
 
-    def token(self, sub: str, roles: Sequence[str]) -> str:
-        key = (sub, tuple(sorted(roles)))
+    def token(self, sub: str, roles: Sequence[str], region: str | None = None) -> str:
+        """A caller token (``region``: the caller's area claim, none by default)."""
+        key = (sub, tuple(sorted(roles)), region)
         if key not in self._tokens:
-            self._tokens[key] = self.stack.token(sub, list(key[1]))
+            self._tokens[key] = self.stack.token(sub, list(key[1]), region)
         return self._tokens[key]
 
     def call(

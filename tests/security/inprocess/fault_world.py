@@ -282,6 +282,13 @@ def is_counter_run(item: Mapping[str, Any]) -> bool:
     return str(item.get("sk", {}).get("S", "")).startswith("RUN#") and "last" in item
 
 
+def is_timeliness(item: Mapping[str, Any]) -> bool:
+    """The colour-change timeliness histograms (storage.registers ``IND#…``, ``…#timely#…``): one
+    sample per colour change written, so they follow how deliveries grouped the facts (a person
+    coloured once for two facts, or twice), like the history they are checked with instead."""
+    return "#timely#" in str(item.get("sk", {}).get("S", ""))
+
+
 def is_history(item: Mapping[str, Any]) -> bool:
     return "#colour_change#" in str(item.get("entry", {}).get("S", ""))
 
@@ -303,11 +310,15 @@ def export_lines(stack: InProcessStack) -> list[str]:
 
 
 def end_state(stack: InProcessStack) -> dict[str, list[str]]:
-    """Every table's items (normalised, sorted) and the export's lines; history and the counters'
-    run markers left out."""
+    """Every table's items (normalised, sorted) and the export's lines; history, the counters'
+    run markers and the timeliness histograms left out."""
     state: dict[str, list[str]] = {}
     for logical_id in sorted(stack.template.tables()):
-        items = [i for i in _scan(stack, logical_id) if not is_history(i) and not is_counter_run(i)]
+        items = [
+            i
+            for i in _scan(stack, logical_id)
+            if not is_history(i) and not is_counter_run(i) and not is_timeliness(i)
+        ]
         state[logical_id] = sorted(json.dumps(_normal(i), ensure_ascii=False, sort_keys=True) for i in items)
     state["export"] = export_lines(stack)
     return state

@@ -3,11 +3,11 @@ poison records through the failure queue and ``make replay-dlq``, and concurrent
 one person. Idempotent retries of every write route are ``test_retries.py``.
 
 The stream consumers (ColourFunction, CountersFunction, TracingFunction, CoverageFunction,
-RiskAreasFunction, ExportFunction) run in-process with the local stack's stream pump, which gives
-Lambda's semantics (``ReportBatchItemFailures``, bisection, ``MaximumRetryAttempts`` then the
-StreamFailureQueue). Faults come from botocore event hooks (``dynamodb_faults``). Every run is
-compared with a fault-free run of the same world (``fault_world``): nothing lost, nothing counted
-twice.
+RiskAreasFunction, ExportFunction, RegisterCountsFunction) run in-process with the local stack's
+stream pump, which gives Lambda's semantics (``ReportBatchItemFailures``, bisection,
+``MaximumRetryAttempts`` then the StreamFailureQueue). Faults come from botocore event hooks
+(``dynamodb_faults``). Every run is compared with a fault-free run of the same world
+(``fault_world``): nothing lost, nothing counted twice.
 
 Sizes: ``FAULT_SEEDS`` worlds (default 1) at ``FAULT_RATE`` (default 0.15) of calls refused, under
 ``FAULT_PLANS`` (default ``mixed``: throttling, 500s and lost connections together; also
@@ -62,6 +62,7 @@ CONSUMERS = frozenset(
         "CoverageFunction",
         "RiskAreasFunction",
         "ExportFunction",
+        "RegisterCountsFunction",
     }
 )
 _clean: dict[int, dict[str, list[str]]] = {}

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 from healthcode import clock
 from healthcode.protection import pii
-from healthcode.storage import idempotency, persons, scans
+from healthcode.storage import idempotency, persons, scans, venues
 
 from infra.local.inprocess import Answer, InProcessStack
+from infra.local.streams import StreamPump
 from tests.security.inprocess import fault_world as fw
 from tests.security.inprocess.dynamodb_faults import Fault, FaultInjector, install
 
@@ -34,7 +35,11 @@ from tests.security.inprocess.dynamodb_faults import Fault, FaultInjector, insta
 #:   region, an override or appeal already decided by the same official), so a retry without a key
 #:   answers as the first time and writes nothing new;
 #: * "superseding": every call issues a new one-time secret that replaces the one before (a guardian
-#:   link code, a paper code): a retry leaves exactly one live, the one in the last answer.
+#:   link code, a paper code): a retry leaves exactly one live, the one in the last answer;
+#: * "once": a state change that can happen once (a case's status step, an alert acknowledged): the
+#:   retry is answered 409 with the error naming why, and the first answer's effect stands alone;
+#: * "read": a search sent as POST (the ID number stays out of URLs): each call answers the same
+#:   and writes only its own audit entry.
 RETRY_SEMANTICS: dict[str, frozenset[str]] = {
     "POST /v1/codes": frozenset({"key", "natural"}),
     "POST /v1/codes/{person_id}/appeals": frozenset({"key"}),
@@ -48,11 +53,22 @@ RETRY_SEMANTICS: dict[str, frozenset[str]] = {
     "POST /v1/lab-results": frozenset({"natural"}),
     "PUT /v1/risk-areas/{region_code}": frozenset({"natural"}),
     "PUT /v1/persons/{person_id}/colour": frozenset({"key"}),
+    "PUT /v1/persons/{person_id}/quarantine": frozenset({"natural"}),
     "POST /v1/overrides/{override_id}/approve": frozenset({"natural"}),
     "POST /v1/overrides/{override_id}/reject": frozenset({"natural"}),
     "POST /v1/appeals/{appeal_id}/answer": frozenset({"natural"}),
     "PUT /v1/venues/{venue_id}/staff/{sub}": frozenset({"natural"}),
     "DELETE /v1/venues/{venue_id}/staff/{sub}": frozenset({"natural"}),
+    # each reissue revokes the code before: a retry leaves the last answer's code the current one
+    "POST /v1/venues/{venue_id}/code": frozenset({"superseding"}),
+    "DELETE /v1/venues/{venue_id}": frozenset({"natural"}),
+    "PATCH /v1/venues/{venue_id}": frozenset({"natural"}),
+    "POST /v1/venues/{venue_id}/join-codes": frozenset({"key"}),
+    "PATCH /v1/cases/{case_id}": frozenset({"once"}),
+    "POST /v1/alerts/{alert_id}/acknowledge": frozenset({"once"}),
+    "POST /v1/persons/search": frozenset({"read"}),
+    "PUT /v1/registers/entities": frozenset({"natural"}),
+    "PUT /v1/registers/population": frozenset({"natural"}),
 }
 #: Fields of an answer that are new on every call by design (a freshly signed code).
 FRESH_FIELDS = frozenset({"token", "expires_at"})
@@ -298,6 +314,15 @@ def retry_risk_area(world: RetryWorld) -> Retried:
     return Retried(first, again, world.count("RiskAreasTable", region_code=region))
 
 
+def retry_quarantine(world: RetryWorld) -> Retried:
+    _, person, _ = world.citizen()
+    order = {"kind": "home", "from": clock.show(clock.now())}
+    first, again = _twice(world, "PUT", f"/v1/persons/{person}/quarantine", fw.OFFICIAL, order, None)
+    audited = world.count_prefix("AuditTable", "kind", "quarantine_placed", subject=f"person#{person}")
+    assert audited == 1, "one placement on the person's trail"
+    return Retried(first, again, world.count("FactsTable", person_id=person, kind="quarantine"))
+
+
 OVERRIDE = {"colour": "yellow", "reason_code": "contact_under_review", "evidence_ref": "GY-CDC-2022-0510-01"}
 SECOND_OFFICIAL = ("fault-official-2", ("official",))
 
@@ -387,6 +412,106 @@ def retry_staff_removal(world: RetryWorld) -> Retried:
     )
 
 
+def retry_reissue(world: RetryWorld) -> Retried:
+    venue_id, _ = world._venue()
+    path = f"/v1/venues/{venue_id}/code"
+    first, again = _twice(world, "POST", path, fw.MANAGER, {"reason": "damaged"}, None)
+    current = venues.get(venue_id)
+    assert current is not None
+    live = [answer for answer in (first, again) if answer.json()["code"] == current.code]
+    assert live == [again], "only the last code is current"
+    return Retried(first, again, len(live))
+
+
+def retry_close(world: RetryWorld) -> Retried:
+    venue_id, _ = world._venue()
+    first, again = _twice(world, "DELETE", f"/v1/venues/{venue_id}", fw.MANAGER, None, None)
+    assert (first.status, again.status) == (204, 204)
+    empty = b"null"  # a 204 has no body: both answers compare as null
+    closed = world.count_prefix("AuditTable", "kind", "venue_closed", subject=f"venue#{venue_id}")
+    return Retried(
+        Answer(first.status, first.headers, first.body or empty),
+        Answer(again.status, again.headers, again.body or empty),
+        closed,
+    )
+
+
+def retry_venue_change(world: RetryWorld) -> Retried:
+    venue_id, _ = world._venue()
+    body = {"zone": "北门广场", "store_number": "B1-07"}
+    first, again = _twice(world, "PATCH", f"/v1/venues/{venue_id}", fw.MANAGER, body, None)
+    return Retried(
+        first, again, world.count_prefix("AuditTable", "kind", "venue_changed", subject=f"venue#{venue_id}")
+    )
+
+
+def retry_join_code(world: RetryWorld) -> Retried:
+    venue_id, _ = world._venue()
+    first, again = _twice(world, "POST", f"/v1/venues/{venue_id}/join-codes", fw.MANAGER, None, "join-1")
+    return Retried(
+        first, again, world.count_prefix("VenuesTable", "venue_id", "join#", joins_venue_id=venue_id)
+    )
+
+
+def _once(first: Answer, again: Answer, code: str, records: int) -> Retried:
+    """A retry of a step that happens once: 409 ``code``, and the first answer's effect alone."""
+    assert (again.status, again.json()["error"]["code"]) == (409, code), again.body
+    return Retried(first, first, records)
+
+
+def retry_case_status(world: RetryWorld) -> Retried:
+    _, person, _ = world.citizen()
+    body = {
+        "person_id": person,
+        "status": "suspected",
+        "diagnosed_at": clock.show(fw.BASE - timedelta(hours=2)),
+    }
+    case_id = world.call("POST", "/v1/cases", fw.OFFICIAL, body).json()["case_id"]
+    path = f"/v1/cases/{case_id}"
+    first, again = _twice(world, "PATCH", path, fw.OFFICIAL, {"status": "confirmed"}, None)
+    history = world.call("GET", path, fw.OFFICIAL).json()["history"]
+    return _once(
+        first, again, "status_unchanged", sum(1 for step in history if step["status"] == "confirmed")
+    )
+
+
+def retry_alert_acknowledgement(world: RetryWorld) -> Retried:
+    _, person, _ = world.citizen(symptoms=True)
+    body = {"code": _fresh_code(world, person), "checkpoint_id": world.venue_id, "temperature": 38.6}
+    scanned = world.call("POST", "/v1/verifications", fw.SCANNER, body)
+    assert scanned.status == 200, scanned.body
+    StreamPump(world.stack.template, world.stack.clients, world.stack.invoke).drain()
+    path = f"/v1/alerts/{scanned.json()['scan_id']}/acknowledge"
+    first, again = _twice(world, "POST", path, fw.OFFICIAL, {"note": "已通知社区复测"}, None)
+    acknowledged = world.count("AlertsTable", alert_id=scanned.json()["scan_id"], status="acknowledged")
+    return _once(first, again, "alert_already_acknowledged", acknowledged)
+
+
+def retry_person_search(world: RetryWorld) -> Retried:
+    _, person, number = world.citizen()
+    first, again = _twice(world, "POST", "/v1/persons/search", fw.OFFICIAL, {"id_number": number}, None)
+    searched = world.count_prefix("AuditTable", "kind", "person_search", subject=f"person#{person}")
+    assert searched == 2, "each search is audited"
+    return Retried(first, again, len(first.json()["persons"]))
+
+
+def retry_entities(world: RetryWorld) -> Retried:
+    row = {
+        "credit_code": "91440300708461136T",
+        "name": "贵阳测试商贸有限公司",
+        "region_code": fw.COUNTY,
+        "type": "enterprise",
+    }
+    first, again = _twice(world, "PUT", "/v1/registers/entities", fw.OFFICIAL, {"entities": [row]}, None)
+    return Retried(first, again, world.count("RegistersTable", pk="E#91440300708461136T", sk="ENTITY"))
+
+
+def retry_population(world: RetryWorld) -> Retried:
+    body = {"regions": [{"region_code": fw.COUNTY, "population": 612_000}]}
+    first, again = _twice(world, "PUT", "/v1/registers/population", fw.OFFICIAL, body, None)
+    return Retried(first, again, world.count("RegistersTable", pk=f"POP#{fw.COUNTY}"))
+
+
 RETRY_CASES: dict[str, list[Callable[[RetryWorld], Retried]]] = {
     "POST /v1/codes": [retry_apply_with_key, retry_apply_by_id_number],
     "POST /v1/codes/{person_id}/appeals": [retry_appeal],
@@ -400,11 +525,21 @@ RETRY_CASES: dict[str, list[Callable[[RetryWorld], Retried]]] = {
     "POST /v1/lab-results": [retry_lab_results],
     "PUT /v1/risk-areas/{region_code}": [retry_risk_area],
     "PUT /v1/persons/{person_id}/colour": [retry_override_request],
+    "PUT /v1/persons/{person_id}/quarantine": [retry_quarantine],
     "POST /v1/overrides/{override_id}/approve": [retry_approval],
     "POST /v1/overrides/{override_id}/reject": [retry_rejection],
     "POST /v1/appeals/{appeal_id}/answer": [retry_appeal_answer],
     "PUT /v1/venues/{venue_id}/staff/{sub}": [retry_staff_assignment],
     "DELETE /v1/venues/{venue_id}/staff/{sub}": [retry_staff_removal],
+    "POST /v1/venues/{venue_id}/code": [retry_reissue],
+    "DELETE /v1/venues/{venue_id}": [retry_close],
+    "PATCH /v1/venues/{venue_id}": [retry_venue_change],
+    "POST /v1/venues/{venue_id}/join-codes": [retry_join_code],
+    "PATCH /v1/cases/{case_id}": [retry_case_status],
+    "POST /v1/alerts/{alert_id}/acknowledge": [retry_alert_acknowledgement],
+    "POST /v1/persons/search": [retry_person_search],
+    "PUT /v1/registers/entities": [retry_entities],
+    "PUT /v1/registers/population": [retry_population],
 }
 
 
@@ -437,7 +572,7 @@ def test_a_retried_write_answers_as_the_first_time_and_stores_one_record(
         retry_stack._retry_world = world  # type: ignore[attr-defined]
     retried = case(world)
     assert retried.first.status < 300, retried.first.body
-    if case in (retry_link, retry_paper):
+    if case in (retry_link, retry_paper, retry_reissue):
         assert retried.again.status == retried.first.status and retried.records == 1
         return
     assert retried.same_answer(), (
