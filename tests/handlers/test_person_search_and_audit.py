@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -89,7 +90,14 @@ SEARCH_REFUSALS = [
     ({"id_number": "52010219900307001"}, 422, "invalid_id_number", "id_number"),
     ({"id_number": "520102199003070011"}, 422, "invalid_id_number", "id_number"),
     ({"id_number": 520102199003070011}, 422, "invalid_id_number", "id_number"),
-    ({"id_number": "E12345678", "id_type": "passport"}, 422, "id_type_not_searchable", "id_type"),
+    ({"id_number": "E12345678", "id_type": "passport"}, 422, "missing_field", "nationality"),
+    (
+        {"id_number": "E1234", "id_type": "passport", "nationality": "CHN"},
+        422,
+        "invalid_id_number",
+        "id_number",
+    ),
+    ({"id_number": "E12345678", "nationality": "CHN"}, 422, "nationality_not_allowed", "nationality"),
     ({"id_number": "E12345678", "id_type": "driving_licence"}, 422, "invalid_id_type", "id_type"),
     ({"id_number": "x", "name": "张三"}, 422, "unknown_field", "name"),
 ]
@@ -277,3 +285,35 @@ def test_the_steps_of_a_held_act_on_no_person_are_read_inside_its_area(stack: In
         assert inside.status == 200, inside.body
         actions = [e["action"] for e in inside.json()["entries"]]
         assert actions[0] == "audit_read" and len(actions) >= 2
+
+
+def test_a_person_who_applied_with_a_passport_is_found_by_it(stack: InProcessStack) -> None:
+    """GIVEN a person who applied with a Chinese passport WHEN an official searches the number
+    (typed in full-width digits, as Chinese input methods give them) THEN they are found, masked;
+    the same digits as a Hong Kong and Macao permit find nobody (types never meet)."""
+    number = f"E{uuid.uuid4().int % 10**8:08d}"
+    citizen = (f"citizen-{uuid.uuid4().hex[:8]}", ["citizen"])
+    applied = stack.call(
+        "POST",
+        "/v1/codes",
+        as_=citizen,
+        json_body={
+            "name": "王小明",
+            "id_type": "passport",
+            "id_number": number,
+            "nationality": "CHN",
+            "phone": "13800000000",
+            "address": "贵州省贵阳市南明区中华南路1号",
+            "region_code": NANMING,
+            "declaration": {"symptoms": [], "travel": [], "contact_with_case": False},
+        },
+    )
+    assert applied.status == 201, applied.body
+    typed = number[0] + "".join(chr(ord(d) + 0xFEE0) for d in number[1:])  # full-width digits
+    body = {"id_number": typed, "id_type": "passport", "nationality": "CHN"}
+    found = stack.call("POST", "/v1/persons/search", as_=OFFICIAL, json_body=body)
+    assert found.status == 200, found.body
+    (person,) = found.json()["persons"]
+    assert person["person_id"] == applied.json()["person_id"] and number not in found.body.decode()
+    other = {"id_number": f"H{number[1:]}", "id_type": "hk_macao_permit"}
+    assert stack.call("POST", "/v1/persons/search", as_=OFFICIAL, json_body=other).json() == {"persons": []}

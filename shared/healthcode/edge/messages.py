@@ -204,9 +204,6 @@ CATALOGUE: Final[dict[str, Message]] = {
     "invalid_query": Message(
         "请在查询对象（subject）与操作人（actor）中二选一填写。", "give subject or actor"
     ),
-    "id_type_not_searchable": Message(
-        "目前仅支持按居民身份证号码查找人员。", "only resident ID numbers can be searched"
-    ),
     "alert_not_found": Message("未找到该预警。", "alert not found"),
     "alert_already_acknowledged": Message("该预警已被处置确认，无需重复确认。", "alert already acknowledged"),
     "invalid_verdict": Message("核验结论取值有误。", "invalid verdict"),

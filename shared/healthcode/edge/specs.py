@@ -1578,6 +1578,7 @@ OPERATIONS: dict[str, Operation] = {
                         "invalid_id_type",
                     )
                 ),
+                "nationality": nullable(coded(text(3, 3), "invalid_nationality")),
             },
             ("id_number",),
         ),

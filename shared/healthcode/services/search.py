@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from healthcode.errors import InvalidInput
 from healthcode.protection.auth import Caller
-from healthcode.rules import idcard
-from healthcode.rules.documents import IdType, check_id_type
+from healthcode.rules.documents import Document, check_document
 from healthcode.services import account_limits, recolour
 from healthcode.storage import audit, persons
 
@@ -29,7 +27,6 @@ __all__ = ["ROUTE", "SEARCHED", "Match", "search"]
 SEARCHED: Final = "person_search"
 ROUTE: Final = "POST /v1/persons/search"
 #: The document types a search can look up (the keyed hash covers resident ID numbers).
-SEARCHABLE: Final = frozenset({IdType.RESIDENT_ID})
 
 
 @dataclass(frozen=True)
@@ -44,27 +41,21 @@ class Match:
     region_code: str
 
 
-def _number(body: Mapping[str, Any], *, now: datetime) -> str:
-    kind = check_id_type(body.get("id_type"))
-    if kind not in SEARCHABLE:
-        raise InvalidInput(
-            "only resident ID numbers (id_type resident_id) can be searched",
-            field="id_type",
-            code="id_type_not_searchable",
-        )
-    value = body.get("id_number")
-    if not isinstance(value, str):
-        raise InvalidInput("id_number must be a string", field="id_number", code="invalid_id_number")
-    return idcard.check_id_number(value, today=now.date()).number
+def _document(body: Mapping[str, Any], *, now: datetime) -> Document:
+    """The document searched for, checked like one given in an application (a passport with
+    its ``nationality``); 422 naming the field otherwise."""
+    return check_document(
+        body.get("id_number"), body.get("id_type"), today=now.date(), nationality=body.get("nationality")
+    )
 
 
 def search(who: Caller, body: Mapping[str, Any], *, now: datetime) -> list[Match]:
     """The persons holding the body's ID number inside the caller's area (at most one), masked;
     audited. A well-formed number counts against the account's hourly searches before anything
     is looked up (429 ``rate_limited`` past the limit); a malformed one is refused writing nothing."""
-    number = _number(body, now=now)
+    document = _document(body, now=now)
     account_limits.person_search(who.sub, now=now)
-    holder = persons.holder_of(number)
+    holder = persons.holder_of(document.number, document.id_type.value)
     found = [holder] if holder is not None and who.covers(holder.region_code) else []
     if not found:  # a search that found nobody is on the searching account's trail
         audit.append(
