@@ -64,14 +64,16 @@ def test_the_full_record_is_read_inside_the_area_only(stack: InProcessStack) -> 
 
 def test_a_case_outside_the_area_is_refused_and_nothing_is_written(stack: InProcessStack) -> None:
     """GIVEN a green person of Nanming WHEN an official of Zunyi reports them as a case (by id
-    and by ID number) THEN 403 outside_area, the person stays green and no case exists; an
+    and by ID number) THEN 403 outside_area by id, and by ID number 404 as if nobody held it (a
+    report must not tell where a number is held); the person stays green and no case exists; an
     official of Guiyang reports them and reads the case and its contacts, Zunyi cannot."""
     person_id, number = epi.person()
     body = {"person_id": person_id, "status": "confirmed", "diagnosed_at": "2022-05-10T08:00:00+08:00"}
     assert refused(stack.call("POST", "/v1/cases", as_=OFFICIAL, region=ZUNYI, json_body=body))
     by_number = {**body, "person_id": None, "id_number": number}
     by_number = {k: v for k, v in by_number.items() if v is not None}
-    assert refused(stack.call("POST", "/v1/cases", as_=OFFICIAL, region=ZUNYI, json_body=by_number))
+    unknown = stack.call("POST", "/v1/cases", as_=OFFICIAL, region=ZUNYI, json_body=by_number)
+    assert (unknown.status, unknown.error_code) == (404, "person_not_found")
     stored = persons.get(person_id, consistent=True)
     assert stored is not None and stored.colour == "green"
     assert "case_reported" not in kinds(person_id)
@@ -87,8 +89,8 @@ def test_a_case_outside_the_area_is_refused_and_nothing_is_written(stack: InProc
 
 def test_lab_rows_of_persons_outside_the_area_are_rejected_one_by_one(stack: InProcessStack) -> None:
     """GIVEN lab rows for a person of Nanming and one of Zunyi WHEN an official of Guiyang imports
-    them THEN the Guiyang row is accepted (its person red) and the Zunyi row rejected with
-    outside_area naming id_number, its person untouched."""
+    them THEN the Guiyang row is accepted (its person red) and the Zunyi row rejected as
+    unknown_person naming id_number (as for a number nobody holds), its person untouched."""
     inside, inside_number = epi.person()
     outside, outside_number = epi.person(region="520302")
     sampled = (NOW - timedelta(hours=3)).isoformat()
@@ -100,7 +102,7 @@ def test_lab_rows_of_persons_outside_the_area_are_rejected_one_by_one(stack: InP
     assert answer.status == 200, answer.body
     body = answer.json()
     assert body["accepted"] == 1
-    assert body["rejected"] == [{"index": 0, "error": "outside_area", "field": "id_number"}]
+    assert body["rejected"] == [{"index": 0, "error": "unknown_person", "field": "id_number"}]
     assert [c["index"] for c in body["cases"]] == [1]
     assert persons.get(inside, consistent=True).colour == "red"  # type: ignore[union-attr]
     assert persons.get(outside, consistent=True).colour == "green"  # type: ignore[union-attr]

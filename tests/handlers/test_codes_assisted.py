@@ -125,6 +125,26 @@ def test_an_official_assists_inside_their_area(moto_stack: InProcessStack) -> No
     assert (other.status, other.error_code) == (409, "identity_mismatch")
 
 
+def test_an_official_cannot_move_a_registered_person_into_their_area(moto_stack: InProcessStack) -> None:
+    """GIVEN an unclaimed person registered in Guiyang (520103) WHEN an official of Zunyi applies
+    for them typing a Zunyi region THEN 403 outside_area and the person stays where they were (an
+    assisted renewal never moved them: the official would then have read their record, coloured
+    and printed them as a person of their own area)."""
+    number = adult_id()
+    registered = moto_stack.call("POST", "/v1/codes", as_=OFFICIAL, json_body=without_phone(number))
+    assert registered.status == 201, registered.body
+    moved = without_phone(number, region_code="520302")
+    far = moto_stack.call("POST", "/v1/codes", as_=OFFICIAL, json_body=moved, region="520300")
+    assert (far.status, far.error_code) == (403, "outside_area")
+    held = persons.holder_of(number)
+    assert held is not None and held.region_code == "520103"
+    # AND an official of the whole province renewing with another region keeps the registered one
+    renewed = moto_stack.call("POST", "/v1/codes", as_=OFFICIAL, json_body=moved)
+    assert renewed.status == 200, renewed.body
+    kept = persons.holder_of(number)
+    assert kept is not None and kept.region_code == "520103"
+
+
 def test_adult_dependants_need_a_reason(moto_stack: InProcessStack) -> None:
     # GIVEN a guardian applying for an adult of working age
     guardian = citizen()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from healthcode import clock
 from healthcode.rules.credentials import org_code_check_character, uscc_check_character
+from healthcode.storage import registers as registers_store
 
 from infra.local.streams import StreamPump
 from tests.codes_forms import adult_id, form
@@ -168,6 +169,23 @@ def test_rows_outside_the_callers_area_are_refused_row_by_row(stack: InProcessSt
     assert (outside.status, outside.error_code) == (403, "outside_area")
     whole = call(stack, "GET", "/v1/reports/uncovered-entities", OFFICIAL, area="520102")
     assert whole.status == 200 and whole.json()["region_code"] == "520102"
+
+
+def test_an_entity_of_another_area_is_not_renamed_or_moved_into_the_callers(stack: InProcessStack) -> None:
+    """GIVEN an entity registered in Yunyan (520103) WHEN an official of Nanming uploads its
+    credit code with a Nanming region (and a new name) THEN the row is refused as outside_area
+    and the entity stays as Yunyan registered it; their own rows in the same upload are taken."""
+    theirs = row("520103")
+    assert upload(stack, [theirs], area="520103").json()["accepted"] == 1
+    moved = {**theirs, "region_code": "520102", "name": "改名后的公司"}
+    answer = upload(stack, [row("520102"), moved], area="520102")
+    assert answer.status == 200, answer.body
+    assert answer.json()["accepted"] == 1
+    assert answer.json()["rejected"] == [{"index": 1, "error": "outside_area", "field": "credit_code"}]
+    stored = registers_store.stored_regions([theirs["credit_code"]])
+    assert stored == {theirs["credit_code"]: "520103"}
+    # AND an official of the whole province may move it (a correction across counties)
+    assert upload(stack, [moved]).json()["accepted"] == 1
 
 
 def test_only_officials_and_admins_manage_registers(stack: InProcessStack) -> None:

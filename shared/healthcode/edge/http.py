@@ -24,8 +24,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from healthcode import clock
 from healthcode.edge import messages
-from healthcode.errors import BadRequest, HealthCodeError, NotFound, PayloadTooLarge
+from healthcode.errors import BadRequest, HealthCodeError, NotFound, PayloadTooLarge, Unauthorized
 from healthcode.protection.auth import Caller, caller_from_event
+from healthcode.settings import settings
 
 MAX_BODY_BYTES = 256 * 1024
 JSON_TYPE = "application/json; charset=utf-8"
@@ -153,7 +154,13 @@ def finite(value: float) -> bool:
 
 
 def caller(app: APIGatewayHttpResolver) -> Caller:
-    return caller_from_event(app.current_event.raw_event)
+    """The caller of the request; an area (``region``) outside this stack's province is refused
+    (``401``): its prefix would cover nothing here, or, for a province code, read as the whole
+    province."""
+    who = caller_from_event(app.current_event.raw_event)
+    if who.area is not None and who.area[:2] != settings().province[:2]:
+        raise Unauthorized("the caller token's region is not in this province", code="unauthorized")
+    return who
 
 
 def lambda_handler_for(

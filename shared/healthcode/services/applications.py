@@ -179,9 +179,13 @@ def apply_assisted(
     details: Mapping[str, Any],
     now: datetime,
     idempotency_key: str | None = None,
+    staff: Caller | None = None,
 ) -> Applied:
     """An application staff make for someone without a phone (see the module docstring);
-    ``details`` (who acted, the checkpoint) go on the person's audit entry."""
+    ``details`` (who acted, the checkpoint) go on the person's audit entry. For a person already
+    registered, ``staff`` (an official with an area) must cover the region they are registered
+    in (``403 outside_area``), and the renewal keeps that region: staff cannot move a person into
+    their own area by typing another one."""
     rules = province_policy()
     number, id_type = form.id_number.number, form.id_type
     wanted_id = derived_id("p-", "assisted", staff_sub, idempotency_key) if idempotency_key else None
@@ -198,6 +202,8 @@ def apply_assisted(
             holder = persons.holder_of(number, id_type)
             if holder is None:
                 raise
+    if staff is not None:
+        staff.require_area(holder.region_code)
     if not persons.is_unclaimed_owner(holder.owner_sub):
         raise Conflict(
             "this ID number's code is managed by an account; its paper code is printed from there",
@@ -398,7 +404,7 @@ def _update(
             name=None,  # the registered name stays (checked equal by check_identity)
             phone=form.phone,
             address=form.address,
-            region_code=form.region_code,
+            region_code=form.region_code if assisted is None else person.region_code,
             birth_year=form.birth_year,
             now=now,
         )

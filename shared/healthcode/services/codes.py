@@ -166,7 +166,7 @@ def _apply_assisted(form: Application, *, who: Caller, now: datetime, idempotenc
     details = _assisting(form, who)
     account_limits.assisted_application(who.sub, now=now)
     applied = applications.apply_assisted(
-        form, staff_sub=who.sub, details=details, now=now, idempotency_key=idempotency_key
+        form, staff_sub=who.sub, details=details, now=now, idempotency_key=idempotency_key, staff=who
     )
     person = applied.person
     if applied.created and person.paper_code and person.paper_expires_at and person.paper_expires_at > now:

@@ -58,6 +58,7 @@ def upload_entities(who: Caller, rows: Sequence[object]) -> Upload:
         raise _too_many(len(rows))
     province = settings().province
     taken: dict[str, store.Entity] = {}
+    row_of: dict[str, int] = {}
     rejected: list[rules.Refusal] = []
     for index, raw in enumerate(rows):
         try:
@@ -76,6 +77,14 @@ def upload_entities(who: Caller, rows: Sequence[object]) -> Upload:
             rejected.append(rules.Refusal(index=index, error=refused.code, field=refused.field))
             continue
         taken[row.credit_code] = store.Entity(row.credit_code, row.name, row.region_code, row.type)
+        row_of[row.credit_code] = index
+    if who.area is not None and taken:
+        # an entity registered in another area is not the caller's to rename or move there
+        for code, region in store.stored_regions(list(taken)).items():
+            if not who.covers(region):
+                del taken[code]
+                rejected.append(rules.Refusal(index=row_of[code], error="outside_area", field="credit_code"))
+        rejected.sort(key=lambda refusal: refusal.index)
     accepted = store.put_entities(list(taken.values()), at=clock.now(), actor=who.sub)
     logger.info("register uploaded", extra={"accepted": accepted, "rejected": len(rejected)})
     return Upload(accepted=accepted, rejected=tuple(rejected))

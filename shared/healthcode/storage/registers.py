@@ -170,6 +170,35 @@ def put_entities(entities: Sequence[Entity], *, at: datetime, actor: str) -> int
     return len(entities)
 
 
+def stored_regions(credit_codes: Sequence[str]) -> dict[str, str]:
+    """The region each of ``credit_codes`` is registered in now (those registered), read with
+    BatchGetItem 100 keys at a time, consistently (an upload checks them before it overwrites)."""
+    found: dict[str, str] = {}
+    codes = list(dict.fromkeys(credit_codes))
+    for start in range(0, len(codes), 100):
+        keys = [{"pk": _s(ENTITY_PREFIX + code), "sk": _s(ENTITY_SK)} for code in codes[start : start + 100]]
+        pending: dict[str, Any] = {
+            table_name(TABLE): {
+                "Keys": keys,
+                "ConsistentRead": True,
+                "ProjectionExpression": "credit_code, region_code",
+            }
+        }
+        for round_ in range(UNPROCESSED_ROUNDS):
+            answer = client().batch_get_item(RequestItems=pending)
+            for item in answer.get("Responses", {}).get(table_name(TABLE), []):
+                code, region = _str(item, "credit_code"), _str(item, "region_code")
+                if code and region:
+                    found[code] = region
+            pending = answer.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2**round_, 1.0))
+        else:
+            raise RuntimeError("the register read was throttled; nothing was written, send the upload again")
+    return found
+
+
 def credit_code_of(pk: str) -> str | None:
     """The credit code of an entity's item key, None for other items."""
     if not pk.startswith(ENTITY_PREFIX):

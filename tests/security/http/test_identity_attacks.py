@@ -378,3 +378,23 @@ def test_a_fujian_manager_sees_nobody_behind_a_forwarded_poster_but_sees_whom_st
     assert door_alert["person"]["name"] == "陈美玲"
     reads = [e for e in audit_of(fujian, door_person) if e["kind"] == "identity_read"]
     assert [e["actor"] for e in reads] == [manager]
+
+
+@pytest.mark.parametrize("region", ["350000", "350100", "110101"])
+def test_an_area_of_another_province_is_no_area(world: World, region: str) -> None:
+    """GIVEN an official's token whose area lies in another province WHEN it lists venues or
+    searches THEN 401: a province code there (350000) would otherwise read as "the whole
+    province" here and list every venue of Guizhou."""
+    token = world.token(account("official"), ["official"], region)
+    for method, path, body in (
+        ("GET", "/v1/venues", None),
+        ("POST", "/v1/persons/search", {"id_number": "x"}),
+    ):
+        answer = world.stack.http.request(
+            method,
+            f"{world.stack.url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert answer.status_code == 401, answer.text
