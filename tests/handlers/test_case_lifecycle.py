@@ -235,6 +235,27 @@ def test_an_approval_after_the_case_closed_otherwise_changes_nothing(stack: InPr
     assert shown["status"] == "recovered"
 
 
+def test_an_approval_of_a_request_made_before_an_upgrade_changes_nothing(stack: InProcessStack) -> None:
+    """GIVEN exclusion requested for a suspected case, which is then confirmed WHEN a second
+    official approves the exclusion THEN nothing is released (the approver decided on a suspected
+    case, not on the confirmed one there is): the result says the case changed."""
+    person_id, _ = epi.person()
+    case_id = report(stack, person_id, "suspected")
+    exclude = patch(stack, case_id, "excluded").json()["request_id"]
+    assert patch(stack, case_id, "confirmed").status == 200
+    late = approve(stack, exclude)
+    assert late.status == 200, late.body
+    assert late.json()["result"] | {} == {
+        "case_id": case_id,
+        "status": "excluded",
+        "applied": False,
+        "reason": "case_changed",
+        "case_status": "confirmed",
+    }
+    shown = stack.call("GET", f"/v1/cases/{case_id}", as_=epi.OFFICIAL).json()
+    assert shown["status"] == "confirmed"
+
+
 # -- tracing from close contacts ------------------------------------------------------------------
 
 

@@ -480,3 +480,27 @@ def test_a_task_redelivered_after_its_close_still_finishes_the_case(
     case = case_item(case_id)
     assert case.tracing == "done" and case.tasks_total == case.tasks_done
     assert contact_rows(aws_stack, case_id) == expected_rows(scenario, case_id, guizhou)
+
+
+def test_a_plan_redelivered_after_it_was_stored_still_finishes_the_case(
+    aws_stack: InProcessStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a case whose person scanned nowhere (no task: the plan itself finishes the case) and
+    a finish that fails once after the plan was stored WHEN the event source retries the record
+    THEN the retry finds the plan stored and still finishes the case (no task is left to)."""
+    person_id, _ = epi.person()
+    finish = tracing.finish_if_complete
+    failures = {"left": 1}
+
+    def failing_finish(case_id: str, *, now: datetime) -> bool:
+        if failures["left"]:
+            failures["left"] = 0
+            raise RuntimeError("throttled reading the case")
+        return finish(case_id, now=now)
+
+    monkeypatch.setattr(tracing, "finish_if_complete", failing_finish)
+    case_id = report_case(aws_stack, person_id)
+    epi.pump(aws_stack, only=epi.TRACING_ONLY).drain()
+    assert failures["left"] == 0, "the plan's finish failed once"
+    case = case_item(case_id)
+    assert (case.tracing, case.contacts_found, case.tasks_total) == ("done", 0, 0)

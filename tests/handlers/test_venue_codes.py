@@ -178,6 +178,27 @@ def test_closing_a_complex_refuses_its_stores_and_doors_codes_and_keeps_records(
     assert (poster.status, poster.error_code) == (409, "venue_closed")
 
 
+def test_a_store_read_its_complex_open_just_before_the_close_is_not_written(
+    stack: InProcessStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a mall closed while a store's registration was under way (its read of the mall, an
+    eventually consistent one, still saw it open) WHEN the registration is written THEN 409
+    parent_closed and no store: the mall's being open is checked in the registration's own
+    transaction, not only on the read before it."""
+    from healthcode.storage import venues as venue_store
+
+    who = manager()
+    mall = register(stack, who).json()
+    before = venue_store.parent(mall["venue_id"])
+    assert before is not None and not before.closed
+    assert stack.call("DELETE", f"/v1/venues/{mall['venue_id']}", as_=who).status == 204
+    monkeypatch.setattr(venue_store, "parent", lambda venue_id: before)  # the stale read
+    late = register(stack, who, name="新店", type="restaurant", parent_venue_id=mall["venue_id"])
+    assert refused(late) == (409, "parent_closed", "parent_venue_id")
+    listed = stack.call("GET", "/v1/venues", as_=who).json()["venues"]
+    assert [v["venue_id"] for v in listed] == [mall["venue_id"]]
+
+
 def test_closing_a_store_leaves_its_complex_open(stack: InProcessStack) -> None:
     who = manager()
     mall = register(stack, who).json()

@@ -107,7 +107,8 @@ def open_case(
 def report(report: cases.CaseReport, *, who: Caller, now: datetime) -> ReportedCase:
     """An official reports a case: the person (by id or ID number) turns red at once, unless
     the official is past their hourly limit of persons coloured: then it waits for a second
-    official (``held``). A person outside the official's area: 403 ``outside_area``."""
+    official (``held``). A person outside the official's area: 403 ``outside_area`` when named by
+    id; when named by ID number, 404 as if nobody held it (as a search answers)."""
     official = who.sub
     account_limits.official_write(official, now=now)
     person = None
@@ -117,6 +118,8 @@ def report(report: cases.CaseReport, *, who: Caller, now: datetime) -> ReportedC
             raise NotFound("no such person", field="person_id", code="person_not_found")
     elif report.id_number is not None:
         person = persons.holder_of(report.id_number, report.id_type)
+        if person is not None and not who.covers(person.region_code):
+            person = None  # answered as nobody: a report must not tell where an ID number is held
     if person is None:
         raise NotFound("nobody holds a code under this ID number", field="id_number", code="person_not_found")
     who.require_area(person.region_code)
@@ -232,7 +235,9 @@ def change_status(case_id: str, status: cases.CaseStatus, *, who: Caller, now: d
 def execute_status_change(action: Mapping[str, Any], approval: approvals.Approval) -> dict[str, Any]:
     """Close a case once a second official approved it (idempotent: an approval retried after a
     crash finishes the releases). A case that meanwhile can no longer take the change (closed
-    otherwise, gone) is left alone: the result says why (``applied: false``)."""
+    otherwise, gone) or whose status moved on since the request (an upgrade: the approver
+    decided on another case than there is) is left alone: the result says why
+    (``applied: false``)."""
     case_id, status = str(action["case_id"]), cases.CaseStatus(str(action["status"]))
     result: dict[str, Any] = {"case_id": case_id, "status": str(status)}
     for _ in range(CHANGE_ATTEMPTS):
@@ -245,6 +250,10 @@ def execute_status_change(action: Mapping[str, Any], approval: approvals.Approva
             cases.check_status_change(case.status, status)
         except Conflict as refusal:
             return result | {"applied": False, "reason": refusal.code, "case_status": case.status}
+        if action.get("from") is not None and case.status != action["from"]:
+            # The request was made about another status (a suspected case since confirmed): the
+            # approver did not see the case as it is, so nothing is released on it.
+            return result | {"applied": False, "reason": "case_changed", "case_status": case.status}
         monitoring = policy().recovery_monitoring_days if status == cases.CaseStatus.RECOVERED else 0
         changed = case_store.change_status(
             case_id,

@@ -15,6 +15,7 @@ same facts.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Final
 
@@ -59,6 +60,9 @@ def spread(person_id: str, kind: str, *, learned_at: datetime) -> int:
     fact = colour.same_building_fact(person_id, policy=rules, at=learned_at)
     if fact is None:
         return 0
+    # the neighbours learn it now, whenever the source fact was learned: an override approved
+    # for a neighbour before this write must not cover it
+    fact = replace(fact, learned_at=None)
     residence = residences.get(person_id)
     key = None if residence is None else residence.key
     if key is None:

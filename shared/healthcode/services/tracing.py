@@ -91,7 +91,12 @@ def plan(case_id: str, *, policy: Policy, now: datetime) -> int | None:
     set a task that ran back to pending, and its rewrite is no INSERT to run it again. If every
     task is done by then, the case is finished here."""
     case = case_store.get(case_id, consistent=True)
-    if case is None or case.tasks_total is not None or case.diagnosed_at is None or case.person_id is None:
+    if case is None or case.diagnosed_at is None or case.person_id is None:
+        return None
+    if case.tasks_total is not None:
+        # planned before: a redelivery after the plan was stored but its finish was not (a case
+        # without tasks, or whose tasks all ran) still finishes the case (idempotent)
+        finish_if_complete(case_id, now=now)
         return None
     first, last = tracing.case_window(case.diagnosed_at, policy)
     found = presences.of_case_person(case.person_id, first, last)
@@ -114,7 +119,10 @@ def plan_second_generation(case_id: str, *, policy: Policy, now: datetime) -> in
     learned: it turned red then) are searched like a case's. Like :func:`plan`, a retried plan
     writes only the tasks not written yet."""
     case = case_store.get(case_id, consistent=True)
-    if case is None or case.second_total is not None or case.person_id is None:
+    if case is None or case.person_id is None:
+        return None
+    if case.second_total is not None:
+        finish_if_complete(case_id, now=now)  # as in :func:`plan`: a redelivered plan finishes
         return None
     tasks: list[cases.TracingTask] = []
     if case.status != cases.CaseStatus.EXCLUDED:
@@ -157,17 +165,19 @@ def _record_exposures(
     recorded_at: datetime,
     now: datetime,
 ) -> None:
-    """Exposure facts (under each contact), then each person's strongest contact row, and each
-    close contact's first close exposure (learned ``now``: generation 2 starts from it); in
-    ``WRITERS`` concurrent streams of requests (a station's page holds hundreds of people)."""
+    """Each person's strongest contact row, then the exposure facts (under each contact), and
+    each close contact's first close exposure (learned ``now``: generation 2 starts from it); in
+    ``WRITERS`` concurrent streams of requests (a station's page holds hundreds of people). The
+    rows go first: excluding a case ends the facts of the people its rows name, so no fact may
+    exist without its row (a page that failed half-way is written again whole)."""
+    by_id = {e.exposure_id: e for e in exposures}
+    strongest = [by_id[row.exposure_id] for row in tracing.strongest_per_person(exposures)]
+    _in_parallel(lambda exposure: _keep_strongest(task.case_id, exposure), strongest)
     entries = [(e.person_id, e.fact(policy)) for e in exposures]
     chunks = [entries[start : start + BATCH_LIMIT] for start in range(0, len(entries), BATCH_LIMIT)]
     _in_parallel(
         lambda chunk: facts.add_in_batches(chunk, recorded_at=recorded_at, source=task.case_id), chunks
     )
-    by_id = {e.exposure_id: e for e in exposures}
-    strongest = [by_id[row.exposure_id] for row in tracing.strongest_per_person(exposures)]
-    _in_parallel(lambda exposure: _keep_strongest(task.case_id, exposure), strongest)
     first_close: dict[str, tracing.Exposure] = {}
     for exposure in exposures:
         if exposure.kind is tracing.ContactKind.CLOSE:

@@ -146,7 +146,10 @@ def register(who: Caller, body: Mapping[str, Any], *, key: str | None) -> dict[s
             now=clock.now(),
             one_per_phone=rules.one_venue_per_phone and not checkpoint,
             join=join,
+            open_parents=() if parent is None else tuple(dict.fromkeys((parent.venue_id, root))),
         )
+    except store.ParentClosed:
+        raise Conflict("the parent venue is closed", field="parent_venue_id", code="parent_closed") from None
     except store.JoinCodeRefused:
         assert join is not None
         refusal = _join_refusal(store.join_code(join.digest), join.parent_venue_id, venue_id=venue_id)

@@ -258,12 +258,15 @@ def register(
     now: datetime,
     one_per_phone: bool,
     join: JoinUse | None = None,
+    open_parents: tuple[str, ...] = (),
 ) -> VenueView:
     """Store a new venue, personal fields encrypted and masked (one TransactWriteItems, with its
     phone guard when ``one_per_phone``, and using up ``join``'s code with the parent's audit
     entry). Raises ``VenueExists`` when the id is taken, 409 ``phone_has_venue`` when the phone
     already holds a venue (one venue code per phone), ``JoinCodeRefused`` when the join code was
-    used, expired or is for another venue by the time of the write."""
+    used, expired or is for another venue by the time of the write, ``ParentClosed`` when one of
+    ``open_parents`` (the parent and the complex's root) was closed by then: checked in the same
+    transaction, so a store cannot slip in under a complex while it is being closed."""
     venue = _build(
         registration,
         venue_id=venue_id,
@@ -278,17 +281,29 @@ def register(
     try:
         with TransactWrite(connection=connection()) as transaction:
             _add_registration(transaction, venue, guard)
+            for parent_id in open_parents:
+                transaction.condition_check(
+                    Venue, parent_id, condition=Venue.venue_id.exists() & Venue.closed_at.does_not_exist()
+                )
             if join is not None:
                 _use_join_code(transaction, join, venue_id=venue_id, by=manager_sub, now=now)
     except TransactWriteError as error:
-        raise _refusal(error, guard, joined=join is not None) from error
+        raise _refusal(error, guard, joined=join is not None, parents=len(open_parents)) from error
     return view_of(venue)
 
 
-def _refusal(error: TransactWriteError, guard: PhoneGuard | None, *, joined: bool = False) -> Exception:
+class ParentClosed(Exception):
+    """The parent (or the complex's root) was closed before the registration was written."""
+
+
+def _refusal(
+    error: TransactWriteError, guard: PhoneGuard | None, *, joined: bool = False, parents: int = 0
+) -> Exception:
     """What a cancelled registration transaction means: the venue exists (a retry), the phone
-    holds a venue (409), the join code is no longer good, or the error itself when something
-    else failed."""
+    holds a venue (409), the parent was closed, the join code is no longer good, or the error
+    itself when something else failed. pynamodb sends condition checks first (the guard's other
+    versions, then the open parents), then the puts (the venue, its guard), then the join code's
+    update."""
     reasons = (
         error.cancellation_reasons if error.cause_response_code == "TransactionCanceledException" else []
     )
@@ -296,10 +311,12 @@ def _refusal(error: TransactWriteError, guard: PhoneGuard | None, *, joined: boo
         index for index, reason in enumerate(reasons) if reason and reason.code == "ConditionalCheckFailed"
     }
     checks = len(guard.other_versions) if guard else 0
-    if checks in failed:  # items: the condition checks, then the venue, then the guard
+    if checks + parents in failed:
         return VenueExists("a venue with this id is stored already")
+    if failed & set(range(checks, checks + parents)):
+        return ParentClosed("the parent venue was closed")
     if guard is not None and failed:
-        guard_positions = set(range(checks)) | {checks + 1}
+        guard_positions = set(range(checks)) | {checks + parents + 1}
         if failed & guard_positions:
             return Conflict(
                 "this phone number already holds a venue code (one venue code per phone number)",
