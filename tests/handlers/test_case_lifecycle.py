@@ -202,7 +202,7 @@ def test_refusals_are_clear_and_write_nothing(stack: InProcessStack) -> None:
         (patch(stack, case_id, "suspected"), 409, "invalid_status_change"),
         (patch(stack, "case-000000000000000000000000", "confirmed"), 404, "case_not_found"),
         (patch(stack, "not-a-case", "confirmed"), 404, "case_not_found"),
-        (patch(stack, case_id, "excluded", region="350100"), 403, "outside_area"),
+        (patch(stack, case_id, "excluded", region="520300"), 403, "outside_area"),
         (patch(stack, case_id, "excluded", as_=("manager-1", ["venue_manager"])), 403, "forbidden_role"),
     ]
     for answer, status, code in refusals:
