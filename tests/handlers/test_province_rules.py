@@ -113,6 +113,26 @@ def test_a_quarantine_is_red_at_once_and_lifting_it_early_needs_a_second_officia
     assert [e.kind for e in audit.entries(audit.person_subject(person_id))].count("quarantine_placed") == 2
 
 
+def test_an_order_decided_on_a_stale_read_is_refused_not_written_over_a_newer_one(
+    stack: InProcessStack, shanxi: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN two officials ordering a quarantine for one person at the same moment, a 14-day one
+    written first WHEN the other's 1-day order is written, decided on its read from before the
+    first (no quarantine yet: nothing to shorten, so no second official) THEN 409
+    concurrent_update and the 14-day order stands: a shorter order never replaces a longer one
+    unseen."""
+    person_id, _ = epi.person(region=TAIYUAN)
+    start = clock.show(NOW)
+    assert quarantine(stack, person_id, {"kind": "home", "from": start}).status == 200
+    monkeypatch.setattr(quarantines, "get", lambda _person_id: None)  # the read before the first
+    short = {"kind": "home", "from": start, "until": clock.show(NOW + timedelta(days=1))}
+    answer = quarantine(stack, person_id, short)
+    assert (answer.status, answer.error_code) == (409, "concurrent_update"), answer.body
+    monkeypatch.undo()
+    kept = quarantines.get(person_id)
+    assert kept is not None and kept.expires_at == NOW + timedelta(days=14)
+
+
 def test_quarantine_orders_outside_the_area_unknown_or_bad_are_refused_and_write_nothing(
     stack: InProcessStack, shanxi: None
 ) -> None:

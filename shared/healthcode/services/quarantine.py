@@ -178,7 +178,16 @@ def place(person_id: str, order: Order, *, who: Caller, now: datetime) -> Placed
             seed=act,
         )
         return Placed(fact=current, decision=None, held=held)
-    return _apply(person_id, fact, actor=official, approver=None, now=now, event="quarantine_placed", act=act)
+    return _apply(
+        person_id,
+        fact,
+        actor=official,
+        approver=None,
+        now=now,
+        event="quarantine_placed",
+        act=act,
+        read=current,
+    )
 
 
 def _apply(
@@ -190,8 +199,10 @@ def _apply(
     now: datetime,
     event: str,
     act: str,
+    read: colour.Fact | None,
 ) -> Placed:
-    """Write the quarantine (None: remove it) with its audit entry, and recolour the person."""
+    """Write the quarantine (None: remove it) with its audit entry, if the stored one is still
+    ``read`` (409 otherwise), and recolour the person."""
     recorded = None
     details: dict[str, Any] = {}
     if fact is not None:
@@ -215,7 +226,7 @@ def _apply(
         details=details,
         entry_id=act,
     )
-    quarantines.write(person_id, recorded, entry, source=event)
+    quarantines.write(person_id, recorded, entry, source=event, read=read)
     decision = recolour.recompute(person_id, now=now, actor=approver or actor, cause="quarantine")
     return Placed(fact=quarantines.get(person_id), decision=decision)
 
@@ -243,6 +254,7 @@ def execute_held(action: Mapping[str, Any], approval: approvals.Approval) -> dic
         now=approval.now,
         event=event,
         act=approval.request_id,
+        read=current,
     )
     shown = placed.fact
     return {

@@ -3,6 +3,7 @@ written together in one transaction (a quarantine is never in force without its 
 
 from __future__ import annotations
 
+from healthcode.errors import Conflict
 from healthcode.rules import colour
 from healthcode.rules.policy import FactKind
 from healthcode.storage import audit, facts
@@ -29,16 +30,29 @@ def get(person_id: str) -> colour.Fact | None:
     )
 
 
-def write(person_id: str, fact: colour.Fact | None, entry: audit.Entry, *, source: str) -> bool:
-    """Put the quarantine ``fact`` (None: remove the person's quarantine) with ``entry``; False
-    when the entry is already written (a retry of the same act: nothing is written again)."""
+def write(
+    person_id: str, fact: colour.Fact | None, entry: audit.Entry, *, source: str, read: colour.Fact | None
+) -> bool:
+    """Put the quarantine ``fact`` (None: remove the person's quarantine) with ``entry``, only if
+    the stored quarantine is still ``read`` (what the caller decided on: a concurrent order in
+    between raises ``409 concurrent_update``, so a shorter order can never overwrite a longer one
+    unseen); False when the entry is already written (a retry of the same act: nothing is
+    written again)."""
     if fact is not None and fact.recorded_at is None:
         raise ValueError("a quarantine fact carries the instant it was recorded")
+    unchanged = Fact.fact_id.does_not_exist() if read is None else Fact.recorded_at == read.recorded_at
     transaction = Transaction()
     if fact is None:
-        transaction.delete("fact", Fact(person_id, f"quarantine#{person_id}"))
+        transaction.delete("fact", Fact(person_id, f"quarantine#{person_id}"), condition=unchanged)
     else:
         item = facts.item_for(person_id, fact, recorded_at=fact.recorded_at or entry.at, source=source)
-        transaction.save("fact", item)
+        transaction.save("fact", item, condition=unchanged)
     transaction.save("audit", audit.item_of(entry), condition=AuditEntry.entry.does_not_exist())
-    return not transaction.commit()
+    refused = transaction.commit()
+    if "audit" in refused:
+        return False
+    if "fact" in refused:
+        raise Conflict(
+            "the quarantine was changed meanwhile: read it and try again", code="concurrent_update"
+        )
+    return True
