@@ -31,7 +31,7 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from healthcode.errors import Conflict
 from healthcode.storage import cursors
-from healthcode.storage.base import instant_key, ttl_after
+from healthcode.storage.base import instant_key, region_key_prefix, ttl_after
 from healthcode.storage.models import AlertItem
 from healthcode.storage.stats import CountedScan
 
@@ -121,15 +121,6 @@ def _province(region_code: str) -> str:
 
 def _partition(region_code: str, day: str) -> str:
     return f"{_province(region_code)}#{day}"
-
-
-def _prefix(region_code: str) -> str | None:
-    """``begins_with`` on ``region_key`` for a level: None for a whole province."""
-    if region_code.endswith("0000"):
-        return None
-    if region_code.endswith("00"):
-        return region_code[:4]
-    return f"{region_code}#"
 
 
 # -- what the stream consumer writes -----------------------------------------------------------
@@ -257,7 +248,7 @@ def listed(
     if not _REGION.fullmatch(region_code) or not _DAY.fullmatch(day):
         raise ValueError("a region code and a day YYYY-MM-DD")
     partition = _partition(region_code, day)
-    prefix = _prefix(region_code)
+    prefix = region_key_prefix(region_code)
     start = _decode(cursor, partition, prefix)
     found: list[AlertItem] = []
     more = False

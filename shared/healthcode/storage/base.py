@@ -37,6 +37,16 @@ class InstantAttribute(Attribute[datetime]):
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+def region_key_prefix(region_code: str) -> str | None:
+    """``begins_with`` on a ``<county>#…`` range key for the items of a region: None for a whole
+    province, the first four digits for a prefecture, ``<county>#`` for a county."""
+    if region_code.endswith("0000"):
+        return None
+    if region_code.endswith("00"):
+        return region_code[:4]
+    return f"{region_code}#"
+
+
 def instant_key(value: datetime) -> str:
     """The sortable text form of an instant used in keys: ``2022-05-18T02:00:00.000000Z``."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

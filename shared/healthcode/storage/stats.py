@@ -78,7 +78,7 @@ from pynamodb.exceptions import PynamoDBException
 from healthcode.clock import CHINA
 from healthcode.errors import InvalidInput
 from healthcode.rules.indicators import record_complete
-from healthcode.storage.base import instant_key, ttl_after
+from healthcode.storage.base import instant_key, region_key_prefix, ttl_after
 from healthcode.storage.connection import client, table_name
 from healthcode.storage.models import Scan, Stat, Venue
 from healthcode.storage.scans import shard_of
@@ -223,15 +223,6 @@ def _units_partition(province: str, day: str, shard: int) -> str:
     return f"{province}#{day}#{shard}"
 
 
-def _region_prefix(region_code: str) -> str | None:
-    """``begins_with`` on ``region_key`` for a level: None for a whole province."""
-    if region_code.endswith("0000"):
-        return None
-    if region_code.endswith("00"):
-        return region_code[:4]
-    return f"{region_code}#"
-
-
 # -- readers -----------------------------------------------------------------------------------
 
 
@@ -297,7 +288,7 @@ def units(region_code: str, day: str) -> Iterator[UnitStats]:
     region_code, day = _check_region(region_code), check_day(day)
     province = _province(region_code)
     partitions = [_units_partition(province, day, n) for n in range(REGION_SHARDS)]
-    for item in _region_query(partitions, _region_prefix(region_code)):
+    for item in _region_query(partitions, region_key_prefix(region_code)):
         yield UnitStats(
             venue_id=str(item.venue_id),
             name=item.name,
