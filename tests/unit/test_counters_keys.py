@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from healthcode.errors import InvalidInput
 from healthcode.storage import stats
+from healthcode.storage.base import region_key_prefix
 from healthcode.storage.scans import ScanRecord, item_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -76,7 +77,7 @@ def test_a_report_day_must_be_a_real_date(value: object) -> None:
 )
 def test_a_region_level_is_a_prefix_of_the_index_range_key(region: str, prefix: str | None) -> None:
     # province: the whole partition; prefecture xxyy00: its counties and itself; county: exactly it
-    assert stats._region_prefix(region) == prefix
+    assert region_key_prefix(region) == prefix
 
 
 def test_a_stream_image_reads_as_the_scan_that_was_written() -> None:
