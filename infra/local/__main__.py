@@ -1,4 +1,5 @@
-"""``python -m infra.local``: serve the whole API on moto in the foreground (``make run``)."""
+"""``python -m infra.local``: serve the whole API on moto in the foreground (``make run``;
+``--engine dynamodb-local``: DynamoDB on DynamoDB Local, ``make run ENGINE=dynamodb-local``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from infra.local.engine import ENGINES
 from infra.local.stack import ROOT, LocalStack
 
 
@@ -32,6 +34,18 @@ def main(argv: list[str] | None = None) -> int:
         help="execution environments per function (default: LOCAL_CONCURRENCY, else 4)",
     )
     parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="what answers DynamoDB: moto (default) or dynamodb-local (default: LOCAL_ENGINE, else moto)",
+    )
+    parser.add_argument(
+        "--web-auth",
+        choices=("local", "oidc"),
+        default=os.environ.get("WEB_AUTH", "local"),
+        help="how the web pages sign in: local (a role picker) or oidc (code + PKCE, emulated)",
+    )
+    parser.add_argument(
         "--parameter",
         action="append",
         default=[],
@@ -50,13 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         parameters=parameters,
         ttl_interval_s=args.ttl_interval,
         concurrency=args.concurrency,
+        engine=args.engine,
+        web_auth=args.web_auth,
     )
     stack.start()
     print(f"HealthCode local stack for province {args.province}: {stack.url}", flush=True)
     print(
         f"routes: {len(stack.router.routes)}  functions: {len(stack.functions)}  "
         f"stream consumers: {len(stack.pump.sources)}  concurrency: {stack.concurrency}  "
-        f"moto: {stack.moto_endpoint}",
+        f"moto: {stack.moto_endpoint}  engine: {stack.engine}",
         flush=True,
     )
     print(f"ready on {stack.url}", flush=True)

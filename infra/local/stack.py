@@ -1,7 +1,8 @@
 """The whole SAM application, offline: moto for AWS, this process for API Gateway and Lambda.
 
 ``LocalStack.start()``:
-1. starts a moto server on a free loopback port and points every AWS client at it;
+1. starts a moto server on a free loopback port and points every AWS client at it (with the
+   ``dynamodb-local`` engine, DynamoDB and its streams go to DynamoDB Local: ``infra.local.engine``);
 2. creates the template's KMS keys, secrets, queues and tables (keys, GSIs, streams, TTL);
 3. loads each function's handler from its ``CodeUri``/``Handler`` with the function's
    environment (the union of all functions' variables; a conflicting value is an error);
@@ -39,10 +40,19 @@ from healthcode import aws, clock, settings
 
 from infra.local import moto_patches
 from infra.local.authorizer import CALLER_KEY_ENV, AuthorizerRejection, LocalIdentityProvider
+from infra.local.engine import (
+    ENDPOINT_VARIABLES,
+    ENGINES,
+    MOTO,
+    DynamoDBLocal,
+    endpoint_environment,
+    engine_from_environment,
+)
 from infra.local.events import http_api_event
 from infra.local.resources import create_resources, published
 from infra.local.streams import StreamPump, TtlSweeper
 from infra.local.template import Route, Template
+from infra.local.web import WEB_AUTH_MODES, OidcProvider, WebSite, page_config
 
 log = logging.getLogger("localstack")
 ROOT = Path(__file__).resolve().parents[2]
@@ -334,8 +344,16 @@ class LocalStack:
         ttl_interval_s: float = 0.0,
         pump_interval_s: float = 0.05,
         concurrency: int | None = None,
+        engine: str | None = None,
+        web_auth: str = "local",
+        web_dist: Path = ROOT / "web" / "dist",
     ) -> None:
         self.province = province
+        #: Which DynamoDB answers the stack (``infra.local.engine``: moto, or DynamoDB Local).
+        self.engine = engine or engine_from_environment()
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
+        self._dynamodb_local: DynamoDBLocal | None = None
         #: Execution environments per function (``LOCAL_CONCURRENCY``, default 4).
         self.concurrency = concurrency if concurrency is not None else concurrency_from_environment()
         if self.concurrency < 1:
@@ -354,6 +372,13 @@ class LocalStack:
         self.ttl_interval_s = ttl_interval_s
         self.pump_interval_s = pump_interval_s
         self.identity = LocalIdentityProvider(LOCAL_ISSUER, LOCAL_AUDIENCE, os.environ.get(CALLER_KEY_ENV))
+        #: How the web pages sign in: "local" (the /_local/tokens form) or "oidc" (code + PKCE
+        #: against the emulated provider at /_local/oidc, as against the deployment's issuer).
+        if web_auth not in WEB_AUTH_MODES:
+            raise ValueError(f"web_auth must be one of {', '.join(WEB_AUTH_MODES)}")
+        self.web_auth = web_auth
+        self.oidc = OidcProvider(self.identity, LOCAL_AUDIENCE, province)
+        self.web = WebSite(web_dist, self.web_config)
         self.functions: dict[str, LoadedFunction] = {}
         self.api_id = f"local{province}"
         self._stop = threading.Event()
@@ -374,6 +399,7 @@ class LocalStack:
         self._moto = serial_moto_server(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         self.moto_endpoint = f"http://127.0.0.1:{self.moto_port}"
+        self.dynamodb_endpoint = self._start_engine()
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.moto_endpoint,
@@ -390,16 +416,27 @@ class LocalStack:
         aws.reset()
         self.clients = {service: aws.client(service) for service in SERVICES}
         self.template = Template(self.template_path, self.stack_name, self.parameters, self.region)
-        create_resources(self.template, self.clients)
+        create_resources(self.template, self.clients, time_to_live=self.engine == MOTO)
         self._load_functions()
         self.router = Router(self.template.routes())
-        self.pump = StreamPump(self.template, self.clients, self.invoke)
+        self.pump = StreamPump(self.template, self.clients, self.invoke, lanes_concurrently=True)
         self.ttl = TtlSweeper(self.template, self.clients["dynamodb"], self.pump)
         self._server = ApiServer((self.host, self.port), _handler_class(self))
         self.port = int(self._server.server_address[1])
         self._spawn(self._server.serve_forever)
         self._run_custom_resources()
         self._spawn(self._background)
+
+    def _start_engine(self) -> str:
+        """Start DynamoDB Local when it is the engine and point DynamoDB (only) at it; the
+        DynamoDB endpoint either way. moto's DynamoDB then stays empty."""
+        for variable in ENDPOINT_VARIABLES:
+            os.environ.pop(variable, None)
+        if self.engine == MOTO:
+            return self.moto_endpoint
+        self._dynamodb_local = DynamoDBLocal().start()
+        os.environ.update(endpoint_environment(self._dynamodb_local.endpoint))
+        return self._dynamodb_local.endpoint
 
     def _spawn(self, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, daemon=True)
@@ -411,6 +448,8 @@ class LocalStack:
         self._server.shutdown()
         self._server.server_close()
         self._moto.stop()
+        if self._dynamodb_local is not None:
+            self._dynamodb_local.stop()
 
     @property
     def url(self) -> str:
@@ -557,6 +596,16 @@ class LocalStack:
         self.pump.drain(before_each=self.run_due_schedules)
         return {"delivered": self.pump.stats.records_delivered - before}
 
+    def web_config(self, stack_url: str) -> dict[str, Any]:
+        """The pages' ``config.json``, generated (never a file in the build)."""
+        return page_config(
+            stack_url=stack_url,
+            mode=self.web_auth,
+            audience=LOCAL_AUDIENCE,
+            province=self.province,
+            brand=settings.policy().brand,
+        )
+
     # -- local-only routes -----------------------------------------------------------------
 
     def local_route(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
@@ -607,6 +656,8 @@ class LocalStack:
         if method == "GET" and path == "/_local/info":
             return 200, {
                 "moto_endpoint": self.moto_endpoint,
+                "engine": self.engine,
+                "dynamodb_endpoint": self.dynamodb_endpoint,
                 "region": self.region,
                 "province": self.province,
                 "stack_name": self.stack_name,
@@ -709,6 +760,11 @@ def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 stack._cfn_answers[parts.path.rsplit("/", 1)[1]] = json.loads(body or b"{}")
                 self._send(200, b"")
                 return
+            if parts.path.startswith("/_local/oidc/"):
+                origin = self._origin()
+                status, headers, content = stack.oidc.answer(method, parts.path, parts.query, body, origin)
+                self._send(status, content, headers)
+                return
             if parts.path.startswith("/_local/"):
                 try:
                     payload = json.loads(body) if body else {}
@@ -724,6 +780,11 @@ def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                     payload = {**dict(parse_qsl(parts.query)), **payload}
                 status, answer = stack.local_route(method, parts.path, payload)
                 self._json(status, answer)
+                return
+            page = stack.web.answer(method, parts.path, self._origin())
+            if page is not None:
+                status, headers, content = page
+                self._send(status, b"" if method == "HEAD" else content, headers)
                 return
             matched = stack.router.match(method, parts.path)
             if matched is None:
@@ -757,6 +818,12 @@ def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 return
             self._reply(answer)
 
+        def _origin(self) -> str:
+            """This stack as the browser reached it (the Host header), for config.json and the
+            provider's redirect check."""
+            host = self.headers.get("Host") or f"{stack.host}:{stack.port}"
+            return f"http://{host}"
+
         def _reply(self, answer: Any) -> None:
             if not isinstance(answer, dict) or "statusCode" not in answer:
                 self._json(200, answer)
@@ -773,6 +840,9 @@ def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 log.debug("cookie set: %s", cookie)
 
         def do_GET(self) -> None:
+            self._handle()
+
+        def do_HEAD(self) -> None:
             self._handle()
 
         def do_POST(self) -> None:

@@ -1,0 +1,187 @@
+/** One person's code: the coloured QR (GET …/qr.png with the caller's token, shown through a
+ * blob: URL), its colour in words, the reasons and the latest tests. The page fetches a fresh
+ * code before the one on screen expires and counts down to that moment. */
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { ApiError, api } from "../../lib/api";
+import { colourName } from "../../lib/colour";
+import { ColourBadge } from "../../lib/components/ColourBadge";
+import { ErrorBanner } from "../../lib/components/ErrorBanner";
+import { Spinner } from "../../lib/components/Spinner";
+import { chinaDateTime, countdown, masked } from "../../lib/format";
+import { DEFAULT_TIMING, overdue, refreshDelayMs, retriesByItself, secondsLeft } from "../refresh";
+import { TEST_NAMES, TEST_RESULTS, w } from "../words";
+
+export interface CodeAnswer {
+  person_id: string;
+  colour: string;
+  risk_level: number;
+  reason: string;
+  reasons?: { code: string; text: string; until: string | null }[];
+  token: string;
+  expires_at: string;
+  name_masked: string;
+  id_masked: string;
+  display?: { colour_hex: string; brand: string; message: string };
+  tests?: { test: string; result: string; sampled_at: string }[];
+}
+
+interface Shown {
+  code: CodeAnswer;
+  qr: string;
+  refreshAt: number;
+}
+
+/** The code and its image, fetched together, refreshed before expiry; blob URLs are revoked. */
+function useLiveCode(personId: string) {
+  const [shown, setShown] = useState<Shown | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(true);
+  const timer = useRef<number | undefined>(undefined);
+  const current = useRef<Shown | null>(null);
+  const abort = useRef<AbortController | null>(null);
+
+  const fetchCode = useCallback(async () => {
+    abort.current?.abort();
+    const controller = new AbortController();
+    abort.current = controller;
+    window.clearTimeout(timer.current);
+    setBusy(true);
+    const path = `/v1/codes/${encodeURIComponent(personId)}`;
+    try {
+      const [code, png] = await Promise.all([
+        api<CodeAnswer>(path, { signal: controller.signal }),
+        api<Blob>(`${path}/qr.png`, { blob: true, signal: controller.signal }),
+      ]);
+      const delay = refreshDelayMs(code.expires_at, Date.now());
+      const next: Shown = { code, qr: URL.createObjectURL(png), refreshAt: Date.now() + delay };
+      if (current.current) URL.revokeObjectURL(current.current.qr);
+      current.current = next;
+      setShown(next);
+      setError(null);
+      timer.current = window.setTimeout(() => void fetchCode(), delay);
+    } catch (e) {
+      if ((e as Error).name === "AbortError") return;
+      setError(e);
+      const status = e instanceof ApiError ? e.status : 0;
+      if (retriesByItself(status)) timer.current = window.setTimeout(() => void fetchCode(), DEFAULT_TIMING.min * 1000);
+    } finally {
+      if (!controller.signal.aborted) setBusy(false);
+    }
+  }, [personId]);
+
+  useEffect(() => {
+    void fetchCode();
+    const back = () => {
+      if (document.visibilityState === "visible" && current.current && overdue(current.current.refreshAt, Date.now())) {
+        void fetchCode();
+      }
+    };
+    document.addEventListener("visibilitychange", back);
+    return () => {
+      document.removeEventListener("visibilitychange", back);
+      window.clearTimeout(timer.current);
+      abort.current?.abort();
+      if (current.current) URL.revokeObjectURL(current.current.qr);
+      current.current = null;
+    };
+  }, [fetchCode]);
+
+  return { shown, error, busy, refresh: fetchCode };
+}
+
+/** Re-render every second (the countdown). */
+function useNow(): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const tick = window.setInterval(() => setNow(Date.now()), 1000);
+    return () => window.clearInterval(tick);
+  }, []);
+  return now;
+}
+
+export function CodePage({ personId }: { personId: string }) {
+  const { shown, error, busy, refresh } = useLiveCode(personId);
+  const now = useNow();
+  if (!shown) return error ? <ErrorBanner error={error} onRetry={refresh} /> : <Spinner />;
+  const { code } = shown;
+  const expired = Date.parse(code.expires_at) <= now;
+  const reasons = code.reasons ?? [];
+  const tests = code.tests ?? [];
+  const base = `#/codes/${encodeURIComponent(personId)}`;
+  return (
+    <div class="code-page">
+      <ErrorBanner error={error} onRetry={refresh} />
+      <section class="code-card" aria-labelledby="code-owner">
+        <h2 id="code-owner" class="code-owner">
+          {masked(code.name_masked)} <span class="code-id">{masked(code.id_masked)}</span>
+        </h2>
+        {expired ? (
+          <p class="qr-expired">二维码已过期，请刷新。</p>
+        ) : (
+          <img class="qr" src={shown.qr} alt={`${w.qrAlt}（${colourName(code.colour)}）`} width={240} height={240} />
+        )}
+        <p class="code-colour">
+          <ColourBadge colour={code.colour} display={code.display} />
+        </p>
+        {code.display?.message && <p class="code-message">{code.display.message}</p>}
+        <p class="countdown" role="timer" aria-live="off">
+          {busy ? w.refreshing : `${countdown(secondsLeft(shown.refreshAt, now))} ${w.refreshIn}`}
+          <span class="countdown-until">
+            {" "}
+            · {w.validUntil} {chinaDateTime(code.expires_at)}
+          </span>
+        </p>
+        <button type="button" onClick={refresh} disabled={busy}>
+          {w.refreshNow}
+        </button>
+      </section>
+
+      <section aria-labelledby="reasons-heading">
+        <h2 id="reasons-heading">{w.reasons}</h2>
+        <p>{code.reason}</p>
+        {reasons.length === 0 ? (
+          <p class="empty">{w.noReasons}</p>
+        ) : (
+          <ul class="plain-list">
+            {reasons.map((r) => (
+              <li key={r.code}>
+                {r.text}
+                {r.until && (
+                  <span class="muted">
+                    {" "}
+                    （{w.until} {chinaDateTime(r.until)}）
+                  </span>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+
+      <section aria-labelledby="tests-heading">
+        <h2 id="tests-heading">{w.tests}</h2>
+        {tests.length === 0 ? (
+          <p class="empty">{w.noTests}</p>
+        ) : (
+          <ul class="plain-list">
+            {tests.map((test) => (
+              <li key={test.test}>
+                {TEST_NAMES[test.test] ?? test.test}：<strong>{TEST_RESULTS[test.result] ?? test.result}</strong>
+                <span class="muted">
+                  {" "}
+                  （{w.sampledAt} {chinaDateTime(test.sampled_at)}）
+                </span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+
+      <p class="links">
+        <a href={`${base}/history`}>{w.history}</a>
+        <a href={`${base}/appeals`}>{w.appeals}</a>
+        <a href="#/scan">{w.scanVenue}</a>
+      </p>
+    </div>
+  );
+}
