@@ -51,15 +51,17 @@ def table_request(name: str, props: dict[str, Any], kms_key_id: str | None = Non
     return request
 
 
-def create_tables(template: Template, dynamodb: Any) -> dict[str, str]:
-    """Create every table; returns logical id → physical table name."""
+def create_tables(template: Template, dynamodb: Any, *, time_to_live: bool = True) -> dict[str, str]:
+    """Create every table; returns logical id → physical table name. ``time_to_live=False``
+    leaves TTL off in the engine (DynamoDB Local would expire items on the wall clock, not the
+    stack's, with malformed stream records): ``streams.TtlSweeper`` reads it from the template."""
     names = {}
     for logical_id, props in template.tables().items():
         name = template.physical_name(logical_id)
         kms = (props.get("SSESpecification") or {}).get("KMSMasterKeyId")
         dynamodb.create_table(**table_request(name, props, kms if isinstance(kms, str) else None))
         ttl = props.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
+        if ttl and ttl.get("Enabled") and time_to_live:
             dynamodb.update_time_to_live(
                 TableName=name,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
@@ -82,8 +84,9 @@ def _generated_secret(spec: dict[str, Any]) -> str:
     return value
 
 
-def create_resources(template: Template, clients: dict[str, Any]) -> None:
-    """KMS keys and aliases, secrets and queues first (tables refer to the key), then tables."""
+def create_resources(template: Template, clients: dict[str, Any], *, time_to_live: bool = True) -> None:
+    """KMS keys and aliases, secrets and queues first (tables refer to the key), then tables
+    (``time_to_live``: see :func:`create_tables`)."""
     for logical_id in template.of_type("AWS::KMS::Key"):
         key = clients["kms"].create_key(Description=template.physical_name(logical_id))["KeyMetadata"]
         template.created_refs[logical_id] = key["KeyId"]
@@ -129,7 +132,7 @@ def create_resources(template: Template, clients: dict[str, Any]) -> None:
             ]
             template.created_refs[logical_id] = arn  # Ref of a topic is its ARN
             template.created_arns[logical_id] = arn
-    create_tables(template, clients["dynamodb"])
+    create_tables(template, clients["dynamodb"], time_to_live=time_to_live)
 
 
 def published(topic_arn: str) -> list[dict[str, Any]]:

@@ -184,10 +184,12 @@ def replay_local(url: str, *, queue: str = "StreamFailureQueue") -> Outcome:
             raise InvocationFailed(f"{logical}: {type(error).__name__}") from None
 
     endpoint = info["moto_endpoint"]
+    # DynamoDB's streams are on the stack's engine (moto, or DynamoDB Local)
+    streams_endpoint = info.get("dynamodb_endpoint", endpoint)
     return replay(
         info["queues"][queue],
         sqs=session.client("sqs", endpoint_url=endpoint),
-        streams=session.client("dynamodbstreams", endpoint_url=endpoint),
+        streams=session.client("dynamodbstreams", endpoint_url=streams_endpoint),
         invoke=invoke,
         region=info["region"],
     )

@@ -67,10 +67,12 @@ class Stack:
         return self._info
 
     def aws(self, service: str) -> Any:
-        """A boto3 client on the stack's moto (to inspect what the stack stored)."""
+        """A boto3 client on the stack's moto, or on its DynamoDB engine for DynamoDB and its
+        streams (to inspect what the stack stored)."""
+        engine_services = ("dynamodb", "dynamodbstreams")
         return boto3.client(
             service,
-            endpoint_url=self.info["moto_endpoint"],
+            endpoint_url=self.info["dynamodb_endpoint" if service in engine_services else "moto_endpoint"],
             region_name=self.info["region"],
             aws_access_key_id="local",
             aws_secret_access_key="local",
