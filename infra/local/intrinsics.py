@@ -3,15 +3,16 @@
 One evaluator for the local stack (``infra.local.template``) and the deploy rehearsal
 (``infra.rehearsal``); each supplies how its stack answers ``Ref`` and ``Fn::GetAtt``.
 ``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``, ``Fn::Select`` and ``Fn::Split`` are
-evaluated. What cannot be evaluated — a name the lookups refuse with :class:`Unresolvable`, any
-other function — raises, or with ``partial`` is kept (its arguments evaluated) for CloudFormation
-to evaluate later.
+evaluated, and ``Fn::If`` when the stack's conditions are given (:func:`evaluate_conditions`).
+What cannot be evaluated — a name the lookups refuse with :class:`Unresolvable`, any other
+function — raises, or with ``partial`` is kept (its arguments evaluated) for CloudFormation to
+evaluate later.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 ACCOUNT = "123456789012"
@@ -63,10 +64,12 @@ class Intrinsics:
         attribute: Callable[[str, str], Any],
         *,
         partial: bool = False,
+        conditions: Mapping[str, bool] | None = None,
     ) -> None:
         self.ref = ref
         self.attribute = attribute
         self.partial = partial
+        self.conditions = conditions
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
@@ -80,6 +83,9 @@ class Intrinsics:
                 return self._sub(arg)
             if key in ("Fn::Join", "Fn::Select", "Fn::Split"):
                 return self._function(key, self.resolve(arg))
+            if key == "Fn::If" and self.conditions is not None:
+                name, when_true, when_false = arg
+                return self.resolve(when_true if self.conditions[str(name)] else when_false)
             if key.startswith("Fn::") or key == "Condition":
                 if not self.partial:
                     raise Unresolvable(f"{key} is not evaluated")
@@ -135,3 +141,41 @@ class Intrinsics:
         if self.partial and SUB_NAME.search(replaced):
             return {"Fn::Sub": [replaced, kept] if kept else replaced}
         return replaced.replace("${!", "${")  # the escape for a literal ${
+
+
+def evaluate_conditions(conditions: Mapping[str, Any], intrinsics: Intrinsics) -> dict[str, bool]:
+    """A template's ``Conditions`` (or a rule's condition and assertions) as CloudFormation
+    evaluates them: ``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``, ``Fn::Contains`` and
+    ``Condition`` over values ``intrinsics`` resolves (parameters, pseudo parameters)."""
+    decided: dict[str, bool] = {}
+
+    def truth(node: Any) -> bool:
+        ((key, arg),) = node.items()
+        if key == "Condition":
+            name = str(arg)
+            if name not in decided:
+                decided[name] = truth(conditions[name])
+            return decided[name]
+        if key == "Fn::Equals":
+            left, right = (intrinsics.resolve(a) for a in arg)
+            return str(left) == str(right)
+        if key == "Fn::Contains":
+            items, item = (intrinsics.resolve(a) for a in arg)
+            return str(item) in [str(i) for i in items]
+        if key == "Fn::Not":
+            return not truth(arg[0])
+        if key == "Fn::And":
+            return all(truth(a) for a in arg)
+        if key == "Fn::Or":
+            return any(truth(a) for a in arg)
+        raise Unresolvable(f"{key} in a condition is not evaluated")
+
+    for name in conditions:
+        truth({"Condition": name})
+    return decided
+
+
+def condition_holds(node: Mapping[str, Any], conditions: Mapping[str, Any], intrinsics: Intrinsics) -> bool:
+    """One condition expression (a rule's ``RuleCondition`` or ``Assert``) against a template's
+    named ``Conditions``."""
+    return evaluate_conditions({**conditions, "__expression__": node}, intrinsics)["__expression__"]
