@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.event_handler import Response
 from healthcode.edge.http import MAX_BODY_BYTES, caller, json_body, json_response, make_app
+from healthcode.edge.router import Response
 from healthcode.errors import Conflict, InvalidInput, NotFound, Throttled
 from hypothesis import given
 from hypothesis import strategies as st

@@ -45,7 +45,7 @@ def handler_module(function: str) -> ModuleType:
 def route_function(key: str) -> tuple[ModuleType, str]:
     module = handler_module(ROUTES[key].function)
     method, path = key.split(" ", 1)
-    for route in module.app._static_routes + module.app._dynamic_routes:
+    for route in module.app.routes:
         if route.method == method and route.openapi_path == path:
             return module, route.func.__name__
     raise LookupError(f"{key}: no route in {module.__name__}")
