@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from healthcode import clock
 from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app, raw_body
+from healthcode.edge.router import OpenAPIResponse, Response
 from healthcode.errors import InvalidInput
 from healthcode.protection.auth import Caller
 from healthcode.protection.logs import get_logger
@@ -133,6 +132,7 @@ def _timeliness(figures: Timeliness) -> dict[str, Any]:
         "p50_seconds": figures.p50_seconds,
         "p95_seconds": figures.p95_seconds,
         "max_seconds": figures.max_seconds,
+        "distribution": [{"up_to_seconds": bound, "count": count} for bound, count in figures.distribution],
     }
 
 

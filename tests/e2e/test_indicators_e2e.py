@@ -165,6 +165,15 @@ def check_in(
     assert answer.status_code == 201, answer.text
 
 
+#: the distribution's upper bounds, whole seconds, then the open bucket (as docs/api.md lists them)
+BUCKETS = (10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400, None)
+
+
+def bucket(seconds: int) -> int | None:
+    """The first bound at least ``seconds``: the bucket a change of that many seconds is in."""
+    return next((bound for bound in BUCKETS if bound is None or seconds <= bound), None)
+
+
 def test_timeliness_matches_the_colour_histories_of_a_traced_case(own: Stack) -> None:
     # GIVEN a case person and six others at the same restaurant, the next day the case reported
     # with tracing held back for 40 seconds
@@ -230,12 +239,16 @@ def test_timeliness_matches_the_colour_histories_of_a_traced_case(own: Stack) ->
             "p50_seconds": nearest_rank(histogram, 50),
             "p95_seconds": nearest_rank(histogram, 95),
             "max_seconds": max(values),
+            "distribution": [
+                {"up_to_seconds": bound, "count": sum(1 for v in values if bucket(v) == bound)}
+                for bound in BUCKETS
+            ],
         }
 
     every = [s for values in samples.values() for s in values]
-    assert {k: timeliness[k] for k in ("count", "p50_seconds", "p95_seconds", "max_seconds")} == figures(
-        every
-    )
+    assert {
+        k: timeliness[k] for k in ("count", "p50_seconds", "p95_seconds", "max_seconds", "distribution")
+    } == figures(every)
     assert timeliness["by_cause"] == {cause: figures(values) for cause, values in samples.items() if values}
     # AND the application rate counts the seven codes once a population is registered
     body = {"regions": [{"region_code": COUNTY, "population": 700}]}

@@ -436,8 +436,33 @@ def test_indicators_count_applications_refusals_and_scans(stack: InProcessStack)
         "p50_seconds": None,
         "p95_seconds": None,
         "max_seconds": None,
+        "distribution": [{"up_to_seconds": bound, "count": 0} for bound in BUCKETS],
         "by_cause": {},
     }
+
+
+#: the distribution's upper bounds, whole seconds, then the open bucket (as docs/api.md lists them)
+BUCKETS = (10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400, None)
+
+
+def test_the_timeliness_distribution_buckets_the_counted_changes(stack: InProcessStack) -> None:
+    # GIVEN colour changes counted today in Nanming: three close contacts and two fevers
+    today = clock.now().astimezone(clock.CHINA).date().isoformat()
+    changes = {"close_contact": [0, 10, 11, 3700, 90_000], "fever": [45, 86_400]}
+    registers_store.add_colour_changes(
+        ("520102", today, cause, seconds) for cause, values in changes.items() for seconds in values
+    )
+    # WHEN today's indicators of Guiyang are read
+    found = indicators(stack, "520100", **{"from": today, "to": today}).json()["colour_change_timeliness"]
+
+    # THEN each change is counted in the first bucket whose bound holds it, past a day in the last
+    def expected(counts: dict[int | None, int]) -> list[dict[str, Any]]:
+        return [{"up_to_seconds": bound, "count": counts.get(bound, 0)} for bound in BUCKETS]
+
+    assert found["distribution"] == expected({10: 2, 30: 1, 60: 1, 7200: 1, 86400: 1, None: 1})
+    assert found["by_cause"]["close_contact"]["distribution"] == expected({10: 2, 30: 1, 7200: 1, None: 1})
+    assert found["by_cause"]["fever"]["distribution"] == expected({60: 1, 86400: 1})
+    assert (found["count"], found["max_seconds"]) == (7, 90_000)
 
 
 def test_indicator_requests_are_checked(stack: InProcessStack) -> None:

@@ -1,6 +1,6 @@
 """The indicators' arithmetic (``healthcode.rules.indicators``): exact nearest-rank percentiles
 of a histogram against the textbook definition on the sorted samples, shares, complete records,
-whole seconds; and the register rows (``healthcode.rules.registers``)."""
+whole seconds, the distribution's buckets; and the register rows (``healthcode.rules.registers``)."""
 
 from __future__ import annotations
 
@@ -32,19 +32,33 @@ def histogram(values: list[int]) -> dict[int, int]:
     return found
 
 
+BOUNDS = (10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400, None)
+
+
+def bucket_of(value: int) -> int | None:
+    """The bound of the first bucket whose bound is at least ``value``; None past a day."""
+    return next((bound for bound in BOUNDS if bound is None or value <= bound), None)
+
+
+def reference_distribution(values: list[int]) -> tuple[tuple[int | None, int], ...]:
+    """Each sample counted in its bucket, one by one."""
+    return tuple((bound, sum(1 for v in values if bucket_of(v) == bound)) for bound in BOUNDS)
+
+
 @given(samples, percents)
 def test_nearest_rank_of_a_histogram_is_that_of_its_samples(values: list[int], percent: int) -> None:
     assert indicators.nearest_rank(histogram(values), percent) == reference(values, percent)
 
 
 @given(samples)
-def test_timeliness_gives_count_p50_p95_and_max(values: list[int]) -> None:
+def test_timeliness_gives_count_p50_p95_max_and_distribution(values: list[int]) -> None:
     figures = indicators.timeliness(histogram(values))
     assert figures == indicators.Timeliness(
         count=len(values),
         p50_seconds=reference(values, 50),
         p95_seconds=reference(values, 95),
         max_seconds=max(values),
+        distribution=reference_distribution(values),
     )
 
 
@@ -55,13 +69,63 @@ def test_merged_histograms_rank_like_the_pooled_samples(parts: list[list[int]], 
     assert indicators.nearest_rank(merged, percent) == reference(pooled, percent)
 
 
+#: whole seconds, the buckets' bounds and their neighbours among them
+seconds = st.one_of(
+    st.integers(min_value=0, max_value=200_000),
+    st.sampled_from([b + step for b in BOUNDS if b is not None for step in (-1, 0, 1)]),
+)
+weighted = st.dictionaries(seconds, st.integers(min_value=0, max_value=1_000), max_size=60)
+
+
+@given(weighted)
+def test_the_distribution_counts_every_change_once(found: dict[int, int]) -> None:
+    buckets = indicators.distribution(found)
+    assert [bound for bound, _ in buckets] == [*indicators.DISTRIBUTION_BUCKETS, None] == list(BOUNDS)
+    assert sum(count for _, count in buckets) == sum(found.values())
+    assert buckets == reference_distribution([v for v, n in found.items() for _ in range(n)])
+
+
+@given(seconds, st.integers(min_value=1, max_value=1_000))
+def test_a_value_lands_in_the_first_bucket_whose_bound_holds_it(value: int, count: int) -> None:
+    buckets = dict(indicators.distribution({value: count}))
+    (bound,) = [b for b, n in buckets.items() if n]
+    assert buckets[bound] == count
+    assert bound is None or value <= bound
+    assert all(other is not None and value > other for other in BOUNDS[: BOUNDS.index(bound)])
+    assert (bound is None) == (value > 86400)
+
+
+@given(st.dictionaries(st.integers(min_value=0, max_value=200_000), st.just(0), max_size=10))
+def test_no_changes_give_every_bucket_zero(found: dict[int, int]) -> None:
+    assert indicators.distribution(found) == tuple((bound, 0) for bound in BOUNDS)
+    assert indicators.timeliness(found).distribution == tuple((bound, 0) for bound in BOUNDS)
+
+
+def test_known_buckets() -> None:
+    values = {0: 1, 10: 2, 11: 3, 60: 4, 61: 5, 86400: 6, 86401: 7, 10**7: 8}
+    assert dict(indicators.distribution(values)) == {
+        10: 3,
+        30: 3,
+        60: 4,
+        300: 5,
+        900: 0,
+        1800: 0,
+        3600: 0,
+        7200: 0,
+        21600: 0,
+        43200: 0,
+        86400: 6,
+        None: 15,
+    }
+
+
 def test_known_nearest_ranks() -> None:
     # the textbook example: 15, 20, 35, 40, 50
     sample = {15: 1, 20: 1, 35: 1, 40: 1, 50: 1}
     assert [indicators.nearest_rank(sample, p) for p in (5, 30, 40, 50, 100)] == [15, 20, 20, 35, 50]
     assert indicators.nearest_rank({}, 50) is None
     assert indicators.nearest_rank({3: 0}, 50) is None
-    assert indicators.timeliness({}) == indicators.Timeliness(0, None, None, None)
+    assert indicators.timeliness({}) == indicators.Timeliness(0, None, None, None, reference_distribution([]))
     for bad in (0, 101, -5):
         with pytest.raises(ValueError):
             indicators.nearest_rank(sample, bad)

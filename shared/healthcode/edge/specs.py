@@ -1092,9 +1092,16 @@ OPERATIONS: dict[str, Operation] = {
                                 "p50_seconds": nullable({"type": "integer"}),
                                 "p95_seconds": nullable({"type": "integer"}),
                                 "max_seconds": nullable({"type": "integer"}),
+                                "distribution": {
+                                    "type": "array",
+                                    "items": answer(
+                                        {"up_to_seconds": nullable({"type": "integer"}), "count": {"type": "integer"}},
+                                        ("up_to_seconds", "count"),
+                                    ),
+                                },
                                 "by_cause": {"type": "object"},
                             },
-                            ("count", "p50_seconds", "p95_seconds", "max_seconds", "by_cause"),
+                            ("count", "p50_seconds", "p95_seconds", "max_seconds", "distribution", "by_cause"),
                         ),
                     },
                     ("application_rate", "verification_rate", "data_accuracy", "colour_change_timeliness"),

@@ -7,6 +7,7 @@ Pure: the counters these work on are kept by storage (``healthcode.storage.regis
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -52,16 +53,35 @@ class Timeliness:
     p50_seconds: int | None
     p95_seconds: int | None
     max_seconds: int | None
+    #: ``(up_to_seconds, count)`` per bucket of DISTRIBUTION_BUCKETS, the last bucket's bound
+    #: None (everything slower): the shape of the delays, for a chart.
+    distribution: tuple[tuple[int | None, int], ...] = ()
+
+
+#: Upper bounds (inclusive, whole seconds) of the distribution's buckets: under a minute in
+#: steps a reader can act on, then the hours a province's assessment looks at (≤ 1 h, ≤ 24 h).
+DISTRIBUTION_BUCKETS = (10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400)
+
+
+def distribution(histogram: Mapping[int, int]) -> tuple[tuple[int | None, int], ...]:
+    """The histogram folded into DISTRIBUTION_BUCKETS and one open bucket beyond the last."""
+    counts = [0] * (len(DISTRIBUTION_BUCKETS) + 1)
+    for value, count in histogram.items():
+        counts[bisect.bisect_left(DISTRIBUTION_BUCKETS, value)] += count
+    bounds: tuple[int | None, ...] = (*DISTRIBUTION_BUCKETS, None)
+    return tuple(zip(bounds, counts, strict=True))
 
 
 def timeliness(histogram: Mapping[int, int]) -> Timeliness:
-    """Count, exact nearest-rank p50 and p95, and maximum of a histogram of whole seconds."""
+    """Count, exact nearest-rank p50 and p95, maximum and the bucketed distribution of a
+    histogram of whole seconds."""
     present = {value: count for value, count in histogram.items() if count > 0}
     return Timeliness(
         count=sum(present.values()),
         p50_seconds=nearest_rank(present, 50),
         p95_seconds=nearest_rank(present, 95),
         max_seconds=max(present) if present else None,
+        distribution=distribution(present),
     )
 
 
