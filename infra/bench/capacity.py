@@ -82,6 +82,8 @@ class Call:
     gsi_write_units: float = 0.0
     items_read: int = 0
     seconds: float = 0.0
+    #: the calling thread's CPU time inside the call (moto answers in-process, on this thread)
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -93,7 +95,7 @@ class CallCounter:
 
     indexes: dict[str, list[set[str]]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
-    _started: dict[int, float] = field(default_factory=dict)
+    _started: dict[int, tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, client: Any) -> None:
@@ -110,13 +112,14 @@ class CallCounter:
     # -- botocore hooks ---------------------------------------------------------------------
 
     def _before(self, **_: Any) -> None:
-        self._started[threading.get_ident()] = time.perf_counter()
+        self._started[threading.get_ident()] = (time.perf_counter(), time.thread_time())
 
     def _after(self, http_response: Any, parsed: Mapping[str, Any], model: Any, **kwargs: Any) -> None:
-        elapsed = time.perf_counter() - self._started.pop(threading.get_ident(), time.perf_counter())
+        wall, cpu = self._started.pop(threading.get_ident(), (time.perf_counter(), time.thread_time()))
         params = kwargs.get("context", {}).get("_hc_params") or {}
         call = self.measure(model.name, params, parsed)
-        call.seconds = elapsed
+        call.seconds = time.perf_counter() - wall
+        call.cpu_seconds = time.thread_time() - cpu
         with self._lock:
             self.calls.append(call)
 
@@ -191,6 +194,7 @@ class CallCounter:
             "gsi_write_units": sum(c.gsi_write_units for c in calls),
             "items_read": sum(c.items_read for c in calls),
             "seconds": sum(c.seconds for c in calls),
+            "cpu_seconds": sum(c.cpu_seconds for c in calls),
         }
 
 

@@ -100,6 +100,8 @@ class StreamSource:
     starting_position: str
     filters: list[dict[str, Any]] = field(default_factory=list)
     max_batching_window_s: int = 0
+    #: Concurrent batches per shard (``ParallelizationFactor``), order kept per partition key.
+    parallelization: int = 1
 
 
 @dataclass
@@ -117,6 +119,9 @@ class Function:
     environment: dict[str, str]
     memory_mb: int
     timeout_s: int
+    #: ``AutoPublishAlias``: in AWS its events invoke this alias on a published version (what
+    #: SnapStart snapshots); locally they invoke the handler itself, there are no versions.
+    alias: str | None = None
 
 
 class Template:
@@ -177,7 +182,19 @@ class Template:
             return self.created_refs[name]
         if name in self.resources:
             return self.physical_name(name)
+        function, _, published = name.partition(".")
+        if published in ("Alias", "Version") and function in self.of_type("AWS::Serverless::Function"):
+            return self._published_ref(function, published)
         raise KeyError(f"Ref to unknown name {name}")
+
+    def _published_ref(self, function: str, published: str) -> str:
+        """SAM's ``!Ref <Function>.Alias`` / ``.Version``: the alias's (or version's) ARN. The
+        local stack runs one copy of each handler, so both name what the function itself runs."""
+        alias = self.function_properties(function).get("AutoPublishAlias")
+        if alias is None:
+            raise KeyError(f"Ref {function}.{published}: {function} has no AutoPublishAlias")
+        qualifier = self.resolve(alias) if published == "Alias" else "$LATEST"
+        return f"{self.arn(function)}:{qualifier}"
 
     def attribute(self, logical_id: str, attribute: str) -> str:
         if attribute == "Arn":
@@ -212,6 +229,7 @@ class Template:
                 environment={k: str(self.resolve(v)) for k, v in variables.items()},
                 memory_mb=int(props.get("MemorySize", 128)),
                 timeout_s=int(props.get("Timeout", 3)),
+                alias=self.resolve(props["AutoPublishAlias"]) if "AutoPublishAlias" in props else None,
             )
         return found
 
@@ -268,6 +286,7 @@ class Template:
                     starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
                     filters=list((props.get("FilterCriteria") or {}).get("Filters") or []),
                     max_batching_window_s=int(props.get("MaximumBatchingWindowInSeconds", 0)),
+                    parallelization=int(props.get("ParallelizationFactor", 1)),
                 )
             )
         return sources

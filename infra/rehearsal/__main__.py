@@ -28,8 +28,12 @@ moto's CloudFormation, then checked resource by resource through the services' o
    reach ``CREATE_COMPLETE``.
 6. **Checks** through the moto APIs: every table's keys, attributes, indexes and stream; every
    function's handler present in the code it was created from (by hash), its imports present in
-   the layer or its requirements; every stream mapping with ``ReportBatchItemFailures``, bisect,
-   bounded retries and the on-failure queue; every role's policies (no ``dynamodb:*`` or data
+   the layer or its requirements; every function's alias ``live`` on a version published from
+   that code, SnapStart as the parameter asks, and no route, mapping, schedule or permission
+   naming a function past its alias (moto's CloudFormation lacks ``AWS::Lambda::Alias``: the
+   rehearsal registers it, creating aliases with moto's Lambda API; infra.rehearsal.versions);
+   every stream mapping with ``ReportBatchItemFailures``, bisect, bounded retries and the
+   on-failure queue; every role's policies (no ``dynamodb:*`` or data
    action on ``*``, no wildcard action); every route's function and invoke permission; the JWT
    authorizer's issuer and audience; every alarm's dimensions naming created resources, its
    topic and its runbook; an Errors and a Throttles alarm for every function and an

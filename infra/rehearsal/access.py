@@ -9,6 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from infra.local.template import Template
+from infra.rehearsal import versions
 
 if TYPE_CHECKING:
     from infra.rehearsal.rehearsal import Rehearsal
@@ -116,7 +117,9 @@ def check_api(rehearsal: Rehearsal) -> None:
             rehearsal.template_path, rehearsal.env.stack_name, parameters, rehearsal.env.region
         ).routes()
     }
-    functions = {rehearsal.attribute(k, "Arn"): k for k in rehearsal.translated_of("AWS::Lambda::Function")}
+    # what an integration may invoke: a function, or the alias its published versions run under
+    invocable = {rehearsal.attribute(k, "Arn"): k for k in rehearsal.translated_of("AWS::Lambda::Function")}
+    invocable |= {rehearsal.physical[alias]: alias for alias in versions.aliases(rehearsal)}
     for logical, spec in apis.items():
         api_id = rehearsal.known[logical]["ApiId"]
         made = {r["RouteKey"]: r for r in gateway.get_routes(ApiId=api_id)["Items"]}
@@ -130,12 +133,14 @@ def check_api(rehearsal: Rehearsal) -> None:
         for key, route in made.items():
             integration = integrations.get(route.get("Target", "").removeprefix("integrations/"), {})
             uri = str(integration.get("IntegrationUri", ""))
-            target = next(
-                (name for arn, name in functions.items() if f"/functions/{arn}/invocations" in uri), None
+            invoked = next(
+                (name for arn, name in invocable.items() if f"/functions/{arn}/invocations" in uri), None
             )
+            target = versions.function_of(rehearsal, invoked) if invoked else None
             permitted = False
-            if target is not None:
-                policy = json.loads(lambda_.get_policy(FunctionName=rehearsal.physical[target])["Policy"])
+            if invoked is not None:
+                # an alias's permissions are its own (GetPolicy of the alias ARN), as in Lambda
+                policy = json.loads(lambda_.get_policy(FunctionName=rehearsal.physical[invoked])["Policy"])
                 method, path = key.split(" ", 1)
                 source_arn = f"{api_id}/*/{method}{re.sub(r'[{][^}]+[}]', '*', path)}"
                 for statement in policy.get("Statement", []):
@@ -148,7 +153,9 @@ def check_api(rehearsal: Rehearsal) -> None:
                 problems.append(f"integrates {target}, template.yaml says {declared and declared.function}")
             if not permitted:
                 problems.append("the function's policy does not let this API invoke it")
-            rehearsal.check("api", key, not problems, "; ".join(problems) or f"-> {target}, invoke permitted")
+            rehearsal.check(
+                "api", key, not problems, "; ".join(problems) or f"-> {invoked}, invoke permitted"
+            )
         body = spec["Properties"].get("Body", {})
         schemes = body.get("components", {}).get("securitySchemes", {})
         for name, scheme in schemes.items():

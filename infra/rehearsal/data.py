@@ -1,12 +1,14 @@
 """Checks of where data lives: every table's keys, attributes, indexes, stream, TTL, encryption and
-recovery; the export bucket's encryption, public access, lifecycle and TLS-only policy."""
+recovery; the buckets' encryption, public access, lifecycle and TLS-only policy (the export
+bucket's records expire with RetentionDays; the pages bucket keeps releases as versions)."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from infra.rehearsal.access import as_list
+from infra.rehearsal.web import pages_buckets
 
 if TYPE_CHECKING:
     from infra.rehearsal.rehearsal import Rehearsal
@@ -106,45 +108,25 @@ def check_tables(rehearsal: Rehearsal) -> None:
         )
 
 
+PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+
+
 def check_buckets(rehearsal: Rehearsal) -> None:
     s3 = rehearsal.client("s3")
+    pages = pages_buckets(rehearsal)
     for logical, spec in rehearsal.translated_of("AWS::S3::Bucket").items():
+        if logical not in rehearsal.physical:
+            continue  # its condition is false in this environment (listed as not created)
         name = rehearsal.physical[logical]
         props = spec["Properties"]
         encryption = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
         default = encryption["ApplyServerSideEncryptionByDefault"]
-        rehearsal.check(
-            "buckets",
-            f"{logical} encryption",
-            default["SSEAlgorithm"] == "aws:kms"
-            and default.get("KMSMasterKeyID") == rehearsal.attribute("DataKey", "Arn"),
-            f"{default['SSEAlgorithm']} with the stack's key",
-        )
-        block = props.get("PublicAccessBlockConfiguration", {})
-        rehearsal.check(
-            "buckets",
-            f"{logical} public access",
-            all(
-                block.get(k) is True
-                for k in (
-                    "BlockPublicAcls",
-                    "BlockPublicPolicy",
-                    "IgnorePublicAcls",
-                    "RestrictPublicBuckets",
-                )
-            ),
-            "all blocked (translation: moto's CloudFormation drops it)",
-        )
-        rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
-        rehearsal.check(
-            "buckets",
-            f"{logical} lifecycle",
-            any(
-                r.get("ExpirationInDays") == {"Ref": "RetentionDays"} and r.get("Status") == "Enabled"
-                for r in rules
-            ),
-            "objects expire after RetentionDays (translation)",
-        )
+        if logical in pages:
+            _check_pages_bucket(rehearsal, logical, props, default)
+        elif logical in _access_log_buckets(rehearsal):
+            _check_access_log_bucket(rehearsal, logical, props, default)
+        else:
+            _check_data_bucket(rehearsal, logical, props, default)
         try:
             policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
         except Exception:  # noqa: BLE001 - no policy
@@ -155,3 +137,100 @@ def check_buckets(rehearsal: Rehearsal) -> None:
             for s in as_list(policy.get("Statement"))
         )
         rehearsal.check("buckets", f"{logical} TLS only", secure, "denies requests without TLS")
+
+
+def _check_pages_bucket(
+    rehearsal: Rehearsal, logical: str, props: dict[str, Any], default: dict[str, Any]
+) -> None:
+    """The pages are public files read by CloudFront's origin access identity, which reads
+    SSE-S3 objects only; a release replaced stays a version for a rollback, then expires."""
+    rehearsal.check(
+        "buckets",
+        f"{logical} encryption",
+        default["SSEAlgorithm"] == "AES256",
+        f"{default['SSEAlgorithm']} (public pages: SSE-S3, which CloudFront's origin access identity reads)",
+    )
+    block = props.get("PublicAccessBlockConfiguration", {})
+    rehearsal.check(
+        "buckets",
+        f"{logical} public access",
+        all(block.get(k) is True for k in PUBLIC_ACCESS_BLOCK),
+        "all blocked: only the distribution reads it (translation: moto's CloudFormation drops it)",
+    )
+    rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+    versioned = props.get("VersioningConfiguration", {}).get("Status") == "Enabled"
+    rehearsal.check(
+        "buckets",
+        f"{logical} lifecycle",
+        versioned and any("NoncurrentVersionExpiration" in r and r.get("Status") == "Enabled" for r in rules),
+        "versioned; replaced releases expire (translation)",
+    )
+
+
+def _check_data_bucket(
+    rehearsal: Rehearsal, logical: str, props: dict[str, Any], default: dict[str, Any]
+) -> None:
+    """Records (exports, reports) under the stack's key, expiring with RetentionDays."""
+    rehearsal.check(
+        "buckets",
+        f"{logical} encryption",
+        default["SSEAlgorithm"] == "aws:kms"
+        and default.get("KMSMasterKeyID") == rehearsal.attribute("DataKey", "Arn"),
+        f"{default['SSEAlgorithm']} with the stack's key",
+    )
+    block = props.get("PublicAccessBlockConfiguration", {})
+    rehearsal.check(
+        "buckets",
+        f"{logical} public access",
+        all(block.get(k) is True for k in PUBLIC_ACCESS_BLOCK),
+        "all blocked (translation: moto's CloudFormation drops it)",
+    )
+    rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+    rehearsal.check(
+        "buckets",
+        f"{logical} lifecycle",
+        any(
+            r.get("ExpirationInDays") == {"Ref": "RetentionDays"} and r.get("Status") == "Enabled"
+            for r in rules
+        ),
+        "objects expire after RetentionDays (translation)",
+    )
+
+
+def _access_log_buckets(rehearsal: Rehearsal) -> set[str]:
+    """Buckets other buckets deliver their S3 server access logs to."""
+    targets = set()
+    for spec in rehearsal.translated_of("AWS::S3::Bucket").values():
+        target = spec["Properties"].get("LoggingConfiguration", {}).get("DestinationBucketName")
+        if isinstance(target, dict) and "Ref" in target:
+            targets.add(target["Ref"])
+    return targets
+
+
+def _check_access_log_bucket(
+    rehearsal: Rehearsal, logical: str, props: dict[str, Any], default: dict[str, Any]
+) -> None:
+    """S3 delivers server access logs only to an SSE-S3 bucket; they expire with RetentionDays."""
+    rehearsal.check(
+        "buckets",
+        f"{logical} encryption",
+        default["SSEAlgorithm"] == "AES256",
+        f"{default['SSEAlgorithm']} (S3 server access logs: SSE-S3 is the only encryption S3 delivers to)",
+    )
+    block = props.get("PublicAccessBlockConfiguration", {})
+    rehearsal.check(
+        "buckets",
+        f"{logical} public access",
+        all(block.get(k) is True for k in PUBLIC_ACCESS_BLOCK),
+        "all blocked (translation: moto's CloudFormation drops it)",
+    )
+    rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+    rehearsal.check(
+        "buckets",
+        f"{logical} lifecycle",
+        any(
+            r.get("ExpirationInDays") == {"Ref": "RetentionDays"} and r.get("Status") == "Enabled"
+            for r in rules
+        ),
+        "access logs expire after RetentionDays (translation)",
+    )

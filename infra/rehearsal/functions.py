@@ -8,6 +8,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from infra.rehearsal import versions
 from infra.rehearsal.packaging import defines, python_sources, requirement_names, unresolved_imports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,15 +90,20 @@ def check_mappings(rehearsal: Rehearsal) -> None:
     declared = rehearsal.translated_of("AWS::Lambda::EventSourceMapping")
     by_function: dict[str, list[dict[str, Any]]] = {}
     for spec in declared.values():
-        function = spec["Properties"]["FunctionName"]["Ref"]
-        by_function.setdefault(function, []).append(spec["Properties"])
+        invoked = spec["Properties"]["FunctionName"]["Ref"]
+        by_function.setdefault(invoked, []).append(spec["Properties"])
     queues = {rehearsal.attribute(k, "Arn") for k, v in rehearsal.types.items() if v == "AWS::SQS::Queue"}
-    for function, sources in by_function.items():
-        made = lambda_.list_event_source_mappings(FunctionName=rehearsal.physical[function])[
+    for invoked, sources in by_function.items():
+        # a mapping invokes the function's alias (its published versions) or the function itself
+        made = lambda_.list_event_source_mappings(FunctionName=rehearsal.physical[invoked])[
             "EventSourceMappings"
         ]
+        function = versions.function_of(rehearsal, invoked)
         rehearsal.check(
-            "streams", f"{function} mappings", len(made) == len(sources), f"{len(made)} of {len(sources)}"
+            "streams",
+            f"{function} mappings",
+            len(made) == len(sources),
+            f"{len(made)} of {len(sources)} to {invoked}",
         )
         for mapping in made:
             arn = mapping["EventSourceArn"]

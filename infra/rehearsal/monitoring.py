@@ -1,12 +1,13 @@
 """Checks of what watches the stack: every alarm's dimensions naming created resources, its topic
 and runbook; Errors and Throttles alarms for every function, IteratorAge for every stream
-consumer; the alarm topic's subscriber; the dashboard showing every function."""
+consumer; the alarm topic's subscriber; the dashboard showing every function; every function's
+log group and the API's access log group created, kept as long as the stack's data."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from infra.rehearsal.rehearsal import Rehearsal
@@ -117,4 +118,30 @@ def check_dashboard(rehearsal: Rehearsal) -> None:
             logical,
             not problems,
             "; ".join(problems) or f"{len(body.get('widgets', []))} widgets",
+        )
+
+
+def check_log_groups(rehearsal: Rehearsal) -> None:
+    """Every function logs into a group the stack created (not one Lambda makes on first use, kept
+    forever), with the retention the template maps RetentionDays to."""
+    logs = rehearsal.client("logs")
+    groups: dict[str, Any] = {}
+    for page in logs.get_paginator("describe_log_groups").paginate():
+        groups.update({g["logGroupName"]: g.get("retentionInDays") for g in page["logGroups"]})
+    days = str(rehearsal.parameter_values().get("RetentionDays", ""))
+    wanted = rehearsal.translated.get("Mappings", {}).get("LogRetention", {}).get(days, {}).get("Days")
+    names = {
+        f"/aws/lambda/{rehearsal.physical[k]}": k for k in rehearsal.translated_of("AWS::Lambda::Function")
+    }
+    # and every other group the template declares (the API's access log), by its created name
+    for logical in rehearsal.translated_of("AWS::Logs::LogGroup"):
+        names.setdefault(rehearsal.physical.get(logical, logical), logical)
+    for name, logical in sorted(names.items(), key=lambda item: item[1]):
+        rehearsal.check(
+            "logs",
+            f"{logical} log group",
+            name in groups and wanted is not None and groups[name] == int(wanted),
+            f"{name}: kept {groups.get(name)} days (RetentionDays {days} -> {wanted})"
+            if name in groups
+            else f"{name}: not created by the stack",
         )

@@ -12,8 +12,11 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
-#: Modules the Lambda Python runtime provides (no need to ship them in the layer).
-RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"})
+#: Modules the Lambda Python runtime provides (no need to ship them in the layer);
+#: ``snapshot_restore_py`` is SnapStart's hook library, in the managed Python runtimes.
+RUNTIME_PROVIDED = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six", "snapshot_restore_py"}
+)
 
 
 def zip_directory(directory: Path, prefix: str = "") -> bytes:

@@ -45,6 +45,7 @@ def check_parameters(rehearsal: Rehearsal) -> None:
         if "MaxLength" in spec and len(text) > int(spec["MaxLength"]):
             problems.append(f"longer than {spec['MaxLength']}")
         rehearsal.check("parameters", name, not problems, "; ".join(problems) or text)
+    _check_rules(rehearsal)
     province = str(env.parameters.get("Province", ""))
     rehearsal.check(
         "parameters",
@@ -73,3 +74,24 @@ def check_parameters(rehearsal: Rehearsal) -> None:
         f"{text} days; policy retention {policy.retention_days}, "
         f"tracing lookback {policy.tracing.lookback_days}",
     )
+
+
+def _check_rules(rehearsal: Rehearsal) -> None:
+    """The template's ``Rules`` as CloudFormation applies them before creating anything: where a
+    rule's condition holds, each assertion must (e.g. a China region's console needs a domain)."""
+    from infra.local.intrinsics import Intrinsics, Unresolvable, condition_holds
+
+    declared = rehearsal.source.get("Conditions", {})
+    values = Intrinsics(rehearsal.ref, rehearsal.attribute)
+    for name, rule in rehearsal.source.get("Rules", {}).items():
+        try:
+            applies = "RuleCondition" not in rule or condition_holds(rule["RuleCondition"], declared, values)
+            failed = [
+                str(a.get("AssertDescription", a["Assert"]))
+                for a in rule.get("Assertions", [])
+                if applies and not condition_holds(a["Assert"], declared, values)
+            ]
+        except (Unresolvable, KeyError, ValueError) as error:
+            rehearsal.check("parameters", f"rule {name}", False, f"not evaluated: {error}")
+            continue
+        rehearsal.check("parameters", f"rule {name}", not failed, "; ".join(failed) or "holds")

@@ -17,10 +17,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from infra.local.intrinsics import ACCOUNT, Intrinsics, Unresolvable, partition, pseudo_parameters
+from infra.local.intrinsics import (
+    ACCOUNT,
+    Intrinsics,
+    Unresolvable,
+    evaluate_conditions,
+    partition,
+    pseudo_parameters,
+)
 from infra.local.template import load_yaml
 from infra.ops.environments import DEFAULT_CONFIG, Environment, load_environment
-from infra.rehearsal import access, data, functions, monitoring, parameters
+from infra.rehearsal import access, data, functions, monitoring, parameters, versions, web
 from infra.rehearsal.packaging import zip_directory
 from infra.rehearsal.report import Check, Report
 
@@ -28,6 +35,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = ROOT / "template.yaml"
 ARTIFACTS = "healthcode-artifacts"  # where infra.rehearsal.translate points every CodeUri/ContentUri
 
+STOOD_IN = (
+    "stood in by an id (moto has no CloudFront behind its CloudFormation); its configuration is "
+    "resolved after the stack and checked (area web)"
+)
 #: What is done with each resource type moto's CloudFormation cannot create.
 OUTSIDE_CLOUDFORMATION = {
     "AWS::SecretsManager::Secret": "created with the Secrets Manager API before the stack",
@@ -36,6 +47,9 @@ OUTSIDE_CLOUDFORMATION = {
     "AWS::ApiGatewayV2::Stage": "created with the API Gateway v2 API after the stack",
     "AWS::CloudWatch::Alarm": "created with PutMetricAlarm after the stack, every reference resolved",
     "AWS::S3::BucketPolicy": "applied with PutBucketPolicy after the stack",
+    "AWS::CloudFront::Distribution": STOOD_IN,
+    "AWS::CloudFront::CloudFrontOriginAccessIdentity": STOOD_IN,
+    "AWS::CloudFront::ResponseHeadersPolicy": STOOD_IN,
 }
 CUSTOM_RESOURCES = (
     "not run: moto would invoke its function in a container; the local stack runs it through the "
@@ -80,6 +94,29 @@ def _offline_environment() -> Iterator[None]:
         yield
     finally:
         os.environ.update(saved)
+
+
+def _found_in_maps(body: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """``Fn::FindInMap`` looked up before the stack is created: moto passes a Number parameter's
+    value as a number, which misses a mapping's (string) key; CloudFormation passes the string."""
+    mappings = body.get("Mappings", {})
+
+    def key(node: Any) -> str:
+        if isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in parameters:
+            return str(parameters[node["Ref"]])
+        return str(node)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            found = node.get("Fn::FindInMap")
+            if len(node) == 1 and isinstance(found, list) and found[0] in mappings:
+                return mappings[found[0]][key(found[1])][key(found[2])]
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return {k: walk(v) if k == "Resources" else v for k, v in body.items()}
 
 
 def _throttling(settings: dict[str, Any]) -> dict[str, Any]:
@@ -183,15 +220,26 @@ class Rehearsal:
                     return str(key["KeyArn"] if attribute == "Arn" else key["KeyId"])
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:{self.partition}:s3:::{physical}"
+        if kind == "AWS::S3::Bucket" and attribute == "RegionalDomainName":
+            return (
+                f"{physical}.s3.{self.env.region}.{pseudo_parameters(self.env.region, '')['AWS::URLSuffix']}"
+            )
         if kind == "AWS::SNS::Topic" and attribute in ("TopicArn", "TopicName"):
             return physical if attribute == "TopicArn" else physical.rsplit(":", 1)[1]
+        if kind == "AWS::Logs::LogGroup" and attribute == "Arn":
+            return f"arn:{self.partition}:logs:{self.env.region}:{ACCOUNT}:log-group:{physical}:*"
         if kind == "AWS::IAM::Role" and attribute == "Arn":
             return str(self.client("iam").get_role(RoleName=physical)["Role"]["Arn"])
         raise Unresolvable(f"GetAtt {logical}.{attribute} ({kind}) is not evaluated by the rehearsal")
 
     def intrinsics(self) -> Intrinsics:
         """Evaluates intrinsics against the created stack; raises ``Unresolvable`` otherwise."""
-        return Intrinsics(self.ref, self.attribute)
+        return Intrinsics(self.ref, self.attribute, conditions=self.conditions())
+
+    def conditions(self) -> dict[str, bool]:
+        """The template's conditions for this environment's parameters."""
+        declared = (self.translated or self.source).get("Conditions", {})
+        return evaluate_conditions(declared, Intrinsics(self.ref, self.attribute))
 
     def known_only(self) -> Intrinsics:
         """Evaluates ``Ref``/``GetAtt`` of what was created outside CloudFormation, keeping every
@@ -218,6 +266,7 @@ class Rehearsal:
         try:
             parameters.check_parameters(self)
             with _offline_environment(), mock_aws():
+                versions.teach_moto()
                 self.translated = self.translate()
                 self.package()
                 body = self.prepare()
@@ -226,11 +275,14 @@ class Rehearsal:
                 data.check_tables(self)
                 functions.check_functions(self)
                 functions.check_mappings(self)
+                versions.check_versions(self)
                 access.check_roles(self)
                 access.check_api(self)
                 monitoring.check_alarms(self)
                 monitoring.check_dashboard(self)
+                monitoring.check_log_groups(self)
                 data.check_buckets(self)
+                web.check_distribution(self)
                 self.check_stack()
         except RehearsalFailed as stopped:
             self.check("stack", "rehearsal", False, str(stopped))
@@ -273,8 +325,15 @@ class Rehearsal:
         body = copy.deepcopy(self.translated)
         resources = body["Resources"]
         pre = self.intrinsics()
+        conditions = self.conditions()
         for logical, spec in list(resources.items()):
             kind = spec["Type"]
+            if not conditions.get(spec.get("Condition", ""), True):
+                resources.pop(logical)
+                self.report.outside.setdefault(f"{kind}: not created: its condition is false", []).append(
+                    logical
+                )
+                continue
             if kind in supported and not kind.startswith("Custom::"):
                 continue
             self.outside[logical] = resources.pop(logical)
@@ -307,6 +366,8 @@ class Rehearsal:
                 name = pre.resolve(props.get("AlarmName", f"{self.env.stack_name}-{logical}"))
                 arn = f"arn:{self.partition}:cloudwatch:{self.env.region}:{ACCOUNT}:alarm:{name}"
                 self.known[logical] = {"Ref": name, "Arn": arn}
+            elif kind.startswith("AWS::CloudFront::"):
+                self.known[logical] = web.stand_in(logical, kind, self.partition)
             else:
                 self.known[logical] = {"Ref": f"unrehearsed:{logical}"}
             how = OUTSIDE_CLOUDFORMATION.get(kind)
@@ -314,7 +375,12 @@ class Rehearsal:
                 how = CUSTOM_RESOURCES
             done = f"{kind}: {how or 'not created: moto has no support for it'}"
             self.report.outside.setdefault(done, []).append(logical)
-        body = dict(self.known_only().resolve(body))
+        body["Outputs"] = {
+            name: output
+            for name, output in body.get("Outputs", {}).items()
+            if conditions.get(output.get("Condition", ""), True)
+        }
+        body = dict(self.known_only().resolve(_found_in_maps(body, self.parameter_values())))
         leftovers = sorted(set(re.findall(r"unrehearsed:([A-Za-z0-9.]+)", json.dumps(body))))
         self.check(
             "stack",
