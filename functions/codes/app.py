@@ -7,14 +7,14 @@ import base64
 import re
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
 from healthcode import clock
 from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, language, make_app
+from healthcode.edge.router import Response
 from healthcode.errors import BadRequest, InvalidInput
 from healthcode.protection.logs import get_logger
 from healthcode.rules.applications import parse_application
 from healthcode.rules.colour import fact_text
-from healthcode.services import appeals, applications, codes, indicators
+from healthcode.services import applications, codes, indicators
 from healthcode.services.recolour import reason_text
 from healthcode.settings import policy
 
@@ -187,6 +187,8 @@ def appeal(person_id: str) -> Response[str]:
     who = caller(app).require("citizen")
     person = codes.managed(person_id, who)  # 404 before anything about the body
     reason = _appeal_reason(json_body(app))
+    from healthcode.services import appeals  # the appeal routes only
+
     filed = appeals.file(person, who=who, reason=reason, now=clock.now(), idempotency_key=_idempotency_key())
     return json_response(
         201,
@@ -208,6 +210,8 @@ def appeal(person_id: str) -> Response[str]:
 def list_appeals(person_id: str) -> Response[str]:
     """The appeals about a code the caller manages, oldest first, with the officials' answers."""
     person = codes.managed(person_id, caller(app).require("citizen"))  # 404 for anyone else
+    from healthcode.services import appeals  # the appeal routes only
+
     return json_response(200, {"appeals": appeals.of_person(person)}, _NO_STORE)
 
 

@@ -1,5 +1,7 @@
 """Signing-key administration: the CloudFormation custom resource that creates the first keys,
-and rotation on request (``make rotate-keys`` invokes this function with ``{"rotate": "code"}``)."""
+and rotation on request (``make rotate-keys`` invokes this function with ``{"rotate": "code"}``,
+``"paper"`` or ``"venue"``). On a stack update the bootstrap also adds what a key set from before
+compact personal codes lacks (``keystore.ensure_bootstrapped``)."""
 
 from __future__ import annotations
 
@@ -45,8 +47,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             _answer_cloudformation(event, "FAILED", type(exc).__name__)
         return {}
     use = event.get("rotate")
-    if use not in ("code", "venue"):
-        raise ValueError('expected {"rotate": "code"} or {"rotate": "venue"}')
+    if use not in ("code", "paper", "venue"):
+        raise ValueError('expected {"rotate": "code"}, {"rotate": "paper"} or {"rotate": "venue"}')
     keys = keystore.rotate(use)
     active = [k.kid for k in keys.keys if k.retired_at is None]
     logger.info("rotated signing keys", extra={"use": use, "active_kids": active})

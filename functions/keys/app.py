@@ -5,9 +5,9 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
 from healthcode.codes import keystore
 from healthcode.edge.http import json_response, lambda_handler_for, make_app
+from healthcode.edge.router import Response
 from healthcode.protection.logs import get_logger
 from healthcode.settings import policy, settings
 
@@ -25,7 +25,8 @@ def health() -> Response[str]:
 @app.get("/.well-known/jwks.json")
 def jwks() -> Response[str]:
     """Every public key that may have signed a live code; verifiers may cache it for 5 minutes."""
-    return json_response(200, keystore.jwks(), {"Cache-Control": "public, max-age=300"})
+    max_age = keystore.JWKS_MAX_AGE_SECONDS
+    return json_response(200, keystore.jwks(), {"Cache-Control": f"public, max-age={max_age}"})
 
 
 @app.get("/v1/openapi.json")

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from healthcode import clock
 from healthcode.edge.http import caller, json_body, json_response, lambda_handler_for, make_app
+from healthcode.edge.router import OpenAPIResponse, Response
 from healthcode.errors import InvalidInput
 from healthcode.protection.logs import get_logger
 from healthcode.rules import forms

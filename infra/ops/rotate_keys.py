@@ -1,9 +1,11 @@
 """Rotate a province stack's code-signing keys: ``make rotate-keys ENV=fujian [USE=code|venue]``.
 
 The stack's ``KeyAdminFunction`` does the work (``functions/keys/admin.py`` → ``keystore.rotate``):
-it publishes a new key in JWKS at once, lets it sign ``keystore.ACTIVATION_DELAY`` (10 minutes)
-later — by then every container's key cache (5 minutes) and every verifier's JWKS cache have
-seen it — and retires the key it replaces at that instant. The retired key stays in JWKS for as
+it publishes a new key in JWKS at once, lets it sign ``keystore.ACTIVATION_DELAY`` (15 minutes)
+later — by then every container's key cache (5 minutes), every other province's trust list
+(5 minutes, and a failed refresh retried 30 s later) and every offline verifier's JWKS copy (5
+minutes, fetched from a CDN copy as old again) have seen it — and retires the key it replaces at
+that instant. The retired key stays in JWKS for as
 long as anything it signed can live (code keys: the longest personal code, a paper code, 365
 days by default; venue keys: the venue-code lifetime, 3650 days), then the next rotation prunes
 it. See docs/runbooks/key-rotation.md.
@@ -28,7 +30,7 @@ from typing import Any
 from infra.ops.environments import DEFAULT_CONFIG, load_environment
 
 FUNCTION = "KeyAdminFunction"
-USES = ("code", "venue")
+USES = ("code", "paper", "venue")
 #: How long a verifier may keep serving an old JWKS (keys.app sends max-age=300).
 JWKS_CACHE_SECONDS = 300
 
@@ -104,7 +106,7 @@ def wait_until_published(
     sleep: Callable[[float], None] = time.sleep,
 ) -> bool:
     """Poll the stack's JWKS until the new key is in it (containers cache the key set for up
-    to 5 minutes), well within the 10 minutes before the key signs."""
+    to 5 minutes), well within the ``keystore.ACTIVATION_DELAY`` (15 minutes) before the key signs."""
     if rotation.jwks_url is None:
         return False
     deadline = time.monotonic() + timeout_s
@@ -123,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--env", help="samconfig.toml environment (fujian, henan, shanxi, jiangxi, guizhou)")
     where.add_argument("--local", metavar="URL", help="a running local stack, e.g. http://127.0.0.1:3000")
-    parser.add_argument("--use", choices=USES, default="code", help="code (personal codes) or venue keys")
+    parser.add_argument(
+        "--use", choices=USES, default="code", help="code (personal codes), paper (paper codes) or venue keys"
+    )
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument(
         "--verify", action="store_true", help="wait until the stack's JWKS publishes the new key"
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rotation failed: {failed}", file=sys.stderr)
         return 1
     retired = [kid for kid in rotation.kids if kid not in rotation.active]
-    print(f"rotated {rotation.use} keys: new key {rotation.new_kid} is published now and signs in 10 minutes")
+    print(f"rotated {rotation.use} keys: new key {rotation.new_kid} is published now and signs in 15 minutes")
     print(f"  keys in the set: {', '.join(rotation.kids)}")
     print(f"  retired (still published while their codes can live): {', '.join(retired) or 'none'}")
     if args.verify:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import jwt
 import pytest
+from healthcode.codes import keystore
 from healthcode.rules import idcard
 
 from infra.ops import rotate_keys
@@ -25,7 +26,7 @@ def stack() -> Iterator[Stack]:
 
 def published(stack: Stack) -> dict[str, set[str]]:
     keys = stack.call("GET", "/.well-known/jwks.json").json()["keys"]
-    found: dict[str, set[str]] = {"code": set(), "venue": set()}
+    found: dict[str, set[str]] = {"code": set(), "paper": set(), "venue": set()}
     for key in keys:
         found[key["hc_use"]].add(key["kid"])
     return found
@@ -67,8 +68,9 @@ def test_a_rotation_follows_the_runbooks_timeline(stack: Stack) -> None:
     after = published(stack)
     assert after["code"] == {old, rotation.new_kid} and after["venue"] == before["venue"]
     assert rotation.active == [k for k in rotation.kids if k != old]
-    # AND codes are still signed by the old key for the next 10 minutes
-    stack.clock(advance_seconds=9 * 60)
+    # AND codes are still signed by the old key until the activation delay has passed
+    delay = int(keystore.ACTIVATION_DELAY.total_seconds())
+    stack.clock(advance_seconds=delay - 60)
     assert code_kid(stack, citizen, person_id) == old
     # AND then by the new one, while the old key stays published for what it signed
     stack.clock(advance_seconds=2 * 60)

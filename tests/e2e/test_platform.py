@@ -12,9 +12,9 @@ def test_health(stack: Stack) -> None:
     assert answer.status_code == 200 and answer.json() == {"status": "ok", "province": "520000"}
 
 
-def test_jwks_has_the_bootstrapped_code_and_venue_keys(stack: Stack) -> None:
+def test_jwks_has_the_bootstrapped_code_paper_and_venue_keys(stack: Stack) -> None:
     keys = stack.call("GET", "/.well-known/jwks.json").json()["keys"]
-    assert {k["hc_use"] for k in keys} == {"code", "venue"}
+    assert {k["hc_use"] for k in keys} == {"code", "paper", "venue"}
     for key in keys:
         assert key["alg"] == "ES256" and "d" not in key
         jwt.PyJWK(key)  # a valid public JWK

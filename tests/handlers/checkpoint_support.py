@@ -131,10 +131,10 @@ def turn_red(person: PersonView) -> None:
 
 
 def code_for(person: PersonView, lifetime: timedelta | None = None) -> str:
-    token, _ = keystore.sign(
-        "code",
-        subject=person.person_id,
-        claims={},
+    token, _ = keystore.sign_personal(
+        person.person_id,
+        level=0,
+        colour="green",
         lifetime=lifetime or timedelta(seconds=policy().code_lifetime_seconds),
     )
     return token

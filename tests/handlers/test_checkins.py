@@ -199,7 +199,7 @@ def test_forged_tampered_wrong_kind_and_expired_venue_codes_are_refused(stack: I
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     later = _b64({**claims, "g": claims["g"] + 1})  # a generation the venue never issued
     extra = _b64({**claims, "lat": 30.0})  # a claim a compact code never has
-    personal, _ = keystore.sign("code", subject=me.person_id, claims={}, lifetime=timedelta(minutes=5))
+    personal, _ = keystore.sign_personal(me.person_id, level=0, colour="green", lifetime=timedelta(minutes=5))
     forged = (f"{header}.{later}.{signature}", f"{header}.{extra}.{signature}", "not-a-code", personal)
     for code in (*forged, venue["code"][:-4] + "AAAA", "https://elsewhere.example/v/" + venue["code"]):
         answer = check_in(stack, who, code, me.person_id)

@@ -262,7 +262,10 @@ def test_qr_images_are_drawn_in_the_colour_of_the_code_and_decode(
     )
     for text in (png_text(png.body), svg_text(svg.body)):
         code = keystore.verify(text, kinds=("code",))
-        assert (code.subject, code.claims["col"]) == (person_id, colour)
+        assert (code.subject, code.claims["lvl"]) == (person_id, {"green": 0, "yellow": 1}[colour])
+        # AND the symbol is at level M, version 10 at most (old phones, worn screens)
+        symbol = qr.personal_symbol(text)
+        assert (symbol.error_correction, symbol.version <= qr.PERSONAL_MAX_VERSION) == ("M", True)
 
 
 # -- appeals read back ---------------------------------------------------------------------------

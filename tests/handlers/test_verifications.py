@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from healthcode import clock
 from healthcode.codes import keystore
+from healthcode.codes.tokens import person_claim
 from healthcode.rules.policy import RiskLevel
 from healthcode.storage import scans
 from healthcode.storage.models import Person, Scan
@@ -175,12 +176,12 @@ def forged_codes(genuine: str, other_person_id: str, venue_code: str) -> dict[st
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    hs_head = b64({"alg": "HS256", "kid": head["kid"], "typ": head["typ"]})
+    hs_head = b64({**head, "alg": "HS256"})
     hs_signing_input = f"{hs_head}.{payload}".encode()
     hs_signature = b64(hmac.new(pem, hs_signing_input, hashlib.sha256).digest())
     attacker_jwk = jwt.algorithms.ECAlgorithm.to_jwk(attacker.public_key(), as_dict=True)
     return {
-        "tampered subject": f"{header}.{b64({**claims, 'sub': other_person_id})}.{signature}",
+        "tampered subject": f"{header}.{b64({**claims, 'sub': person_claim(other_person_id)})}.{signature}",
         "tampered expiry": f"{header}.{b64({**claims, 'exp': claims['exp'] + 86400})}.{signature}",
         "alg none": f"{b64({**head, 'alg': 'none'})}.{payload}.",
         "alg none with signature": f"{b64({**head, 'alg': 'none'})}.{payload}.{signature}",
@@ -189,7 +190,7 @@ def forged_codes(genuine: str, other_person_id: str, venue_code: str) -> dict[st
             claims, attacker, algorithm="ES256", headers=head
         ),
         "signed by another key, unknown kid": jwt.encode(
-            claims, attacker, algorithm="ES256", headers={**head, "kid": "c20990101-deadbeef"}
+            claims, attacker, algorithm="ES256", headers={**head, "kid": "520000cdead0"}
         ),
         "key supplied in the header (jwk)": jwt.encode(
             claims, attacker, algorithm="ES256", headers={**head, "jwk": attacker_jwk}
@@ -223,8 +224,8 @@ def test_every_class_of_forged_code_is_refused_and_stores_nothing(moto_stack: In
 
 def test_a_code_of_a_person_that_does_not_exist_is_refused(moto_stack: InProcessStack) -> None:
     venue = make_venue()
-    token, _ = keystore.sign(
-        "code", subject=f"p-{uuid.uuid4().hex}", claims={}, lifetime=timedelta(minutes=5)
+    token, _ = keystore.sign_personal(
+        f"p-{uuid.uuid4().hex}", level=0, colour="green", lifetime=timedelta(minutes=5)
     )
     assert verify(moto_stack, token, venue).error_code == "invalid_code"
 

@@ -1,9 +1,13 @@
-"""Signed codes: signing, verification order, every forged-code class, rotation and JWKS."""
+"""Signed codes in the full form (paper codes, and personal codes signed before compact codes by
+a code key whose id names no province): signing, verification order, every forged-code class,
+rotation and JWKS. Compact personal codes: tests/unit/test_personal_codes.py."""
 
 from __future__ import annotations
 
 import base64
 import json
+import secrets
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -26,16 +30,25 @@ from hypothesis import strategies as st
 
 NOW = datetime(2022, 5, 18, 2, 0, tzinfo=UTC)
 ISSUER = "urn:healthcode:520000"
+PROVINCE = "520000"
 RETENTION = Retention(code=timedelta(days=365), venue=timedelta(days=3650))
+
+
+def legacy_keyset(now: datetime) -> KeySet:
+    """A key set from before province-named keys: a code key named ``cYYYYMMDD-…`` (it signed
+    personal and paper codes in the full form) and a venue key."""
+    code = new_key("code", now=now, province=PROVINCE, activates_at=now - timedelta(days=1))
+    venue = new_key("venue", now=now, province=PROVINCE, activates_at=now - timedelta(days=1))
+    return KeySet(keys=(replace(code, kid=f"c{now:%Y%m%d}-{secrets.token_hex(4)}"), venue))
 
 
 @pytest.fixture(scope="module")
 def keys() -> KeySet:
-    return bootstrap_keyset(NOW - timedelta(days=1))
+    return legacy_keyset(NOW - timedelta(days=1))
 
 
 def verify(keys: KeySet, token: str, kinds: tuple[str, ...] = ("code",), now: datetime = NOW):  # type: ignore[no-untyped-def]
-    resolve = local_resolver(keys, issuer=ISSUER, kinds=kinds, now=now, retention=RETENTION)  # type: ignore[arg-type]
+    resolve = local_resolver(keys, issuer=ISSUER, now=now, retention=RETENTION)
     return verify_code(token, kinds=kinds, resolve=resolve, issuers=[ISSUER], now=now)  # type: ignore[arg-type]
 
 
@@ -161,7 +174,7 @@ def _forgeries(keys: KeySet) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("name", sorted(_forgeries(bootstrap_keyset(NOW)).keys()))
+@pytest.mark.parametrize("name", sorted(_forgeries(legacy_keyset(NOW)).keys()))
 def test_every_forgery_is_refused_as_invalid_code(keys: KeySet, name: str) -> None:
     token = _forgeries(keys)[name]
     with pytest.raises(InvalidInput) as caught:
@@ -178,18 +191,19 @@ def test_personal_code_offered_as_venue_code_is_invalid_venue_code(keys: KeySet)
 
 @given(st.text(max_size=300))
 def test_arbitrary_text_never_verifies_and_never_crashes(text: str) -> None:
-    keys = bootstrap_keyset(NOW)
+    keys = bootstrap_keyset(NOW, province=PROVINCE)
     with pytest.raises(InvalidInput):
         verify(keys, text)
 
 
 def test_rotation_publishes_before_signing_and_keeps_old_keys_while_codes_live() -> None:
-    # GIVEN a key set in use
-    keys = bootstrap_keyset(NOW)
+    # GIVEN a key set in use from before paper keys (its code key signs paper codes)
+    keys = legacy_keyset(NOW)
     old = keys.signing_key("code", NOW)
     old_token = sign(keys, kind="paper", lifetime=timedelta(days=365))
+    assert jwt.get_unverified_header(old_token)["kid"] == old.kid
     # WHEN the code key rotates with a 10-minute activation delay
-    rotated = keys.rotate("code", now=NOW, activation_delay=timedelta(minutes=10))
+    rotated = keys.rotate("code", now=NOW, activation_delay=timedelta(minutes=10), province=PROVINCE)
     fresh = next(k for k in rotated.keys if k.kid not in {k.kid for k in keys.keys})
     # THEN the new key is in JWKS at once but the old one keeps signing until activation
     assert fresh.kid in {k["kid"] for k in rotated.jwks(NOW, RETENTION)["keys"]}
@@ -207,7 +221,7 @@ def test_rotation_publishes_before_signing_and_keeps_old_keys_while_codes_live()
 
 
 def test_jwks_holds_public_keys_only() -> None:
-    keys = bootstrap_keyset(NOW)
+    keys = legacy_keyset(NOW)
     document = keys.jwks(NOW, RETENTION)
     assert len(document["keys"]) == 2
     for jwk in document["keys"]:
@@ -221,16 +235,31 @@ def test_jwks_holds_public_keys_only() -> None:
 
 
 def test_key_set_round_trips_through_json() -> None:
-    keys = bootstrap_keyset(NOW).rotate("venue", now=NOW, activation_delay=timedelta(minutes=10))
+    keys = bootstrap_keyset(NOW, province=PROVINCE).rotate(
+        "venue", now=NOW, activation_delay=timedelta(minutes=10), province=PROVINCE
+    )
     again = KeySet.from_json(keys.to_json())
     assert [k.kid for k in again.keys] == [k.kid for k in keys.keys]
     assert again.keys[0].retired_at == keys.keys[0].retired_at or again.keys[1].retired_at is not None
 
 
-def test_new_key_kid_names_its_use() -> None:
-    assert new_key("code", now=NOW).kid.startswith("c20220518-")
-    venue_kid = new_key("venue", now=NOW).kid  # short: it is in every compact venue code
+def test_new_key_kid_names_its_province_and_use() -> None:
+    # a code or paper key's id names the province and the use, in at most 12 characters
+    code_kid = new_key("code", now=NOW, province=PROVINCE).kid
+    paper_kid = new_key("paper", now=NOW, province="350000").kid
+    assert code_kid.startswith("520000c") and paper_kid.startswith("350000p")
+    assert len(code_kid) == len(paper_kid) == 12
+    venue_kid = new_key("venue", now=NOW, province=PROVINCE).kid  # short: it is in every compact venue code
     assert venue_kid.startswith("v") and len(venue_kid) == 9
+    with pytest.raises(ValueError):
+        new_key("code", now=NOW, province="5200")
+
+
+def test_a_key_id_is_never_reused_within_a_key_set() -> None:
+    keys = bootstrap_keyset(NOW, province=PROVINCE)
+    for _ in range(40):
+        keys = keys.rotate("code", now=NOW, activation_delay=timedelta(minutes=10), province=PROVINCE)
+    assert len({k.kid for k in keys.keys}) == len(keys.keys)
 
 
 def test_chinese_claims_are_carried_as_utf8_not_escapes(keys: KeySet) -> None:

@@ -1,13 +1,21 @@
 """The stack's signing keys in Secrets Manager, cached per container, and the code helpers the
-functions call: ``sign`` and ``verify`` with this stack's issuer, policy and clock."""
+functions call: ``sign_personal``, ``sign`` and ``verify`` with this stack's issuer, policy and
+clock.
+
+Activation delay: a new key is published in JWKS ``ACTIVATION_DELAY`` before it signs. Every
+cache of the key set must have refreshed by then, or a verifier holding a copy from just before
+the rotation would refuse the first codes of the new key: this stack's containers
+(``CACHE_SECONDS``), other provinces' trust lists (``trust.CACHE_SECONDS``, plus a failed fetch
+retried after ``trust.RETRY_SECONDS``), and offline verifiers — scanners and front ends that
+fetch JWKS over HTTP and keep it for the ``Cache-Control`` max-age the keys function sends
+(``JWKS_MAX_AGE_SECONDS``), behind a CDN that may keep it as long again. ``slowest_key_cache``
+adds these up; a test holds the delay above it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any
 
 from healthcode import aws, clock
 from healthcode.codes import trust
@@ -21,19 +29,43 @@ from healthcode.codes.tokens import (
     VerifiedCode,
     bootstrap_keyset,
     is_compact_venue_code,
+    is_personal_code,
+    key_verifies,
+    legacy_code_key,
     local_resolver,
+    missing_uses,
     sign_code,
+    sign_personal_code,
     sign_venue_code,
     verify_code,
+    verify_personal_code,
     verify_venue_code,
 )
 from healthcode.errors import InvalidInput
 from healthcode.settings import env, policy, settings
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
 SECRET_ENV = "SIGNING_KEYS_SECRET_ARN"  # noqa: S105 - the name of a variable, not a secret
-#: A new key is published this long before it signs: longer than the key cache below.
-ACTIVATION_DELAY = timedelta(minutes=10)
+#: A new key is published this long before it signs: longer than every key cache
+#: (``slowest_key_cache``; see the module docstring).
+ACTIVATION_DELAY = timedelta(minutes=15)
+#: How long a container keeps the key set it read from Secrets Manager.
 CACHE_SECONDS = 300.0
+#: The ``Cache-Control: max-age`` of ``GET /.well-known/jwks.json``: how long an offline verifier
+#: (a scanner, a front end, a CDN in front of either) may keep the key set it fetched.
+JWKS_MAX_AGE_SECONDS = 300
+
+
+def slowest_key_cache() -> timedelta:
+    """The longest a verifier may go on using a key set fetched before a rotation: this stack's
+    containers; another province's trust list (its cache, and a failed refresh retried later);
+    an offline verifier's copy of JWKS, fetched through a CDN that kept it for its max-age."""
+    containers = CACHE_SECONDS
+    provinces = trust.CACHE_SECONDS + trust.RETRY_SECONDS
+    offline = 2 * JWKS_MAX_AGE_SECONDS
+    return timedelta(seconds=max(containers, provinces, offline))
 
 
 def _load() -> KeySet:
@@ -64,9 +96,32 @@ def jwks(now: datetime | None = None) -> dict[str, list[dict[str, str]]]:
     return keyset().jwks(now or clock.now(), retention())
 
 
+def sign_personal(person_id: str, *, level: int, colour: str, lifetime: timedelta) -> tuple[str, datetime]:
+    """A personal code for the person at ``level``: compact (``tokens.sign_personal_code``), or,
+    while the stack's code key does not yet name the province (a stack signing before compact
+    codes, for the ``ACTIVATION_DELAY`` after its upgrade), the full form older verifiers read,
+    with ``colour`` and the province."""
+    keys, now = keyset(), clock.now()
+    try:
+        return sign_personal_code(keys, person_id=person_id, level=level, lifetime=lifetime, now=now)
+    except LookupError:
+        pass
+    claims = {"lvl": level, "col": colour, "prv": settings().province}
+    return sign_code(
+        keys,
+        kind="code",
+        issuer=settings().code_issuer,
+        subject=person_id,
+        claims=claims,
+        lifetime=lifetime,
+        now=now,
+    )
+
+
 def sign(
     kind: CodeKind, *, subject: str, claims: Mapping[str, Any], lifetime: timedelta
 ) -> tuple[str, datetime]:
+    """A full-form code of ``kind`` (a paper code; see ``tokens.sign_code``)."""
     return sign_code(
         keyset(),
         kind=kind,
@@ -83,14 +138,19 @@ def verify(token: str, *, kinds: Iterable[CodeKind], foreign: bool = False) -> V
     which (a foreign code's subject is not a person of this stack)."""
     wanted = tuple(kinds)
     now = clock.now()
+    if "code" in wanted and is_personal_code(token):
+        return _verify_personal(token, foreign=foreign, now=now)
     issuer = settings().code_issuer
-    local = local_resolver(keyset(), issuer=issuer, kinds=wanted, now=now, retention=retention())
+    local = local_resolver(keyset(), issuer=issuer, now=now, retention=retention())
     if not foreign or "code" not in wanted:
         return verify_code(token, kinds=wanted, resolve=local, issuers=[issuer], now=now)
     trusted = trust.configured(settings().province)
 
-    def resolve(iss: str, kid: str) -> ec.EllipticCurvePublicKey | None:
-        return local(iss, kid) if iss == issuer else trusted.key(iss, kid)
+    def resolve(iss: str, kid: str, kind: CodeKind) -> ec.EllipticCurvePublicKey | None:
+        if iss == issuer:
+            return local(iss, kid, kind)
+        # another province's full-form code: a personal code of its older code key only
+        return trusted.key(iss, kid) if kind == "code" and legacy_code_key("code", kid) else None
 
     verified = verify_code(token, kinds=wanted, resolve=resolve, issuers=[issuer, *trusted.issuers], now=now)
     if verified.issuer != issuer and verified.kind != "code":
@@ -101,6 +161,24 @@ def verify(token: str, *, kinds: Iterable[CodeKind], foreign: bool = False) -> V
             code="invalid_code",
         )
     return verified
+
+
+def _verify_personal(token: str, *, foreign: bool, now: datetime) -> VerifiedCode:
+    """A compact personal code: this province's code keys, or with ``foreign`` the code keys
+    the trust list holds for the province the ``kid`` names."""
+    own = settings().province
+    published = {k.kid: k for k in keyset().published(now, retention())}
+    trusted = trust.configured(own) if foreign else None
+
+    def resolve(province: str, kid: str) -> ec.EllipticCurvePublicKey | None:
+        if province == own:
+            key = published.get(kid)
+            if key is None or not key_verifies(key.use, key.kid, "code", compact=True):
+                return None
+            return key.private_key().public_key()
+        return trusted.key(trust.issuer_of(province), kid) if trusted is not None else None
+
+    return verify_personal_code(token, resolve=resolve, now=now)
 
 
 def sign_venue(venue_id: str, generation: int) -> str:
@@ -139,18 +217,29 @@ def _store(keys: KeySet) -> None:
 
 
 def ensure_bootstrapped() -> KeySet:
-    """Create the first code and venue keys if the secret holds none (idempotent)."""
+    """Create the first keys if the secret holds none; on a stack keyed before compact personal
+    codes, add what it lacks — a code key naming the province, a paper key — as a rotation
+    would, signing after ``ACTIVATION_DELAY`` (idempotent)."""
     current = _load()
-    if any(k.use == "code" for k in current.keys) and any(k.use == "venue" for k in current.keys):
+    now, province = clock.now(), settings().province
+    if not current.keys:
+        fresh = bootstrap_keyset(now, province=province)
+        _store(fresh)
+        return fresh
+    missing = missing_uses(current)
+    if not missing:
         return current
-    fresh = bootstrap_keyset(clock.now())
-    _store(fresh)
-    return fresh
+    upgraded = current
+    for use in missing:
+        upgraded = upgraded.rotate(use, now=now, activation_delay=ACTIVATION_DELAY, province=province)
+    _store(upgraded)
+    return upgraded
 
 
 def rotate(use: KeyUse) -> KeySet:
     """Publish a new ``use`` key now; it signs after ``ACTIVATION_DELAY``; prune expired keys."""
     now = clock.now()
-    rotated = _load().rotate(use, now=now, activation_delay=ACTIVATION_DELAY).prune(now, retention())
+    rotated = _load().rotate(use, now=now, activation_delay=ACTIVATION_DELAY, province=settings().province)
+    rotated = rotated.prune(now, retention())
     _store(rotated)
     return rotated

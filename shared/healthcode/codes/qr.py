@@ -4,7 +4,7 @@ A payload is a JWT: ASCII, typically 250–600 bytes. It is encoded as one byte-
 (base64url is mostly lower case, so alphanumeric mode would rarely apply) with no ECI header;
 a non-ASCII payload is encoded as UTF-8, which common readers assume.
 
-Error correction:
+Error correction (``encode``; personal codes always M, below):
     Q (recovers ~25 % damage) while the symbol stays at version ``MAX_VERSION_AT_Q`` (15, i.e.
     77×77 modules, up to 292 bytes) or smaller; M (~15 %) beyond that. Short venue codes end
     up on posters that get scuffed, wet and photographed at an angle, so they get the
@@ -23,7 +23,13 @@ decode JWT-shaped tokens and degenerate payloads ("." × 1100, "A" × 500) with 
 uses the module matrix directly (one Pillow resize for PNG, one run-length path for SVG)
 rather than drawing module by module.
 
-Personal codes (:func:`personal_png`, :func:`personal_svg`) show their colour as people know
+Personal codes (:func:`personal_png`, :func:`personal_svg`) are encoded at level M
+(``PERSONAL_LEVEL``): a compact personal code (about 200 characters) then takes version 10
+(57×57 modules) or less, where Q would need version 13; on a phone screen, which is not
+scuffed like a poster, larger modules help old cameras and worn screens more than Q's extra
+redundancy (``PERSONAL_MAX_VERSION``, checked by the tests and reported by ``make bench``).
+
+They show their colour as people know
 from their phones: the modules are drawn in the colour of the code, darkened where needed until
 they stand against the white quiet zone with a contrast ratio of at least ``MIN_CONTRAST``
 (WCAG 2's relative luminance; 4.5:1 keeps even a yellow code far on the dark side of a
@@ -38,9 +44,6 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 from xml.sax.saxutils import escape
-
-import qrcode
-import qrcode.util
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -67,15 +70,17 @@ BYTE_CAPACITY: Final[dict[ErrorCorrection, tuple[int, ...]]] = {
 MAX_VERSION_AT_Q: Final = 15
 #: The mask every symbol uses (see the module docstring).
 MASK_PATTERN: Final = 4
+#: Error correction of a personal code's symbol, and the largest version one may take.
+PERSONAL_LEVEL: Final[ErrorCorrection] = "M"
+PERSONAL_MAX_VERSION: Final = 10
 #: Quiet zone required by ISO 18004, in modules.
 QUIET_ZONE: Final = 4
 #: Longest payload a symbol can hold (version 40 at level M), in UTF-8 bytes.
 MAX_PAYLOAD_BYTES: Final = BYTE_CAPACITY["M"][-1]
 
-_QRCODE_LEVEL: Final[dict[ErrorCorrection, int]] = {
-    "M": qrcode.constants.ERROR_CORRECT_M,
-    "Q": qrcode.constants.ERROR_CORRECT_Q,
-}
+#: qrcode's constants ERROR_CORRECT_M and _Q (qrcode itself, with Pillow, is imported only when a
+#: symbol is drawn: the functions that only read a colour from here do not pay for it).
+_QRCODE_LEVEL: Final[dict[ErrorCorrection, int]] = {"M": 0, "Q": 3}
 _SVG_NS: Final = "http://www.w3.org/2000/svg"
 
 
@@ -154,6 +159,8 @@ def encode(payload: str) -> QrSymbol:
     """Encode ``payload`` with the level and version from ``choose_symbol`` and mask ``MASK_PATTERN``."""
     data = payload.encode("utf-8")
     level, version = choose_symbol(len(data))
+    import qrcode.util
+
     builder = qrcode.QRCode(
         version=version, error_correction=_QRCODE_LEVEL[level], border=0, mask_pattern=MASK_PATTERN
     )
@@ -170,6 +177,8 @@ def encode_at_level(payload: str, level: ErrorCorrection) -> QrSymbol:
     version = bisect_left(BYTE_CAPACITY[level], len(data)) + 1
     if version > len(BYTE_CAPACITY[level]):
         raise PayloadTooLarge(f"payload of {len(data)} bytes does not fit a QR symbol at level {level}")
+    import qrcode.util
+
     builder = qrcode.QRCode(
         version=version, error_correction=_QRCODE_LEVEL[level], border=0, mask_pattern=MASK_PATTERN
     )
@@ -232,6 +241,11 @@ _PERSONAL_MAX_CHARS: Final = 24
 _INK: Final = "#1a1a1a"
 
 
+def personal_symbol(payload: str) -> QrSymbol:
+    """The QR symbol of a personal code: level ``PERSONAL_LEVEL``, the smallest version."""
+    return encode_at_level(payload, PERSONAL_LEVEL)
+
+
 def colour_hex(colour: str) -> str:
     """``#RRGGBB`` of a palette colour name (grey for a name this table does not know)."""
     return COLOUR_HEX.get(colour, UNKNOWN_COLOUR_HEX)
@@ -292,7 +306,7 @@ def personal_png(payload: str, *, colour: str, brand: str, name_masked: str, iss
     colour (see ``module_hex``), the masked name and ``issued_at`` (already formatted) beneath."""
     from PIL import Image, ImageDraw
 
-    symbol = encode(payload)
+    symbol = personal_symbol(payload)
     side = (symbol.size + 2 * QUIET_ZONE) * _PERSONAL_BOX
     height = _PERSONAL_BAND + side + 2 * _PERSONAL_LINE + _PERSONAL_BOX * 2
     page = Image.new("RGB", (side, height), "#ffffff")
@@ -311,7 +325,7 @@ def personal_png(payload: str, *, colour: str, brand: str, name_masked: str, iss
 
 def personal_svg(payload: str, *, colour: str, brand: str, name_masked: str, issued_at: str) -> bytes:
     """The SVG of ``personal_png``'s layout, in module units (8 px nominal per module)."""
-    symbol = encode(payload)
+    symbol = personal_symbol(payload)
     side = symbol.size + 2 * QUIET_ZONE
     band, line = _PERSONAL_BAND / _PERSONAL_BOX, _PERSONAL_LINE / _PERSONAL_BOX
     height = band + side + 2 * line + 2

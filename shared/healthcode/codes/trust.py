@@ -9,8 +9,12 @@ the keys already held (verifiers keep working through a neighbour's outage) and,
 makes that province's codes unverifiable — never accepted unverified.
 
 Only what a verifier needs is accepted from a foreign JWKS: EC P-256 keys for ES256 whose
-``hc_use`` (when present) is ``code``. A foreign code's colour is the one it was signed with: it
-lives minutes, and the issuing province owns that person's data.
+``hc_use`` (when present) is ``code``, and whose ``kid``, when it names a province
+(``tokens.province_of_kid``), names that province and a code key. Keys are looked up by province
+and ``kid``: a compact personal code's ``kid`` names its province, so only that province's JWKS
+is asked, and a key another province publishes under a name not its own is never used. A foreign
+code's level is the one it was signed with: it lives minutes, and the issuing province owns
+that person's data.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
+from healthcode.codes import jws
+from healthcode.codes.tokens import issuer_of, province_of_kid
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 TRUST_ENV = "TRUST_LIST"
 CACHE_SECONDS = 300.0
@@ -42,8 +49,15 @@ class TrustListError(ValueError):
     """The configured trust list is malformed (a deployment mistake: fail at start)."""
 
 
-def issuer_of(province: str) -> str:
-    return f"urn:healthcode:{province}"
+__all__ = [
+    "CACHE_SECONDS",
+    "TrustList",
+    "configured",
+    "issuer_of",
+    "keys_from_jwks",
+    "parse_trust_list",
+    "reset",
+]
 
 
 def parse_trust_list(text: str, *, own_province: str) -> dict[str, str]:
@@ -73,8 +87,11 @@ def _http_fetch(url: str) -> bytes:
     return data
 
 
-def keys_from_jwks(document: Mapping[str, Any]) -> dict[str, ec.EllipticCurvePublicKey]:
-    """The usable verification keys of a JWKS document, by ``kid`` (others are ignored)."""
+def keys_from_jwks(
+    document: Mapping[str, Any], *, province: str | None = None
+) -> dict[str, ec.EllipticCurvePublicKey]:
+    """The usable verification keys of a JWKS document, by ``kid`` (others are ignored); with
+    ``province``, only keys whose ``kid`` names no province or names that one's code key."""
     found: dict[str, ec.EllipticCurvePublicKey] = {}
     for raw in document.get("keys", []) if isinstance(document.get("keys"), list) else []:
         if not isinstance(raw, dict) or raw.get("kty") != "EC" or raw.get("crv") != "P-256":
@@ -84,12 +101,13 @@ def keys_from_jwks(document: Mapping[str, Any]) -> dict[str, ec.EllipticCurvePub
         kid = raw.get("kid")
         if not isinstance(kid, str) or not kid:
             continue
-        try:
-            key = jwt.PyJWK(raw, algorithm="ES256").key
-        except jwt.PyJWTError:
+        named = province_of_kid(kid)
+        if province is not None and named is not None and named != (province, "code"):
             continue
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            found[kid] = key
+        try:
+            found[kid] = jws.public_key_from_jwk(raw)
+        except jws.JWSError:
+            continue
     return found
 
 
@@ -127,7 +145,8 @@ class TrustList:
     def _refresh(self, issuer: str, held: _Held, now: float) -> None:
         try:
             document = json.loads(self._fetch(self.trusted[issuer]))
-            keys = keys_from_jwks(document if isinstance(document, dict) else {})
+            province = issuer.rsplit(":", 1)[-1]
+            keys = keys_from_jwks(document if isinstance(document, dict) else {}, province=province)
         except (OSError, ValueError):
             held.retry_at = now + RETRY_SECONDS  # keep what we hold; ask again a little later
             return

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from healthcode import clock
-from healthcode.codes import keystore, paper, qr
+from healthcode.codes import keystore, qr
 from healthcode.errors import Forbidden, InvalidInput, NotFound
 from healthcode.protection.auth import Caller
 from healthcode.rules.applications import Application
@@ -42,7 +42,6 @@ from healthcode.services import account_limits, applications, recolour
 from healthcode.settings import policy, settings
 from healthcode.storage import audit, persons
 from healthcode.storage import staff as staff_store
-from healthcode.storage import venues as venue_store
 from healthcode.storage.persons import Edit, PersonView
 
 #: Roles that may call the paper-code routes: the managing account (a citizen) and officials
@@ -113,10 +112,12 @@ def managed(person_id: str, who: Caller) -> PersonView:
 
 
 def _signed(person_id: str, decision: ColourDecision) -> tuple[str, datetime]:
-    return keystore.sign(
-        "code",
-        subject=person_id,
-        claims={"lvl": int(decision.level), "col": decision.colour, "prv": settings().province},
+    """The compact personal code (``keystore.sign_personal``): the person id and the level only;
+    the colour name is the province's palette's, shown beside the code, not carried in it."""
+    return keystore.sign_personal(
+        person_id,
+        level=int(decision.level),
+        colour=decision.colour,
         lifetime=timedelta(seconds=policy().code_lifetime_seconds),
     )
 
@@ -154,6 +155,8 @@ def _assisting(form: Application, who: Caller) -> dict[str, Any]:
             field="checkpoint_id",
             code="missing_field",
         )
+    from healthcode.storage import venues as venue_store  # assisted applications only
+
     venue = venue_store.get(form.checkpoint_id)
     root = None if venue is None else (venue.root_venue_id or venue.venue_id)
     if venue is None or not staff_store.assigned(venue.venue_id, root, who.sub):
@@ -393,6 +396,8 @@ def _paper_card(
     lifetime) unless given."""
     rules = policy()
     issued = issued_on or (expires_at - timedelta(days=rules.paper_code_lifetime_days))
+    from healthcode.codes import paper  # the card's drawing (fonts, layout) only where one is drawn
+
     return paper.paper_png(
         token,
         province_name=rules.name,

@@ -24,7 +24,7 @@ from healthcode.rules import colour
 from healthcode.rules.applications import Residence
 from healthcode.rules.policy import FactKind
 from healthcode.settings import policy
-from healthcode.storage import facts, residences, venues
+from healthcode.storage import facts, residences
 
 __all__ = ["RESIDENTIAL_TYPES", "SOURCE_KINDS", "check_venue", "record", "spread"]
 
@@ -36,6 +36,8 @@ def check_venue(residence: Residence, *, field: str = "residence.venue_id") -> N
     """The residence's venue must be a registered residential venue (422 ``unknown_venue``)."""
     if residence.venue_id is None:
         return
+    from healthcode.storage import venues  # only here: the colour consumer never loads it
+
     venue = venues.get(residence.venue_id)
     if venue is None or venue.venue_type not in RESIDENTIAL_TYPES:
         raise InvalidInput(

@@ -50,6 +50,9 @@ logger = get_logger("verifications")
 
 #: A checkpoint accepts the dynamic personal code and the printed paper code, never a venue code.
 CODE_KINDS: tuple[CodeKind, ...] = ("code", "paper")
+#: The colour a foreign compact code's level is shown as: it carries the level only (the issuing
+#: province's palette may name a level otherwise); its older full form carried the colour.
+LEVEL_COLOURS: dict[int, str] = {0: "green", 1: "yellow", 2: "red"}
 
 
 def retention_days() -> int:
@@ -322,7 +325,7 @@ def _foreign(
     answer = {
         **_answer(record, judged, venue, person={"name_masked": None, "id_masked": None}),
         "issuer_province": province,
-        "issuer_colour": code.claims.get("col"),
+        "issuer_colour": code.claims.get("col") or LEVEL_COLOURS[level],
     }
     answer = _store(record, venue, answer, who=who, key=key, fingerprint=fingerprint)
     logger.info("foreign verification", extra={"venue_id": venue.venue_id, "issuer": province})
