@@ -70,6 +70,36 @@ def test_signing_out_forgets_the_token(page_as: Any) -> None:
     assert page.evaluate("() => sessionStorage.length") == 0
 
 
+def test_a_token_the_api_refuses_sends_the_page_back_to_sign_in(page_as: Any) -> None:
+    """A token the API no longer accepts (here: its signature altered; in life, revoked or past
+    its time) is dropped at the first 401, and the page asks for a sign-in instead of showing
+    errors it can never recover from."""
+    page = page_as("citizen", "browser-refused-token")
+    page.get_by_role("heading", name="我的健康码").wait_for()
+    page.evaluate(
+        "() => { const t = sessionStorage.getItem('hc.token');"
+        " sessionStorage.setItem('hc.token', t.slice(0, -4) + (t.endsWith('AAAA') ? 'BBBB' : 'AAAA')); }"
+    )
+    page.reload()
+    page.get_by_label("用户编号").wait_for()
+    assert page.get_by_role("button", name="退出登录").count() == 0
+    assert page.evaluate("() => sessionStorage.getItem('hc.token')") is None
+
+
+def test_a_session_for_the_other_page_is_told_so_and_can_sign_out(page_as: Any, axe_check: Any) -> None:
+    """The token is kept per tab and origin, so an official who opens /h5/ in the console's tab
+    arrives signed in with no H5 page for the role: a notice, a way to the console and sign-out,
+    never an empty screen."""
+    page = page_as("official", "browser-official-on-h5", "520100")
+    page.goto("/h5/")
+    page.get_by_role("heading", name="此页面不适用于当前身份").wait_for()
+    assert page.get_by_role("link", name="场所管理及防控工作台").get_attribute("href") == "../console/"
+    axe_check(page)
+    page.get_by_role("button", name="退出登录").click()
+    page.get_by_label("用户编号").wait_for()
+    assert page.evaluate("() => sessionStorage.getItem('hc.token')") is None
+
+
 def test_every_page_answer_carries_the_security_headers(stack: Stack) -> None:
     for path in ("/h5/", "/console/", "/h5/config.json"):
         answer = requests.get(f"{stack.url}{path}", timeout=10)

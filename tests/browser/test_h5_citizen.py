@@ -7,11 +7,13 @@ manager's venue, the official's answer) are seeded over HTTP."""
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from typing import Any
 
 from healthcode.rules.idcard import check_character
+from PIL import Image
 
 from tests.codes_forms import adult_id, child_id, form
 from tests.e2e.stack import Stack
@@ -243,3 +245,49 @@ def test_a_citizen_gains_no_power_through_the_page(page_as: Any, stack: Stack, a
     page.goto("/h5/#/verify")
     page.get_by_role("heading", name="我的健康码").wait_for()
     assert page.get_by_role("link", name="扫码核验").count() == 0
+
+
+#: Keeps every camera track the page opens, so the test can see whether the page stopped it.
+WATCH_TRACKS = """
+window.__tracks = [];
+const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = async (constraints) => {
+  const stream = await open(constraints);
+  window.__tracks.push(...stream.getTracks());
+  return stream;
+};
+"""
+LIVE_TRACKS = "() => window.__tracks.filter(t => t.readyState === 'live').length"
+
+
+def blank_png() -> bytes:
+    """A camera picture with no QR code in it: the page keeps scanning until told to stop."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_the_camera_stops_when_asked_and_when_the_page_is_left(camera_page: Any, stack: Stack) -> None:
+    sub = account("citizen")
+    created = stack.call("POST", "/v1/codes", as_=(sub, ["citizen"]), json=form(adult_id()))
+    assert created.status_code == 201, created.text
+    phone = camera_page(blank_png(), "citizen", sub)
+    phone.add_init_script(WATCH_TRACKS)
+    phone.goto("/h5/#/scan")
+    phone.reload()  # the init script runs on a document load, not on a change of the # path
+
+    # the stop button: the camera goes dark and the page offers to open it again
+    phone.get_by_role("button", name="停止扫码").wait_for()
+    phone.wait_for_function(f"() => ({LIVE_TRACKS})() > 0")
+    phone.get_by_role("button", name="停止扫码").click()
+    phone.get_by_role("button", name="打开摄像头").wait_for()
+    assert phone.evaluate(LIVE_TRACKS) == 0
+
+    # opened again, then the citizen leaves the page by its tab bar: the camera goes dark too
+    phone.get_by_role("button", name="打开摄像头").click()
+    phone.get_by_role("button", name="停止扫码").wait_for()
+    phone.wait_for_function(f"() => ({LIVE_TRACKS})() > 0")
+    phone.get_by_role("link", name="我的健康码").click()
+    phone.get_by_role("heading", name="我的健康码").wait_for()
+    phone.wait_for_function(f"() => ({LIVE_TRACKS})() === 0")
+    assert unexpected(phone) == []

@@ -2,9 +2,10 @@
  * route `#/…` to a page, and show sign-in when there is no (unexpired) session. */
 import type { ComponentChildren } from "preact";
 import { render } from "preact";
-import { useState } from "preact/hooks";
-import { completeSignIn, type Role, type Session, session as currentSession, signOut } from "./auth";
+import { useEffect, useState } from "preact/hooks";
+import { completeSignIn, type Role, SIGNED_OUT_EVENT, type Session, session as currentSession, signOut } from "./auth";
 import { loadConfig } from "./config";
+import { t } from "./i18n/messages";
 import { ErrorBanner } from "./components/ErrorBanner";
 import { Layout, type NavItem } from "./components/Layout";
 import { SignIn } from "./components/SignIn";
@@ -33,16 +34,19 @@ export interface AppDefinition {
 function App({ app }: { app: AppDefinition }) {
   const [session, setSession] = useState<Session | null>(currentSession());
   const path = usePath();
+  useEffect(() => {
+    const signedOut = () => setSession(null);
+    window.addEventListener(SIGNED_OUT_EVENT, signedOut);
+    return () => window.removeEventListener(SIGNED_OUT_EVENT, signedOut);
+  }, []);
   const live = session && currentSession() ? session : null;
   if (!live) return <SignIn roles={app.roles} onSignedIn={setSession} />;
   const allowed = app.pages.filter((p) => p.roles.some((r) => live.roles.includes(r)));
+  if (allowed.length === 0) return <NotForRole app={app} session={live} />;
   for (const page of allowed) {
     const params = match(page.path, path);
     if (params) {
-      const leave = () => {
-        signOut();
-        setSession(null);
-      };
+      const leave = () => signOut();
       return (
         <Layout title={page.title} session={live} onSignOut={leave} nav={navFor(allowed, path)}>
           {page.render(params, live)}
@@ -55,6 +59,21 @@ function App({ app }: { app: AppDefinition }) {
   return null;
 }
 
+/** A caller none of whose roles this page serves (an official's session opening /h5/ in the
+ * same tab, or a role the identity provider gave): say so, offer sign-out and the other page,
+ * instead of an empty screen the caller cannot leave. */
+function NotForRole({ app, session }: { app: AppDefinition; session: Session }) {
+  const h5 = app.roles.includes("citizen");
+  return (
+    <Layout title={t.notForRoleTitle} session={session} onSignOut={signOut}>
+      <p>
+        {t.notForRole}
+        <a href={h5 ? "../console/" : "../h5/"}>{h5 ? t.otherPageConsole : t.otherPageH5}</a>
+      </p>
+    </Layout>
+  );
+}
+
 /** The navigation of the pages a caller sees: only those with a `nav` label, the current one marked. */
 export function navFor(pages: Page[], path: string): NavItem[] {
   return pages
@@ -62,9 +81,22 @@ export function navFor(pages: Page[], path: string): NavItem[] {
     .map((p) => ({ href: `#${p.path}`, label: p.nav as string, current: match(p.path, path) !== null }));
 }
 
+/** The page's folder address when it was opened without the trailing slash (`/h5`, which the
+ * pages bucket also answers with index.html), else null: its relative `config.json` and assets
+ * resolve against the folder, so `/h5` would read `/config.json` and fail. */
+export function folderAddress(pathname: string): string | null {
+  if (pathname.endsWith("/") || pathname.endsWith(".html")) return null;
+  return `${pathname}/`;
+}
+
 /** Start a page: call once from its main.tsx. */
 export async function start(app: AppDefinition): Promise<void> {
   const root = document.getElementById("app")!;
+  const folder = folderAddress(window.location.pathname);
+  if (folder) {
+    window.location.replace(`${folder}${window.location.search}${window.location.hash}`);
+    return;
+  }
   try {
     await loadConfig();
     const query = new URLSearchParams(window.location.search);

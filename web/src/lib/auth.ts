@@ -84,8 +84,13 @@ export function saveToken(token: string): Session {
   return decoded;
 }
 
+/** Sent on `window` when the token is dropped (sign-out, or the API refused it: 401), so the
+ * shell shows the sign-in page instead of leaving a page that can no longer load anything. */
+export const SIGNED_OUT_EVENT = "hc:signed-out";
+
 export function signOut(): void {
   store().removeItem(TOKEN_KEY);
+  if (typeof window !== "undefined") window.dispatchEvent(new Event(SIGNED_OUT_EVENT));
 }
 
 /** mode "local": the stack's development identity provider mints a token for a chosen role. */

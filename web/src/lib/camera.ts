@@ -12,13 +12,21 @@ export function scanQr(video: HTMLVideoElement): ScanHandle {
   let stopped = false;
   let stream: MediaStream | null = null;
   let frame = 0;
+  // Settles the result as "stopped" when stop() is called from outside: the frame loop is
+  // cancelled with the tracks, so it cannot do it (the page would wait on a dead camera).
+  let refuse: (error: Error) => void = () => undefined;
   const stopTracks = () => {
     stopped = true;
     cancelAnimationFrame(frame);
     stream?.getTracks().forEach((track) => track.stop());
     video.srcObject = null;
   };
+  const stop = () => {
+    stopTracks();
+    refuse(new Error("stopped"));
+  };
   const result = new Promise<string>((resolve, reject) => {
+    refuse = reject;
     navigator.mediaDevices
       .getUserMedia({ video: { facingMode: "environment" }, audio: false })
       .then(async (media) => {
@@ -58,5 +66,5 @@ export function scanQr(video: HTMLVideoElement): ScanHandle {
         reject(error);
       });
   });
-  return { result, stop: stopTracks };
+  return { result, stop };
 }

@@ -37,4 +37,9 @@ describe("routes", () => {
     expect(match("/codes/:personId", "/codes")).toBeNull();
     expect(match("/codes", "/codes?x=1")).toEqual({});
   });
+
+  it("takes a malformed escape for no match instead of throwing", () => {
+    expect(match("/codes/:personId", "/codes/%E0")).toBeNull();
+    expect(match("/codes/:personId/history", "/codes/%/history")).toBeNull();
+  });
 });

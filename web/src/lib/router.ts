@@ -15,10 +15,23 @@ export function match(pattern: string, path: string): Record<string, string> | n
   if (want.length !== have.length) return null;
   const params: Record<string, string> = {};
   for (let i = 0; i < want.length; i += 1) {
-    if (want[i].startsWith(":")) params[want[i].slice(1)] = decodeURIComponent(have[i]);
-    else if (want[i] !== have[i]) return null;
+    if (want[i].startsWith(":")) {
+      const value = decoded(have[i]);
+      if (value === null) return null;
+      params[want[i].slice(1)] = value;
+    } else if (want[i] !== have[i]) return null;
   }
   return params;
+}
+
+/** A path segment decoded, or null for a malformed escape (`%E0`): a link someone altered must
+ * not stop the page from rendering (decodeURIComponent throws on it). */
+function decoded(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
 }
 
 export function currentPath(): string {

@@ -38,6 +38,10 @@ export const t = {
   cameraDenied: "无法打开摄像头，请在浏览器设置中允许使用摄像头",
   signedInAs: "当前身份",
   navigation: "页面导航",
+  notForRoleTitle: "此页面不适用于当前身份",
+  notForRole: "您当前登录的身份没有可使用的功能。请退出登录后换用其他身份，或前往对应的页面：",
+  otherPageH5: "市民及卡口工作人员页面",
+  otherPageConsole: "场所管理及防控工作台",
 } as const;
 
 export function roleName(role: string): string {
