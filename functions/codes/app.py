@@ -72,6 +72,7 @@ def _code_answer(code: codes.Code) -> dict[str, Any]:
         "next_change_at": decision.next_change_at,
         "token": code.token,
         "expires_at": code.expires_at,
+        "valid_for_seconds": max(0, int((code.expires_at - clock.now()).total_seconds())),
         "name_masked": person.name_masked,
         "id_masked": person.id_masked,
         "dependant": bool(person.dependant),

@@ -356,6 +356,9 @@ def test_a_refreshed_code_expires_with_the_policy_lifetime(moto_stack: InProcess
     answer = moto_stack.call("GET", f"/v1/codes/{person_id}", as_=who)
     assert answer.status == 200 and answer.headers["cache-control"] == "no-store"
     token = answer.json()["token"]
+    # AND the answer says how long it holds on the server's clock (a page schedules its refresh
+    # from that, whatever the phone's clock says)
+    assert answer.json()["valid_for_seconds"] == 300
     # WHEN the clock moves THEN it verifies until 299 s and is expired at 300 s (a screenshot goes stale)
     clock.advance(299)
     assert keystore.verify(token, kinds=("code",)).subject == person_id

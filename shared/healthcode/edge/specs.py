@@ -198,6 +198,12 @@ COMPONENTS: dict[str, Schema] = {
             "reason": STRING,
             "token": STRING,
             "expires_at": INSTANT,
+            "valid_for_seconds": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Seconds from this answer to expires_at on the server's clock: a page "
+                "schedules its refresh from when it received the answer, whatever the phone's clock says",
+            },
             "name_masked": STRING,
             "id_masked": STRING,
             "id_type": STRING,
