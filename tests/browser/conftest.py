@@ -1,7 +1,7 @@
 """The browser suite: Playwright driving Debian's Chromium (``/usr/bin/chromium``, installed by
 ``make chromium``; Playwright never downloads a browser) against a local stack serving
-``web/dist`` (built by ``make web``). Nothing is skipped: without Chromium or the build, the
-tests fail and say which make target to run.
+``web/dist`` (built by ``make web``). Nothing is skipped: without Chromium or the build, or with
+a build older than a source of the pages, the tests fail and say which make target to run.
 
 Fixtures:
 - ``stack``: a local stack (own process) per test module, pages in mode "local";
@@ -9,7 +9,9 @@ Fixtures:
 - ``page_as(role, sub, region=None)``: a page signed in through the local sign-in form (H5 for
   citizen and scanner at 375×667 mobile, the console at 1280×800 for the other roles);
 - ``axe_check(page)``: axe-core on the page; fails listing serious or critical violations;
-- ``screenshot(page, name)``: docs/screenshots/<name>.png;
+- ``screenshot(page, name)``: always taken; written to docs/screenshots/<name>.png only with
+  ``UPDATE_SCREENSHOTS=1`` (else into the session's temporary directory, so a run leaves the
+  committed pictures alone);
 - ``camera_page(png, role, sub, region=None)``: like ``page_as``, in a browser whose camera
   shows ``png`` (see tests/browser/camera.py).
 """
@@ -31,6 +33,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 DIST = ROOT / "web" / "dist"
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: What the build is made from (the Makefile's web sources) and its stamp (``make web`` touches it).
+WEB_SOURCE_DIRS = [ROOT / "web" / name for name in ("src", "h5", "console")]
+BUILD_STAMP = DIST / ".built"
 H5_ROLES = ("citizen", "scanner")
 MOBILE = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
 DESKTOP = {"viewport": {"width": 1280, "height": 800}, "locale": "zh-CN"}
@@ -60,10 +65,39 @@ def playwright() -> Iterator[Any]:
         pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)", pytrace=False)
     if not (DIST / "h5" / "index.html").is_file():
         pytest.fail("web/dist is missing: run `make web`", pytrace=False)
+    newer = sources_newer_than_build()
+    if newer:
+        pytest.fail(
+            f"web/dist is older than {', '.join(newer[:3])}"
+            + (f" and {len(newer) - 3} more" if len(newer) > 3 else "")
+            + ": run `make web`",
+            pytrace=False,
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as started:
         yield started
+
+
+def built_at() -> float:
+    """When web/dist was built: ``make web``'s stamp, else the newest file of the build."""
+    if BUILD_STAMP.is_file():
+        return BUILD_STAMP.stat().st_mtime
+    return max((f.stat().st_mtime for f in DIST.rglob("*") if f.is_file()), default=0.0)
+
+
+def sources_newer_than_build() -> list[str]:
+    """The page sources changed since the build (the tests would run an old page), newest first."""
+    built = built_at()
+    newer = [
+        f
+        for folder in WEB_SOURCE_DIRS
+        if folder.is_dir()
+        for f in folder.rglob("*")
+        if f.is_file() and f.stat().st_mtime > built
+    ]
+    newer.sort(key=lambda f: f.stat().st_mtime, reverse=True)
+    return [str(f.relative_to(ROOT)) for f in newer]
 
 
 def launch(playwright: Any, extra: list[str] | None = None) -> Any:
@@ -167,11 +201,19 @@ def axe_check() -> Callable[[Any], None]:
     return check
 
 
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """docs/screenshots with ``UPDATE_SCREENSHOTS=1``; else a directory of this test session."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        return SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
+
+
 @pytest.fixture
-def screenshot() -> Callable[[Any, str], Path]:
+def screenshot(screenshot_dir: Path) -> Callable[[Any, str], Path]:
     def take(page: Any, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        screenshot_dir.mkdir(parents=True, exist_ok=True)
+        path = screenshot_dir / f"{name}.png"
         page.screenshot(path=str(path), full_page=False)
         return path
 

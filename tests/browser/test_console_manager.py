@@ -13,9 +13,12 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
+import pytest
 import zxingcpp
+from healthcode import clock
 from healthcode.rules import credentials
 from PIL import Image
 
@@ -37,6 +40,24 @@ def venue_id_of(page: Any) -> str:
     found = re.search(r"/manager/venues/(v-[0-9a-f]{32})", page.url)
     assert found, page.url
     return found.group(1)
+
+
+@pytest.fixture
+def china_midday(stack: Stack) -> Iterator[str]:
+    """The stack's clock on the next China midday for one test (then back where it was), so
+    counts by China day never straddle midnight (16:00 UTC) while the test runs. Ahead, never
+    behind: caller tokens minted on it are still valid on the browser's own clock. Requested
+    before ``page_as``, so the page signs in on the moved clock."""
+    now = clock.parse_instant(stack.clock(advance_seconds=0)).astimezone(clock.CHINA)
+    midday = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    if midday <= now:
+        midday += timedelta(days=1)
+    shift = (midday - now).total_seconds()
+    stack.clock(now=midday.isoformat())
+    try:
+        yield midday.isoformat()
+    finally:
+        stack.clock(advance_seconds=-shift)
 
 
 @contextmanager
@@ -70,7 +91,7 @@ def open_section(page: Any, label: str, heading: str) -> None:
 
 
 def test_a_manager_runs_a_venue_end_to_end(
-    stack: Stack, page_as: Any, axe_check: Any, screenshot: Any
+    stack: Stack, china_midday: str, page_as: Any, axe_check: Any, screenshot: Any
 ) -> None:
     manager = fresh("mgr-a")
     page = page_as("venue_manager", manager, "520102")

@@ -1,6 +1,8 @@
 /** One person's code: the coloured QR (GET …/qr.png with the caller's token, shown through a
  * blob: URL), its colour in words, the reasons and the latest tests. The page fetches a fresh
- * code before the one on screen expires and counts down to that moment. */
+ * code before the one on screen expires and counts down to that moment, both measured from the
+ * answer's arrival and its `valid_for_seconds` (refresh.ts), never from the phone's own clock;
+ * the expiry is shown as the API's instant in China time. */
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, api } from "../../lib/api";
 import { colourName } from "../../lib/colour";
@@ -8,7 +10,17 @@ import { ColourBadge } from "../../lib/components/ColourBadge";
 import { ErrorBanner } from "../../lib/components/ErrorBanner";
 import { Spinner } from "../../lib/components/Spinner";
 import { chinaDateTime, countdown, masked } from "../../lib/format";
-import { DEFAULT_TIMING, overdue, refreshDelayMs, retriesByItself, secondsLeft } from "../refresh";
+import {
+  DEFAULT_TIMING,
+  type Moment,
+  type Schedule,
+  currentMoment,
+  expired as hasExpired,
+  overdue,
+  retriesByItself,
+  scheduleFor,
+  secondsToRefresh,
+} from "../refresh";
 import { TEST_NAMES, TEST_RESULTS, w } from "../words";
 
 export interface CodeAnswer {
@@ -19,6 +31,7 @@ export interface CodeAnswer {
   reasons?: { code: string; text: string; until: string | null }[];
   token: string;
   expires_at: string;
+  valid_for_seconds?: number;
   name_masked: string;
   id_masked: string;
   display?: { colour_hex: string; brand: string; message: string };
@@ -28,7 +41,7 @@ export interface CodeAnswer {
 interface Shown {
   code: CodeAnswer;
   qr: string;
-  refreshAt: number;
+  schedule: Schedule;
 }
 
 /** The code and its image, fetched together, refreshed before expiry; blob URLs are revoked. */
@@ -39,46 +52,61 @@ function useLiveCode(personId: string) {
   const timer = useRef<number | undefined>(undefined);
   const current = useRef<Shown | null>(null);
   const abort = useRef<AbortController | null>(null);
+  const failed = useRef(false);
+  const inFlight = useRef(false);
 
   const fetchCode = useCallback(async () => {
     abort.current?.abort();
     const controller = new AbortController();
     abort.current = controller;
     window.clearTimeout(timer.current);
+    failed.current = false;
+    inFlight.current = true;
     setBusy(true);
     const path = `/v1/codes/${encodeURIComponent(personId)}`;
     try {
-      const [code, png] = await Promise.all([
-        api<CodeAnswer>(path, { signal: controller.signal }),
+      // the moment the answer arrived, not the image (valid_for_seconds counts from the answer)
+      const [[code, arrived], png] = await Promise.all([
+        api<CodeAnswer>(path, { signal: controller.signal }).then((answer) => [answer, currentMoment()] as const),
         api<Blob>(`${path}/qr.png`, { blob: true, signal: controller.signal }),
       ]);
-      const delay = refreshDelayMs(code.expires_at, Date.now());
-      const next: Shown = { code, qr: URL.createObjectURL(png), refreshAt: Date.now() + delay };
+      const schedule = scheduleFor(code, arrived);
+      const next: Shown = { code, qr: URL.createObjectURL(png), schedule };
       if (current.current) URL.revokeObjectURL(current.current.qr);
       current.current = next;
       setShown(next);
       setError(null);
-      timer.current = window.setTimeout(() => void fetchCode(), delay);
+      timer.current = window.setTimeout(() => void fetchCode(), schedule.refreshIn);
     } catch (e) {
       if ((e as Error).name === "AbortError") return;
+      failed.current = true;
       setError(e);
       const status = e instanceof ApiError ? e.status : 0;
       if (retriesByItself(status)) timer.current = window.setTimeout(() => void fetchCode(), DEFAULT_TIMING.min * 1000);
     } finally {
-      if (!controller.signal.aborted) setBusy(false);
+      if (!controller.signal.aborted) {
+        inFlight.current = false;
+        setBusy(false);
+      }
     }
   }, [personId]);
 
   useEffect(() => {
     void fetchCode();
-    const back = () => {
-      if (document.visibilityState === "visible" && current.current && overdue(current.current.refreshAt, Date.now())) {
-        void fetchCode();
-      }
+    // A phone that slept may have held back the timer (and its monotonic clock): coming back to
+    // the foreground, or on the next tick, an overdue code is fetched at once. Never while a
+    // fetch is under way or after a failure (that one retries by itself, or waits for the button).
+    const catchUp = () => {
+      const shownNow = current.current;
+      if (document.visibilityState !== "visible" || !shownNow || failed.current) return;
+      if (inFlight.current) return;
+      if (overdue(shownNow.schedule, currentMoment())) void fetchCode();
     };
-    document.addEventListener("visibilitychange", back);
+    document.addEventListener("visibilitychange", catchUp);
+    const tick = window.setInterval(catchUp, 1000);
     return () => {
-      document.removeEventListener("visibilitychange", back);
+      window.clearInterval(tick);
+      document.removeEventListener("visibilitychange", catchUp);
       window.clearTimeout(timer.current);
       abort.current?.abort();
       if (current.current) URL.revokeObjectURL(current.current.qr);
@@ -89,11 +117,11 @@ function useLiveCode(personId: string) {
   return { shown, error, busy, refresh: fetchCode };
 }
 
-/** Re-render every second (the countdown). */
-function useNow(): number {
-  const [now, setNow] = useState(Date.now());
+/** Re-render every second (the countdown), with the moment on the page's clocks. */
+function useNow(): Moment {
+  const [now, setNow] = useState(currentMoment);
   useEffect(() => {
-    const tick = window.setInterval(() => setNow(Date.now()), 1000);
+    const tick = window.setInterval(() => setNow(currentMoment()), 1000);
     return () => window.clearInterval(tick);
   }, []);
   return now;
@@ -104,7 +132,7 @@ export function CodePage({ personId }: { personId: string }) {
   const now = useNow();
   if (!shown) return error ? <ErrorBanner error={error} onRetry={refresh} /> : <Spinner />;
   const { code } = shown;
-  const expired = Date.parse(code.expires_at) <= now;
+  const expired = hasExpired(shown.schedule, now);
   const reasons = code.reasons ?? [];
   const tests = code.tests ?? [];
   const base = `#/codes/${encodeURIComponent(personId)}`;
@@ -125,7 +153,7 @@ export function CodePage({ personId }: { personId: string }) {
         </p>
         {code.display?.message && <p class="code-message">{code.display.message}</p>}
         <p class="countdown" role="timer" aria-live="off">
-          {busy ? w.refreshing : `${countdown(secondsLeft(shown.refreshAt, now))} ${w.refreshIn}`}
+          {busy ? w.refreshing : `${countdown(secondsToRefresh(shown.schedule, now))} ${w.refreshIn}`}
           <span class="countdown-until">
             {" "}
             · {w.validUntil} {chinaDateTime(code.expires_at)}
