@@ -102,7 +102,7 @@ def issuer_of(province: str) -> str:
 def province_of_kid(kid: str) -> tuple[str, KeyUse] | None:
     """The province and use a key id names (``("350000", "code")`` for ``350000c1f2e3``); None
     for a venue key's id or a key id from before province-named keys."""
-    found = _PROVINCE_KID.match(kid) if isinstance(kid, str) else None
+    found = _PROVINCE_KID.fullmatch(kid) if isinstance(kid, str) else None  # ``$`` allows a final newline
     if found is None:
         return None
     return found.group("province"), _KID_USE_LETTER[found.group("use")]
@@ -237,14 +237,21 @@ def new_key(
 @dataclass(frozen=True)
 class Retention:
     """How long a retired key stays published, per use (the longest life of what it signed).
-    Code keys keep the longest personal code lifetime, paper codes included: a code key from
-    before paper keys (``legacy_code_key``) signed paper codes still alive."""
+    Paper keys keep the longest personal code lifetime, paper codes included, and so does a code
+    key from before paper keys (``legacy_code_key``): it signed paper codes still alive. A code
+    key naming its province signs compact personal codes only, which no verifier takes beyond
+    ``MAX_PERSONAL_CODE_LIFETIME``: it leaves JWKS that long after it retires, so a rotation
+    ends a leaked code key's power within the hour, not a paper code's year later."""
 
     code: timedelta
     venue: timedelta
 
     def of(self, use: KeyUse) -> timedelta:
         return self.venue if use == "venue" else self.code
+
+    def of_key(self, key: SigningKey) -> timedelta:
+        """How long ``key`` stays published once retired (see the class docstring)."""
+        return MAX_PERSONAL_CODE_LIFETIME if signs_compact(key) else self.of(key.use)
 
 
 @dataclass(frozen=True)
@@ -274,7 +281,7 @@ class KeySet:
 
     def published(self, now: datetime, retention: Retention) -> list[SigningKey]:
         """Every key that may have signed a live code, or is about to sign."""
-        return [k for k in self.keys if k.retired_at is None or now < k.retired_at + retention.of(k.use)]
+        return [k for k in self.keys if k.retired_at is None or now < k.retired_at + retention.of_key(k)]
 
     def find(self, kid: str) -> SigningKey | None:
         return next((k for k in self.keys if k.kid == kid), None)
@@ -410,13 +417,22 @@ class VerifiedCode:
 KeyResolver = Callable[[str, str, CodeKind], "ec.EllipticCurvePublicKey | None"]
 
 
+def _outlived_personal_codes(key: SigningKey, now: datetime) -> bool:
+    """Whether every personal code ``key`` signed has expired: it retired longer ago than any
+    lives. An older code key stays published for the paper codes it signed, not for these."""
+    return key.retired_at is not None and now >= key.retired_at + MAX_PERSONAL_CODE_LIFETIME
+
+
 def local_resolver(keyset: KeySet, *, issuer: str, now: datetime, retention: Retention) -> KeyResolver:
-    """This stack's published keys, each for the kinds its use binds (full-form codes)."""
+    """This stack's published keys, each for the kinds its use binds (full-form codes); an older
+    code key verifies personal codes only while one it signed may be alive."""
     published = {k.kid: k for k in keyset.published(now, retention)}
 
     def resolve(iss: str, kid: str, kind: CodeKind) -> ec.EllipticCurvePublicKey | None:
         key = published.get(kid) if iss == issuer else None
         if key is None or not key_verifies(key.use, key.kid, kind, compact=False):
+            return None
+        if kind == "code" and _outlived_personal_codes(key, now):
             return None
         return key.private_key().public_key()
 
@@ -484,6 +500,8 @@ def verify_code(
         raise refuse("bad time claims") from exc
     if issued - IAT_LEEWAY > current or expires <= issued:
         raise refuse("issued in the future")
+    if kind == "code" and expires > current + MAX_PERSONAL_CODE_LIFETIME:
+        raise refuse("expires later than any code lives")  # as a compact code is bounded
     if current >= expires:
         raise InvalidInput("code expired: refresh it", field=field, code="code_expired")
     if not isinstance(claims["sub"], str) or not claims["sub"]:

@@ -4,9 +4,10 @@ recognition), as the EU DCC verifiers trust other countries' keys through a trus
 The trust list is deployment configuration (the template parameter ``TrustList`` → environment
 ``TRUST_LIST``): ``<province>=<JWKS URL>`` pairs, comma-separated, e.g.
 ``350000=https://…/.well-known/jwks.json,410000=https://…``. Each foreign JWKS is fetched over
-HTTP(S) with a short timeout and cached per container (``CACHE_SECONDS``); a fetch failure keeps
-the keys already held (verifiers keep working through a neighbour's outage) and, with none held,
-makes that province's codes unverifiable — never accepted unverified.
+HTTPS (plain HTTP to this machine only: local stacks) with a short timeout and cached per
+container (``CACHE_SECONDS``); a fetch failure keeps the keys already held (verifiers keep working
+through a neighbour's outage) and, with none held, makes that province's codes unverifiable —
+never accepted unverified.
 
 Only what a verifier needs is accepted from a foreign JWKS: EC P-256 keys for ES256 whose
 ``hc_use`` (when present) is ``code``, and whose ``kid``, when it names a province
@@ -19,20 +20,25 @@ that person's data.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from healthcode.codes import jws
 from healthcode.codes.tokens import issuer_of, province_of_kid
 
 if TYPE_CHECKING:
+    from http.client import HTTPMessage
+
     from cryptography.hazmat.primitives.asymmetric import ec
 
 TRUST_ENV = "TRUST_LIST"
@@ -74,13 +80,60 @@ def parse_trust_list(text: str, *, own_province: str) -> dict[str, str]:
             raise TrustListError(f"province {province} is this stack; it does not trust itself by URL")
         if issuer_of(province) in trusted:
             raise TrustListError(f"province {province} listed twice")
+        if not _authenticated(found.group("url")):
+            raise TrustListError(
+                f"province {province}: a JWKS URL is https (plain http on this machine only)"
+            )
         trusted[issuer_of(province)] = found.group("url")
     return trusted
 
 
+def _authenticated(url: str) -> bool:
+    """Whether keys fetched from ``url`` come from whom the URL names: https, or plain http to
+    this machine (local stacks). Over plain http anyone on the path could hand the verifier keys
+    of their own and sign that province's codes in any colour."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    try:
+        host = parts.hostname
+    except ValueError:
+        return False
+    return host in _LOOPBACK_NAMES or (host is not None and _is_loopback_address(host))
+
+
+_LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def _is_loopback_address(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _NoDowngrade(urllib.request.HTTPRedirectHandler):
+    """Follows a neighbour's redirect only to a URL the trust list itself could name: an https
+    JWKS redirected to plain http would be as open to substitution as one configured so."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if not _authenticated(newurl):
+            raise urllib.error.HTTPError(newurl, code, "redirect to an unauthenticated JWKS URL", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _http_fetch(url: str) -> bytes:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - configured URL
-    with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as answer:  # noqa: S310
+    opener = urllib.request.build_opener(_NoDowngrade())
+    with opener.open(request, timeout=FETCH_TIMEOUT_SECONDS) as answer:
         data: bytes = answer.read(MAX_JWKS_BYTES + 1)
     if len(data) > MAX_JWKS_BYTES:
         raise ValueError("JWKS document too large")
