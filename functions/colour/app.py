@@ -1,9 +1,11 @@
 """The colour consumer: the FactsTable stream keeps every stored colour in step with its facts.
 
-Each batch is read first for the people it touches and what touched them; then each person's
-colour is recomputed once (``recolour.recompute``), however many of their facts the batch holds.
-A person whose recomputation fails has all their records reported as failures (the event source
-retries from the earliest, then sends the batch to the failure queue); the others are done.
+Each batch is read first for the people it touches and what touched them; then their colours are
+recomputed together, each person once however many of their facts the batch holds
+(``recolour.recompute_many``: one BatchGetItem per hundred people, their facts queried
+concurrently, the changed people written many to a transaction under their versions). A person
+whose recomputation fails has all their records reported as failures (the event source retries
+from the earliest, then sends the batch to the failure queue); the others are done.
 Records of facts removed by TTL (``userIdentity`` the DynamoDB service) recompute too, with the
 cause ``expiry``. Recomputing is idempotent, so redelivered records change nothing.
 
@@ -35,7 +37,7 @@ TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
 
 class RecomputeFailed(RuntimeError):
-    """An earlier record of the same person in this batch failed to recompute their colour."""
+    """The person of a record could not be recomputed in this batch (the cause is chained)."""
 
 
 def person_of(record: DynamoDBRecord) -> str:
@@ -82,24 +84,19 @@ def causes_by_person(records: Iterable[DynamoDBRecord]) -> dict[str, str]:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     causes = causes_by_person(DynamoDBRecord(raw) for raw in event.get("Records", []))
-    settled: dict[str, bool] = {}  # person_id -> recomputed (True) or failed (False)
+    outcomes = recolour.recompute_many(causes)
 
-    def recompute(record: DynamoDBRecord) -> None:
+    def settle(record: DynamoDBRecord) -> None:
         spread_to_building(record)
-        person_id = person_of(record)
-        if person_id in settled:
-            if not settled[person_id]:
-                raise RecomputeFailed(f"colour of {person_id} could not be recomputed")
-            return
-        settled[person_id] = False
-        recolour.recompute(person_id, cause=causes[person_id])
-        settled[person_id] = True
+        failure = outcomes.get(person_of(record))
+        if failure is not None:
+            raise RecomputeFailed(f"colour of {person_of(record)} could not be recomputed") from failure
 
     answer = process_partial_response(
-        event=event, record_handler=recompute, processor=processor, context=context
+        event=event, record_handler=settle, processor=processor, context=context
     )
     logger.info(
         "colours recomputed",
-        extra={"people": len(settled), "failed": sum(not ok for ok in settled.values())},
+        extra={"people": len(outcomes), "failed": sum(error is not None for error in outcomes.values())},
     )
     return dict(answer)

@@ -32,7 +32,9 @@ from healthcode.services import tracing
 from healthcode.settings import policy
 
 logger = get_logger("tracing")
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# A batch is one record (template: BatchSize 1, each task its own invocation): its failure is
+# reported as that record's, like any partial failure, not raised as a function error.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 class Invocation:

@@ -10,7 +10,13 @@ in order and handed to the consumer in batches of ``BatchSize``:
   ``BisectBatchOnFunctionError`` the batch is split in two and each half retried on its own
   (splitting does not use up a retry), so one poison record ends up alone;
 * after ``MaximumRetryAttempts`` retries the failed records' batch info goes to the
-  ``OnFailure`` SQS destination in Lambda's own message format, and the shard moves on.
+  ``OnFailure`` SQS destination in Lambda's own message format, and the shard moves on;
+* with ``ParallelizationFactor`` N, a shard's records are split by the hash of their partition
+  key into N lanes whose batches are delivered concurrently (one thread each; the function's
+  execution environments bound how many run at once): order, retries and failures are per
+  lane, so records of one partition key stay in order, as Lambda keeps them; on the local stack
+  the sources of a step are also delivered side by side (each event source mapping polls on
+  its own: the colour consumer does not wait for a tracing task of another table).
 
 TTL: AWS deletes expired items in the background (within days), writing ``REMOVE`` records
 whose ``userIdentity`` is the DynamoDB service. ``TtlSweeper.sweep`` does that on the stack
@@ -26,8 +32,10 @@ import threading
 import time
 import traceback
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,12 +57,30 @@ class Batch:
 
 
 @dataclass
+class Lane:
+    """The records of a shard whose partition keys hash to one of ``ParallelizationFactor``
+    concurrent batches: delivered in order, retried and failed on their own."""
+
+    buffer: deque[dict[str, Any]] = field(default_factory=deque)
+    batches: deque[Batch] = field(default_factory=deque)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.buffer or self.batches)
+
+
+@dataclass
 class ShardState:
     shard_id: str
     iterator: str | None
+    #: Records read and not yet handed to a lane (with a factor of 1: the one lane's own).
     buffer: deque[dict[str, Any]] = field(default_factory=deque)
     batches: deque[Batch] = field(default_factory=deque)
     closed: bool = False
+    #: With ``ParallelizationFactor`` > 1: the lanes, by partition-key hash.
+    lanes: dict[int, Lane] = field(default_factory=dict)
+    #: The last record read: where to pick the shard up again if its iterator goes stale.
+    last_sequence: str | None = None
 
 
 @dataclass
@@ -62,6 +88,8 @@ class SourceState:
     source: StreamSource
     stream_arn: str
     shards: dict[str, ShardState] = field(default_factory=dict)
+    #: The table's partition key attribute: what lanes are split by.
+    hash_key: str = ""
 
 
 @dataclass
@@ -106,8 +134,19 @@ class StreamPump:
     ``infra.local.moto_patches``, in the local stack and in process alike.
     """
 
-    def __init__(self, template: Template, clients: Mapping[str, Any], invoke: Invoke) -> None:
+    def __init__(
+        self,
+        template: Template,
+        clients: Mapping[str, Any],
+        invoke: Invoke,
+        *,
+        lanes_concurrently: bool = False,
+    ) -> None:
+        """``lanes_concurrently``: deliver a shard's lanes in threads at once, for an ``invoke``
+        that runs each invocation in its own execution environment (the local stack); the
+        in-process stack shares one handler module per function, so its lanes take turns."""
         moto_patches.apply()
+        self.lanes_concurrently = lanes_concurrently
         self.template = template
         self.dynamodb = clients["dynamodb"]
         self.streams = clients["dynamodbstreams"]
@@ -115,12 +154,15 @@ class StreamPump:
         self.invoke = invoke
         self.lock = threading.RLock()
         self.stats = PumpStats()
+        self._stats_lock = threading.Lock()  # lanes count concurrently
         self.ttl_deleted: set[tuple[str, str]] = set()  # (table name, canonical key json)
         self.sources: list[SourceState] = []
         for source in template.stream_sources():
             table = template.physical_name(source.table)
             arn = self.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-            self.sources.append(SourceState(source=source, stream_arn=arn))
+            schema = template.tables()[source.table]["KeySchema"]
+            hash_key = next(k["AttributeName"] for k in schema if k["KeyType"] == "HASH")
+            self.sources.append(SourceState(source=source, stream_arn=arn, hash_key=hash_key))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -140,10 +182,22 @@ class StreamPump:
         if shard.iterator is None:
             return 0
         fetched = 0
+        repositioned = False
         while True:
-            answer = self.streams.get_records(ShardIterator=shard.iterator, Limit=1000)
+            try:
+                answer = self.streams.get_records(ShardIterator=shard.iterator, Limit=1000)
+            except (
+                self.streams.exceptions.TrimmedDataAccessException,
+                self.streams.exceptions.ExpiredIteratorException,
+            ):
+                if repositioned:
+                    raise
+                shard.iterator, repositioned = self._reposition(state, shard), True
+                continue
             shard.iterator = answer.get("NextShardIterator")
             records = answer.get("Records", [])
+            if records:
+                shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
             table = self.template.physical_name(state.source.table)
             for raw in records:
                 ttl = (
@@ -159,6 +213,25 @@ class StreamPump:
             if not records or shard.iterator is None:
                 return fetched
 
+    def _reposition(self, state: SourceState, shard: ShardState) -> str:
+        """A fresh iterator just after the last record read (or at the shard's oldest record).
+
+        A reader's iterator can go stale: it expires (15 minutes in AWS), or, on DynamoDB Local,
+        a ``TRIM_HORIZON`` iterator taken on an empty shard names sequence number 1 while the
+        engine numbers records across all its tables, so reading it once records exist is
+        refused as reading trimmed data. Lambda's poller then carries on from its checkpoint,
+        losing and repeating nothing; so does the pump."""
+        where: dict[str, str] = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.last_sequence}
+            if shard.last_sequence is not None
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        return str(
+            self.streams.get_shard_iterator(StreamArn=state.stream_arn, ShardId=shard.shard_id, **where)[
+                "ShardIterator"
+            ]
+        )
+
     @staticmethod
     def _passes_filters(source: StreamSource, record: dict[str, Any]) -> bool:
         if not source.filters:
@@ -168,39 +241,62 @@ class StreamPump:
     # -- delivering ------------------------------------------------------------------------
 
     def _deliver(self, state: SourceState, shard: ShardState) -> int:
+        factor = state.source.parallelization
+        if factor <= 1:
+            return self._deliver_lane(state, shard, shard)
+        while shard.buffer:
+            record = shard.buffer.popleft()
+            shard.lanes.setdefault(self._lane_of(state, record, factor), Lane()).buffer.append(record)
+        busy = [lane for lane in shard.lanes.values() if lane.pending]
+        if len(busy) <= 1 or not self.lanes_concurrently:
+            return sum(self._deliver_lane(state, shard, lane) for lane in busy)
+        with ThreadPoolExecutor(max_workers=len(busy)) as pool:
+            return sum(pool.map(lambda lane: self._deliver_lane(state, shard, lane), busy))
+
+    @staticmethod
+    def _lane_of(state: SourceState, record: dict[str, Any], factor: int) -> int:
+        key = record["dynamodb"]["Keys"].get(state.hash_key)
+        return zlib.crc32(json.dumps(key, sort_keys=True).encode()) % factor
+
+    def _count(self, **amounts: int) -> None:
+        with self._stats_lock:
+            for name, amount in amounts.items():
+                setattr(self.stats, name, getattr(self.stats, name) + amount)
+
+    def _deliver_lane(self, state: SourceState, shard: ShardState, lane: Lane | ShardState) -> int:
         delivered = 0
         source = state.source
-        while shard.batches or shard.buffer:
-            if not shard.batches:
-                take = min(source.batch_size, len(shard.buffer))
-                shard.batches.append(Batch([shard.buffer.popleft() for _ in range(take)]))
-            batch = shard.batches[0]
+        while lane.batches or lane.buffer:
+            if not lane.batches:
+                take = min(source.batch_size, len(lane.buffer))
+                lane.batches.append(Batch([lane.buffer.popleft() for _ in range(take)]))
+            batch = lane.batches[0]
             failed_from = self._invoke(source, batch)
             if failed_from is None:
-                shard.batches.popleft()
+                lane.batches.popleft()
                 delivered += len(batch.records)
                 continue
-            self.stats.batches_failed += 1
+            self._count(batches_failed=1)
             if failed_from == "bisect":
-                shard.batches.popleft()
+                lane.batches.popleft()
                 half = len(batch.records) // 2
-                shard.batches.appendleft(Batch(batch.records[half:], batch.attempts))
-                shard.batches.appendleft(Batch(batch.records[:half], batch.attempts))
+                lane.batches.appendleft(Batch(batch.records[half:], batch.attempts))
+                lane.batches.appendleft(Batch(batch.records[:half], batch.attempts))
                 continue
             remaining = batch.records[failed_from:]
             delivered += failed_from
             batch.attempts += 1
             if 0 <= source.max_retries < batch.attempts:
-                shard.batches.popleft()
+                lane.batches.popleft()
                 self._to_on_failure(state, shard, remaining, batch.attempts)
                 continue
-            shard.batches[0] = Batch(remaining, batch.attempts)
+            lane.batches[0] = Batch(remaining, batch.attempts)
             return delivered  # retry on the next step, as Lambda retries after a pause
         return delivered
 
     def _invoke(self, source: StreamSource, batch: Batch) -> int | str | None:
         """None on success; the index of the first record to retry; or "bisect"."""
-        self.stats.invocations += 1
+        self._count(invocations=1)
         try:
             answer = self.invoke(source.function, {"Records": batch.records})
         except Exception:  # noqa: BLE001 - a function error, as Lambda sees it
@@ -208,7 +304,7 @@ class StreamPump:
             if source.bisect and len(batch.records) > 1:
                 return "bisect"
             return 0
-        self.stats.records_delivered += len(batch.records)
+        self._count(records_delivered=len(batch.records))
         if not source.report_item_failures or not isinstance(answer, dict):
             return None
         failures = answer.get("batchItemFailures") or []
@@ -226,7 +322,7 @@ class StreamPump:
     def _to_on_failure(
         self, state: SourceState, shard: ShardState, records: list[dict[str, Any]], attempts: int
     ) -> None:
-        self.stats.sent_to_dlq += len(records)
+        self._count(sent_to_dlq=len(records))
         if state.source.on_failure_queue is None:
             log.error(
                 "%d records of %s dropped after retries (no on-failure destination)",
@@ -267,15 +363,23 @@ class StreamPump:
     def step(self) -> tuple[int, bool]:
         """One pass over every source and shard: (records fetched, anything still pending)."""
         with self.lock:
-            fetched = 0
-            pending = False
-            for state in self.sources:
-                self._refresh_shards(state)
-                for shard in state.shards.values():
-                    fetched += self._fetch(state, shard)
-                    self._deliver(state, shard)
-                    pending = pending or bool(shard.buffer or shard.batches)
-            return fetched, pending
+            if not self.lanes_concurrently:
+                outcomes = [self._step_source(state) for state in self.sources]
+            else:  # each event source mapping polls on its own, as in AWS
+                with ThreadPoolExecutor(max_workers=len(self.sources) or 1) as pool:
+                    outcomes = list(pool.map(self._step_source, self.sources))
+            return sum(f for f, _ in outcomes), any(p for _, p in outcomes)
+
+    def _step_source(self, state: SourceState) -> tuple[int, bool]:
+        fetched = 0
+        pending = False
+        self._refresh_shards(state)
+        for shard in state.shards.values():
+            fetched += self._fetch(state, shard)
+            self._deliver(state, shard)
+            lanes = any(lane.pending for lane in shard.lanes.values())
+            pending = pending or bool(shard.buffer or shard.batches or lanes)
+        return fetched, pending
 
     def drain(self, timeout_s: float = 120.0, before_each: Callable[[], None] | None = None) -> None:
         """Return once every record written so far (and every record those consumers wrote in

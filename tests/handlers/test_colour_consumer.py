@@ -13,7 +13,7 @@ from healthcode import clock
 from healthcode.rules import colour
 from healthcode.rules.policy import FactKind, RiskLevel
 from healthcode.services import recolour
-from healthcode.storage import audit, facts, persons
+from healthcode.storage import audit, facts, persons, registers, stats
 from healthcode.storage.models import Fact, Person, RiskArea
 
 from infra.local.events import stream_record
@@ -117,20 +117,28 @@ def test_each_person_is_recomputed_once_per_batch(moto_stack: InProcessStack, mo
         add_fact(person_id, FactKind.CLOSE_CONTACT)
     records = stream.read()
     assert len(records) == 6
-    calls: list[tuple[str, str]] = []
-    real = recolour.recompute
+    calls: list[dict[str, str]] = []
+    reads: list[str] = []
+    real, real_state = recolour.recompute_many, facts.state_of
 
-    def counted(person_id: str, **kwargs: Any) -> Any:
-        calls.append((person_id, kwargs["cause"]))
-        return real(person_id, **kwargs)
+    def counted(causes: dict[str, str], **kwargs: Any) -> Any:
+        calls.append(dict(causes))
+        return real(causes, **kwargs)
 
-    monkeypatch.setattr(recolour, "recompute", counted)
+    def read(person_id: str, **kwargs: Any) -> Any:
+        reads.append(person_id)
+        return real_state(person_id, **kwargs)
+
+    monkeypatch.setattr(recolour, "recompute_many", counted)
+    monkeypatch.setattr(facts, "state_of", read)
     # WHEN the batch is delivered
     assert failed(deliver(moto_stack, records)) == []
     # THEN each person was recomputed once, with every cause the batch held for them
     cause = "close_contact,fever,secondary_contact"
-    assert sorted(calls) == sorted([(first, cause), (second, cause)])
+    assert calls == [{first: cause, second: cause}]
+    assert sorted(reads) == sorted([first, second])
     assert stored(first).colour == stored(second).colour == "red"
+    assert history(first)[-1] == ("green", "red", cause)
 
 
 def test_a_failing_person_fails_only_their_records(moto_stack: InProcessStack, monkeypatch: Any) -> None:
@@ -141,14 +149,14 @@ def test_a_failing_person_fails_only_their_records(moto_stack: InProcessStack, m
     add_fact(healthy, FactKind.CASE)
     add_fact(broken, FactKind.FEVER)
     records = stream.read()
-    real = recolour.recompute
+    real = facts.state_of
 
     def flaky(person_id: str, **kwargs: Any) -> Any:
         if person_id == broken:
             raise TimeoutError("DynamoDB did not answer")
         return real(person_id, **kwargs)
 
-    monkeypatch.setattr(recolour, "recompute", flaky)
+    monkeypatch.setattr(facts, "state_of", flaky)
     # WHEN it is delivered THEN exactly the broken person's records are reported failed
     answer = deliver(moto_stack, records)
     broken_records = [
@@ -298,3 +306,81 @@ def test_a_risk_area_change_recolours_travellers(moto_stack: InProcessStack) -> 
     assert history(person_id)[-1] == ("green", "red", "risk_area")
     # AND it cost a GetItem, a Query, one BatchGetItem of the areas and one transaction
     assert log.calls == ["GetItem", "Query", "BatchGetItem", "TransactWriteItems"]
+
+
+# -- many people at once ---------------------------------------------------------------------------
+
+
+def test_a_batch_of_people_is_written_in_few_calls(moto_stack: InProcessStack) -> None:
+    # GIVEN sixty people, each with a new close-contact fact
+    people = [new_person(moto_stack) for _ in range(60)]
+    for person_id in people:
+        add_fact(person_id, FactKind.CLOSE_CONTACT)
+    # WHEN their colours are recomputed together
+    with dynamodb_calls() as log:
+        outcomes = recolour.recompute_many(dict.fromkeys(people, "close_contact"))
+    # THEN all are red with their history entry, written two transactions (a person and their
+    # entry are two items: fifty people a transaction), read in one BatchGetItem, a Query each
+    assert outcomes == dict.fromkeys(people, None)
+    assert all(stored(p).colour == "red" for p in people)
+    assert all(history(p)[-1] == ("green", "red", "close_contact") for p in people)
+    assert log.calls.count("TransactWriteItems") == 2
+    assert log.calls.count("BatchGetItem") == 1
+    assert log.calls.count("Query") == 60
+    assert log.calls.count("GetItem") == 0 and log.calls.count("PutItem") == 0
+    # AND recomputing again changes nothing and writes nothing
+    versions = {p: stored(p).version for p in people}
+    with dynamodb_calls() as log:
+        assert recolour.recompute_many(dict.fromkeys(people, "close_contact")) == dict.fromkeys(people, None)
+    assert "TransactWriteItems" not in log.calls
+    assert {p: stored(p).version for p in people} == versions
+
+
+def test_a_person_written_meanwhile_is_recomputed_alone(moto_stack: InProcessStack, monkeypatch: Any) -> None:
+    # GIVEN three people with a new fact, one of whom another request writes between the batch's
+    # read and its write
+    people = [new_person(moto_stack) for _ in range(3)]
+    for person_id in people:
+        add_fact(person_id, FactKind.CLOSE_CONTACT)
+    busy = people[1]
+    real_state_of = facts.state_of
+    written: list[str] = []
+
+    def state_with_a_concurrent_write(pid: str, **kwargs: Any) -> facts.PersonState:
+        if pid == busy and not written:
+            written.append(pid)
+            other = stored_item(pid)
+            other.paper_code_id = "jti-from-another-request"
+            persons.save(other)
+        return real_state_of(pid, **kwargs)
+
+    monkeypatch.setattr(facts, "state_of", state_with_a_concurrent_write)
+    # WHEN their colours are recomputed together
+    with dynamodb_calls() as log:
+        outcomes = recolour.recompute_many(dict.fromkeys(people, "close_contact"))
+    # THEN the transaction refused only the busy person: the others went again without them,
+    # and the busy one was read afresh and written alone, keeping the other request's change
+    assert outcomes == dict.fromkeys(people, None)
+    assert all(stored(p).colour == "red" for p in people)
+    assert stored(busy).paper_code_id == "jti-from-another-request"
+    assert all(len(history(p)) == 2 for p in people)
+    assert log.calls.count("TransactWriteItems") == 3
+
+
+def test_timeliness_counters_are_added_once_per_counter_item(moto_stack: InProcessStack) -> None:
+    # GIVEN forty people of one county, each turned red by a close-contact fact learned at T0
+    t0 = start_clock()
+    people = [new_person(moto_stack) for _ in range(40)]
+    for person_id in people:
+        add_fact(person_id, FactKind.CLOSE_CONTACT)
+    region = stored(people[0]).region_code
+    day = stats.day_of(t0)
+    before = registers.indicator_counters(region, day, day).timeliness.get("close_contact", {})
+    # WHEN recomputed together at T0
+    with dynamodb_calls() as log:
+        recolour.recompute_many(dict.fromkeys(people, "close_contact"), now=t0)
+    # THEN the counters took one ADD per level (county, prefecture, province), not one per
+    # person and level, and counted every change
+    assert log.calls.count("UpdateItem") == 3
+    after = registers.indicator_counters(region, day, day).timeliness["close_contact"]
+    assert after.get(0, 0) - before.get(0, 0) == 40

@@ -113,3 +113,60 @@ def test_a_stream_reader_sees_the_records_written_after_a_cancelled_transaction(
         seen += [r["dynamodb"]["Keys"]["id"]["S"] for r in answer["Records"]]
         iterator = answer.get("NextShardIterator")
     assert seen == ["b", "c"]
+
+
+@pytest.fixture
+def ranged(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A table with a sort key, its partitions filled out of order, on the patched moto."""
+    from moto.dynamodb.models.table import Table
+
+    monkeypatch.setattr(Table, "query", Table.query)
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", DynamoDBBackend.transact_write_items)
+    monkeypatch.setattr(moto_patches, "_applied", False)
+    moto_patches.apply()
+    with mock_aws():
+        aws.reset()
+        client = aws.client("dynamodb")
+        client.create_table(
+            TableName="r",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+        )
+        for sk in ("d", "a", "e", "c", "b"):
+            for pk in ("p3", "p1", "p2"):
+                client.put_item(TableName="r", Item={"pk": {"S": pk}, "sk": {"S": sk}, "v": {"S": pk + sk}})
+        yield client
+        aws.reset()
+
+
+def pages(client: Any, **query: Any) -> list[list[str]]:
+    found: list[list[str]] = []
+    start: dict[str, Any] = {}
+    while True:
+        answer = client.query(TableName="r", Limit=2, **query, **start)
+        found.append([item["v"]["S"] for item in answer["Items"]])
+        if "LastEvaluatedKey" not in answer:
+            return found
+        start = {"ExclusiveStartKey": answer["LastEvaluatedKey"]}
+
+
+def test_a_query_on_the_table_key_reads_its_partition_in_order_page_by_page(ranged: Any) -> None:
+    """The patched Query (one partition, not the whole table) answers as DynamoDB does: that
+    partition's items only, in sort-key order either way, paged, with its sort-key condition."""
+    key = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p2"}}}
+    assert pages(ranged, **key) == [["p2a", "p2b"], ["p2c", "p2d"], ["p2e"]]
+    assert pages(ranged, **key, ScanIndexForward=False) == [["p2e", "p2d"], ["p2c", "p2b"], ["p2a"]]
+    between = {
+        "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {":p": {"S": "p1"}, ":a": {"S": "b"}, ":b": {"S": "d"}},
+    }
+    assert pages(ranged, **between) == [["p1b", "p1c"], ["p1d"]]
+    nobody = {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p9"}}}
+    assert pages(ranged, **nobody) == [[]]

@@ -14,17 +14,19 @@ from typing import Any
 import botocore.client
 import pytest
 from healthcode import clock
+from healthcode.rules import cases
 from healthcode.rules.policy import Policy, load_policy
 from healthcode.rules.tracing import (
     ContactSummary,
     Presence,
+    case_window,
     exposures_for,
     in_case_window,
     strongest_per_person,
 )
 from healthcode.services import tracing
 from healthcode.storage import cases as store
-from healthcode.storage import persons
+from healthcode.storage import persons, presences
 from healthcode.storage.models import CaseItem, Fact
 
 from infra.local.stack import LambdaContext
@@ -207,9 +209,9 @@ def test_tasks_hand_over_when_time_runs_short(
     case = case_item(case_id)
     assert case.tracing == "done" and case.tasks_total == case.tasks_done
     assert int(case.tasks_total or 0) > 7  # continuations were added to the planned tasks
-    continued = [
-        t for t in CaseItem.query(case_id, CaseItem.sk.startswith("TASK#")) if not t.sk.endswith("#00000")
-    ]
+    # each task has a partition of its own (case id and digest): a test may read them with a Scan
+    tasks = list(CaseItem.scan(CaseItem.pk.startswith(f"{case_id}#TASK#")))
+    continued = [t for t in tasks if not t.sk.endswith("#00000")]
     assert continued and all(t.tracing == "done" for t in continued)
 
 
@@ -302,8 +304,9 @@ def test_only_the_poison_record_of_a_batch_is_reported(aws_stack: InProcessStack
     poison["dynamodb"]["SequenceNumber"] = "9" * 20
     answer = aws_stack.invoke("TracingFunction", {"Records": [good, poison]})
     assert answer == {"batchItemFailures": [{"itemIdentifier": "9" * 20}]}
-    task_key = good["dynamodb"]["Keys"]["sk"]["S"]
-    assert CaseItem.get(case_id, task_key, consistent_read=True).tracing == "done"
+    task_pk, task_key = good["dynamodb"]["Keys"]["pk"]["S"], good["dynamodb"]["Keys"]["sk"]["S"]
+    assert task_pk.startswith(f"{case_id}#TASK#")  # each task in a partition of its own
+    assert CaseItem.get(task_pk, task_key, consistent_read=True).tracing == "done"
 
 
 def test_unprocessed_batch_items_are_retried(
@@ -435,6 +438,8 @@ def test_reads_depend_on_the_case_not_the_tables(
     def trace() -> int:
         for item in CaseItem.query(case_id):
             item.delete()
+        for item in CaseItem.scan(CaseItem.pk.startswith(f"{case_id}#TASK#")):  # its tasks' own
+            item.delete()
         reads.items = reads.calls = 0
         report_case(aws_stack, scenario.case_person)
         pump.drain()
@@ -504,3 +509,101 @@ def test_a_plan_redelivered_after_it_was_stored_still_finishes_the_case(
     assert failures["left"] == 0, "the plan's finish failed once"
     case = case_item(case_id)
     assert (case.tracing, case.contacts_found, case.tasks_total) == ("done", 0, 0)
+
+
+# -- tasks written by the previous release (all under the case's partition key) ------------------
+
+
+def plan_as_previous_release(
+    case_id: str, person_id: str, policy: Policy, *, written: int | None = None
+) -> int:
+    """What the previous release's plan wrote: every task whole (not split over shares of the
+    venue's shards) under the case's own partition key, then ``tasks_total``. ``written``: only
+    the first tasks were written when it stopped (no total yet)."""
+    first, last = case_window(DIAGNOSED, policy)
+    found = presences.of_case_person(person_id, first, last)
+    tasks = cases.plan_tasks(case_id, person_id, found, presences.venues_by_complex(found, policy))
+    store.add_tasks(store.under_case(task) for task in tasks[:written])
+    if written is None:
+        assert store.set_plan(case_id, tasks_total=len(tasks), now=clock.now())
+    return len(tasks)
+
+
+def assert_traced_as_the_rule_says(
+    stack: InProcessStack, scenario: Scenario, case_id: str, policy: Policy
+) -> None:
+    """Contact rows, exposure facts, counts and colours of a case traced to the end."""
+    assert contact_rows(stack, case_id) == expected_rows(scenario, case_id, policy)
+    people = {p.person_id for p in scenario.presences}
+    assert set(stored_exposures(case_id, people)) == scenario.exposure_ids(case_id, policy)
+    case = case_item(case_id)
+    assert case.tracing == "done" and case.contacts_found == len(scenario.expected(case_id, policy))
+    assert case.tasks_total == case.tasks_done
+    strongest = {row.person_id: row.kind.value for row in scenario.expected(case_id, policy)}
+    for person_id in people - {scenario.case_person}:
+        stored = persons.get(person_id, consistent=True)
+        assert stored is not None
+        assert stored.colour == {"close": "red", "secondary": "yellow"}.get(
+            strongest.get(person_id, ""), "green"
+        )
+
+
+def tasks_under_case(case_id: str) -> list[CaseItem]:
+    return list(CaseItem.query(case_id, CaseItem.sk.startswith("TASK#")))
+
+
+def test_tasks_of_the_previous_release_are_traced_like_new_ones(
+    aws_stack: InProcessStack, guizhou: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a case the previous release planned (its tasks whole, under the case's partition
+    key) and a new-release case of the same scenario whose tasks are split one shard a task
+    WHEN both are traced after the upgrade, with invocations short of time (continuations), and
+    every batch is replayed afterwards THEN both end with the rule's contacts, facts and colours;
+    the old tasks ran and closed where they lie, and the replay changes nothing."""
+    monkeypatch.setattr(tracing, "SHARDS_PER_TASK", 1)
+    monkeypatch.setattr(tracing, "PAGE_SIZE", 3)
+    new, old = build_scenario(7, others=5), build_scenario(7, others=5)
+    new_case = report_case(aws_stack, new.case_person)
+    old_case = report_case(aws_stack, old.case_person)
+    planned = plan_as_previous_release(old_case, old.case_person, guizhou)
+    delivered: list[dict[str, Any]] = []
+
+    def invoke(function: str, event: dict[str, Any]) -> Any:
+        if function == "TracingFunction":
+            delivered.append(event)
+            return aws_stack.handler(function)(event, ShortOfTime())
+        return aws_stack.invoke(function, event)
+
+    epi.pump(aws_stack, invoke).drain()
+    assert_traced_as_the_rule_says(aws_stack, new, new_case, guizhou)
+    assert_traced_as_the_rule_says(aws_stack, old, old_case, guizhou)
+    assert not tasks_under_case(new_case)
+    old_tasks = tasks_under_case(old_case)
+    assert len(old_tasks) == planned and all(t.tracing == "done" for t in old_tasks)
+    assert int(case_item(old_case).tasks_total or 0) > planned  # continuations in their own partitions
+    split = [t for t in CaseItem.scan(CaseItem.pk.startswith(f"{new_case}#TASK#")) if t.sk.endswith("#00000")]
+    assert len(split) > planned  # the new case's station (4 shards) was searched by 4 tasks
+
+    people = {p.person_id for p in old.presences}
+    before = snapshot(old_case, people)
+    clock.advance(3600)
+    for event in delivered:  # redelivered, or replayed from the failure queue
+        assert aws_stack.invoke("TracingFunction", event) == {"batchItemFailures": []}
+    assert snapshot(old_case, people) == before
+
+
+def test_a_plan_the_previous_release_began_is_completed_as_it_planned(
+    aws_stack: InProcessStack, guizhou: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a case whose plan the previous release stopped after writing some of its tasks
+    (under the case's key, no total stored) WHEN its record is retried after the upgrade THEN the
+    plan is completed with the previous release's tasks (not split: each runs and is counted
+    once) and the case ends with the rule's contacts, facts and colours."""
+    monkeypatch.setattr(tracing, "SHARDS_PER_TASK", 1)
+    scenario = build_scenario(8, others=5)
+    case_id = report_case(aws_stack, scenario.case_person)
+    planned = plan_as_previous_release(case_id, scenario.case_person, guizhou, written=2)
+    epi.pump(aws_stack).drain()
+    assert_traced_as_the_rule_says(aws_stack, scenario, case_id, guizhou)
+    assert case_item(case_id).tasks_total == planned
+    assert len(tasks_under_case(case_id)) == 2

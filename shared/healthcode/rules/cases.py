@@ -50,7 +50,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Literal
@@ -580,7 +580,11 @@ class TracingTask:
     ``after`` is the DynamoDB ``LastEvaluatedKey`` of the previous page in ``shard`` (None: from
     the beginning of that shard). ``part`` counts continuations (0 for the planned task).
     A ``generation`` 2 task searches around a presence of the close contact ``via`` instead of
-    the case person's.
+    the case person's. A task of a share of the venue's write shards (:meth:`split`: a
+    station's 32 shards searched by several tasks at once) reads shards ``shard_from`` up to
+    ``shard_to`` (None: all of them). ``stored_under`` is the partition key of the task's item
+    when it is not the task's own: a task written by an earlier release lies under its case's
+    key (storage decides; it is not part of the task's JSON, and continuations go to their own).
     """
 
     case_id: str
@@ -592,10 +596,15 @@ class TracingTask:
     after: Mapping[str, Any] | None = None
     generation: int = 1
     via: str | None = None
+    shard_from: int = 0
+    shard_to: int | None = None
+    stored_under: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.generation not in (1, 2) or (self.generation == 2) != (self.via is not None):
             raise ValueError("a tracing task is of generation 1, or of generation 2 with via")
+        if not 0 <= self.shard_from <= self.shard < self.shard_end <= self.venue.shards:
+            raise ValueError("a tracing task's shards lie within its venue's, its position within them")
         if self.via is not None and self.presence.person_id != self.via:
             raise ValueError("a generation-2 task searches around a presence of its close contact")
 
@@ -605,12 +614,36 @@ class TracingTask:
         parts = [self.presence.presence_id, self.venue.venue_id]
         if self.generation != 1:
             parts += [str(self.generation), str(self.via)]
+        if self.shard_to is not None:
+            parts += [f"shards {self.shard_from}-{self.shard_to}"]
         return f"TASK#{_digest(*parts, length=20)}#{self.part:05d}"
+
+    @property
+    def shard_end(self) -> int:
+        """The shard after the task's last."""
+        return self.venue.shards if self.shard_to is None else self.shard_to
+
+    def split(self, shards_per_task: int) -> list[TracingTask]:
+        """This planned task as tasks of at most ``shards_per_task`` shards each (itself when
+        the venue has no more): they search the same venue for the same presence, in parallel."""
+        if shards_per_task < 1:
+            raise ValueError("shards_per_task must be at least 1")
+        if self.part or self.shard_to is not None or self.venue.shards <= shards_per_task:
+            return [self]
+        return [
+            replace(
+                self,
+                shard=start,
+                shard_from=start,
+                shard_to=min(start + shards_per_task, self.venue.shards),
+            )
+            for start in range(0, self.venue.shards, shards_per_task)
+        ]
 
     def continuation(self, shard: int, after: Mapping[str, Any] | None) -> TracingTask:
         """The task that carries on from ``(shard, after)``."""
-        if not 0 <= shard < self.venue.shards:
-            raise ValueError(f"shard {shard} outside 0..{self.venue.shards - 1}")
+        if not self.shard_from <= shard < self.shard_end:
+            raise ValueError(f"shard {shard} outside {self.shard_from}..{self.shard_end - 1}")
         return TracingTask(
             case_id=self.case_id,
             case_person_id=self.case_person_id,
@@ -621,13 +654,18 @@ class TracingTask:
             after=dict(after) if after is not None else None,
             generation=self.generation,
             via=self.via,
+            shard_from=self.shard_from,
+            shard_to=self.shard_to,
         )
 
     def to_json(self) -> dict[str, Any]:
         p = self.presence
         second = {"generation": self.generation, "via": self.via} if self.generation != 1 else {}
+        split = self.shard_to is not None
+        share = {"shard_from": self.shard_from, "shard_to": self.shard_to} if split else {}
         return {
             **second,
+            **share,
             "v": 1,
             "case_id": self.case_id,
             "case_person_id": self.case_person_id,
@@ -663,6 +701,7 @@ class TracingTask:
             if after is not None and not isinstance(after, Mapping):
                 raise ValueError("after must be a key or null")
             via = data.get("via")
+            shard_to = data.get("shard_to")
             task = cls(
                 case_id=_text(data["case_id"]),
                 case_person_id=_text(data["case_person_id"]),
@@ -680,6 +719,8 @@ class TracingTask:
                 after=after,
                 generation=_whole(data.get("generation", 1)),
                 via=None if via is None else _text(via),
+                shard_from=_whole(data.get("shard_from", 0)),
+                shard_to=None if shard_to is None else _whole(shard_to),
             )
         except (KeyError, TypeError) as error:
             raise ValueError(f"malformed tracing task: {error!r}") from error

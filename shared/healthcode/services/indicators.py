@@ -39,15 +39,16 @@ from healthcode.rules.venues import coverage_levels
 from healthcode.settings import policy, settings
 from healthcode.storage import registers as store
 from healthcode.storage import stats
-from healthcode.storage import venues as venue_store
 from healthcode.storage.connection import StorageError
 
 __all__ = [
     "MAX_DAYS",
+    "ColourChange",
     "Indicators",
     "indicators",
     "note_attempt",
     "note_colour_change",
+    "note_colour_changes",
     "note_person",
     "note_registration",
     "stated_checkpoint",
@@ -128,6 +129,9 @@ def note_registration(checkpoint_id: object, *, refused: bool, now: datetime | N
     region_code: str | None = None
     try:
         if isinstance(checkpoint_id, str) and checkpoint_id.startswith("v-") and len(checkpoint_id) <= 64:
+            # the venue store is loaded only where a venue is read (most importers never do)
+            from healthcode.storage import venues as venue_store
+
             venue = venue_store.get(checkpoint_id)
             region_code = venue.region_code if venue is not None else None
     except _LOST as error:
@@ -180,6 +184,35 @@ def note_colour_change(
     cause, seconds = sample
     try:
         store.add_colour_change(region_code, stats.day_of(written_at), cause, seconds)
+    except _LOST as error:
+        _lost("colour_change", error)
+
+
+@dataclass(frozen=True)
+class ColourChange:
+    """A written colour change to count (:func:`note_colour_changes`)."""
+
+    region_code: str
+    before_reasons: Sequence[Mapping[str, object]]
+    decision: ColourDecision
+    facts: Sequence[colour.Fact]
+    written_at: datetime
+
+
+def note_colour_changes(changes: Sequence[ColourChange]) -> None:
+    """Count many written colour changes (a batch of the colour consumer) as
+    :func:`note_colour_change` would, with one atomic ``ADD`` per counter item they share."""
+    samples = []
+    for change in changes:
+        sample = colour_change_sample(
+            change.before_reasons, change.decision, change.facts, written_at=change.written_at
+        )
+        if sample is not None:
+            samples.append((change.region_code, stats.day_of(change.written_at), *sample))
+    if not samples:
+        return
+    try:
+        store.add_colour_changes(samples)
     except _LOST as error:
         _lost("colour_change", error)
 
@@ -245,6 +278,8 @@ def indicators(who: Caller, region_code: str, first: str, last: str) -> Indicato
     at_mandatory = [unit for unit in units if types.get(unit.venue_id) in mandatory]
     mandatory_scans = sum(unit.scans for unit in at_mandatory)
     active = sum(1 for unit in at_mandatory if unit.scans > 0)
+    from healthcode.storage import venues as venue_store  # loaded only where a venue is read
+
     by_type = venue_store.coverage_counts(region_code).by_type
     mandatory_venues = sum(by_type.get(kind, 0) for kind in mandatory)
     complete = sum(unit.complete for unit in units)

@@ -28,8 +28,9 @@ index. The expiry job reads one bucket per hour and calls :func:`recompute` for 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, cast, get_args
 
@@ -313,3 +314,88 @@ def recompute(
             before.region_code, before.reasons or [], decided[-1], state.facts, written_at=decided[-1].as_of
         )
     return decided[-1]
+
+
+# -- many people at once (the colour consumer's batch) ------------------------------------------
+
+#: People decided at once by :func:`recompute_many` (each decision waits on one Query).
+DECIDERS: Final = 8
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One person of :func:`recompute_many`: as read, their facts, the decision, the edit."""
+
+    held: persons.Held
+    state: facts.PersonState
+    decision: ColourDecision
+    edit: Edit | None
+
+
+def recompute_many(
+    causes: Mapping[str, str], *, now: datetime | None = None, actor: str = "system"
+) -> dict[str, BaseException | None]:
+    """:func:`recompute` for many people (person id → cause), with the fewest DynamoDB calls
+    that keep optimistic locking: the people read in one BatchGetItem per hundred, each one's
+    facts queried and decided ``DECIDERS`` at a time, and every changed person written with
+    their history entry under the version read, many people a TransactWriteItems
+    (``persons.save_many``). Someone written meanwhile starts again alone through
+    :func:`recompute` (fresh read, its own retries). The timeliness counters of the changes
+    are added once per counter item.
+
+    Returns, per person id, None when done (unknown people included: nothing to do) or the
+    error that stopped that person's recomputation; one person's error never stops the others.
+    """
+    at = now or clock.now()
+    rules = province_policy()
+    held = persons.read_many(list(causes))
+    outcomes: dict[str, BaseException | None] = {pid: None for pid in causes}
+
+    def plan(pid: str) -> _Planned | BaseException:
+        try:
+            state = facts.state_of(pid)
+            decision = assess(pid, state, at=at, policy=rules)
+            person = held[pid].view
+            edit = None
+            if person.colour_as_of is None or person.colour_as_of <= at:
+                edit = record(person, decision, actor=actor, cause=causes[pid])
+            return _Planned(held[pid], state, decision, edit)
+        except Exception as error:  # noqa: BLE001 - one person's failure is theirs alone
+            return error
+
+    planned: list[_Planned] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(DECIDERS, len(held)))) as pool:
+        for pid, result in zip(held, pool.map(plan, list(held)), strict=True):
+            if isinstance(result, BaseException):
+                outcomes[pid] = result
+            else:
+                planned.append(result)
+    changed = [(item.held, item.edit) for item in planned if item.edit is not None]
+    refused = persons.save_many(changed) if changed else set()
+    for pid in refused:
+        outcomes[pid] = _recompute_alone(pid, at=at, actor=actor, cause=causes[pid])
+    indicators.note_colour_changes(
+        [
+            indicators.ColourChange(
+                item.held.view.region_code,
+                item.held.view.reasons or [],
+                item.decision,
+                item.state.facts,
+                item.decision.as_of,
+            )
+            for item in planned
+            if item.edit is not None
+            and item.edit.entries
+            and item.held.view.colour_as_of is not None
+            and item.held.view.person_id not in refused
+        ]
+    )
+    return outcomes
+
+
+def _recompute_alone(pid: str, *, at: datetime, actor: str, cause: str) -> BaseException | None:
+    try:
+        recompute(pid, now=at, actor=actor, cause=cause)
+    except Exception as error:  # noqa: BLE001 - reported for this person's records
+        return error
+    return None

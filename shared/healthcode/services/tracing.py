@@ -7,6 +7,12 @@ exposure id), which the colour consumer picks up, and one contact row per person
 Re-running anything writes the same items, so redelivered stream records are harmless: planning
 is skipped once the case has its plan, a task already done is skipped.
 
+A task searches at most ``SHARDS_PER_TASK`` of its venue's write shards, and each task has a
+partition key of its own (``storage.cases.task_partition``): the event source mapping's
+``ParallelizationFactor`` runs the tasks of one case side by side. A page's new contact rows
+are written once each (strongest and first close exposure together), a hundred to a
+transaction; its facts 25 to a BatchWriteItem.
+
 A task that runs short of time hands the rest to a continuation task (resuming at the same shard
 and page) instead of failing; the case is finished, exactly once, when its last task is done.
 
@@ -58,6 +64,11 @@ PAGE_SIZE = 500
 DEFAULT_MARGIN_SECONDS = 10.0
 #: Concurrent write requests while recording a page of exposures.
 WRITERS = 8
+#: Write shards one task searches: a venue with more is searched by several tasks side by side
+#: (a railway station's 32 by eight), each a few seconds of work however crowded the venue.
+SHARDS_PER_TASK = 4
+#: Contact rows per conditional-update transaction (DynamoDB's TransactWriteItems limit).
+ROWS_PER_CALL = case_store.TRANSACTION_ITEMS
 
 _T = TypeVar("_T")
 Remaining = Callable[[], float]
@@ -100,8 +111,11 @@ def plan(case_id: str, *, policy: Policy, now: datetime) -> int | None:
         return None
     first, last = tracing.case_window(case.diagnosed_at, policy)
     found = presences.of_case_person(case.person_id, first, last)
-    tasks = cases.plan_tasks(case_id, case.person_id, found, presences.venues_by_complex(found, policy))
-    written = case_store.written_task_keys(case_id) if tasks else set()
+    tasks = _spread(
+        case_id,
+        cases.plan_tasks(case_id, case.person_id, found, presences.venues_by_complex(found, policy)),
+    )
+    written = case_store.written_task_keys(tasks)
     case_store.add_tasks(task for task in tasks if task.key not in written)
     if not case_store.set_plan(
         case_id, tasks_total=len(tasks), now=now, generations=policy.trace_generations
@@ -137,12 +151,28 @@ def plan_second_generation(case_id: str, *, policy: Policy, now: datetime) -> in
                     found,
                     presences.venues_by_complex(found, policy),
                 )
-    written = case_store.written_task_keys(case_id) if tasks else set()
+    tasks = _spread(case_id, tasks)
+    written = case_store.written_task_keys(tasks)
     case_store.add_tasks(task for task in tasks if task.key not in written)
     if not case_store.set_second_plan(case_id, tasks_total=len(tasks)):
         return None
     finish_if_complete(case_id, now=now)
     return len(tasks)
+
+
+def _spread(case_id: str, tasks: Sequence[cases.TracingTask]) -> list[cases.TracingTask]:
+    """Each planned task as tasks of at most ``SHARDS_PER_TASK`` write shards: a station's
+    co-visitors are searched by several tasks at once (each in a partition of its own).
+
+    A plan an earlier release began (some of these tasks written whole, under the case's key,
+    before the upgrade; its record retried or replayed after) is completed as that release
+    planned it: its tasks unsplit, those written found under the case's key, so every task is
+    counted and run once."""
+    if tasks:
+        begun = case_store.task_keys_under_case(case_id)
+        if any(task.key in begun for task in tasks):
+            return [case_store.under_case(task) if task.key in begun else task for task in tasks]
+    return [share for task in tasks for share in task.split(SHARDS_PER_TASK)]
 
 
 # -- tasks ---------------------------------------------------------------------------------------
@@ -165,34 +195,52 @@ def _record_exposures(
     recorded_at: datetime,
     now: datetime,
 ) -> None:
-    """Each person's strongest contact row, then the exposure facts (under each contact), and
-    each close contact's first close exposure (learned ``now``: generation 2 starts from it); in
-    ``WRITERS`` concurrent streams of requests (a station's page holds hundreds of people). The
-    rows go first: excluding a case ends the facts of the people its rows name, so no fact may
-    exist without its row (a page that failed half-way is written again whole)."""
+    """Each person's contact row (strongest exposure; for a close contact, its first close
+    exposure, learned ``now``: generation 2 starts from it), then the exposure facts (under each
+    contact). A station's page holds hundreds of people: new rows are written once each, a
+    hundred to a transaction (``case_store.add_new_rows``); rows that existed (the person met in
+    another task or page, a redelivered page) are kept with the conditional updates, also a
+    hundred to a transaction; facts go 25 to a BatchWriteItem; ``WRITERS`` requests at a time.
+    The rows go first: excluding a case ends the facts of the people its rows name, so no fact
+    may exist without its row (a page that failed half-way is written again whole)."""
     by_id = {e.exposure_id: e for e in exposures}
     strongest = [by_id[row.exposure_id] for row in tracing.strongest_per_person(exposures)]
-    _in_parallel(lambda exposure: _keep_strongest(task.case_id, exposure), strongest)
-    entries = [(e.person_id, e.fact(policy)) for e in exposures]
-    chunks = [entries[start : start + BATCH_LIMIT] for start in range(0, len(entries), BATCH_LIMIT)]
-    _in_parallel(
-        lambda chunk: facts.add_in_batches(chunk, recorded_at=recorded_at, source=task.case_id), chunks
-    )
     first_close: dict[str, tracing.Exposure] = {}
     for exposure in exposures:
         if exposure.kind is tracing.ContactKind.CLOSE:
             held = first_close.get(exposure.person_id)
             if held is None or exposure.exposure_start < held.exposure_start:
                 first_close[exposure.person_id] = exposure
+    rows = [(e, _rank(e), first_close.get(e.person_id)) for e in strongest]
+    existed: list[tuple[tracing.Exposure, str, tracing.Exposure | None]] = []
+
+    def add_new(chunk: Sequence[tuple[tracing.Exposure, str, tracing.Exposure | None]]) -> None:
+        refused = case_store.add_new_rows(task.case_id, chunk, learned_at=now)
+        existed.extend(chunk[index] for index in refused)
+
+    _in_parallel(add_new, _chunks(rows, ROWS_PER_CALL))
     _in_parallel(
-        lambda exposure: case_store.keep_first_close(task.case_id, exposure, learned_at=now),
-        list(first_close.values()),
+        lambda chunk: case_store.keep_strongest_many(task.case_id, [(e, rank) for e, rank, _ in chunk]),
+        _chunks(existed, ROWS_PER_CALL),
+    )
+    entries = [(e.person_id, e.fact(policy)) for e in exposures]
+    _in_parallel(
+        lambda chunk: facts.add_in_batches(chunk, recorded_at=recorded_at, source=task.case_id),
+        _chunks(entries, BATCH_LIMIT),
+    )
+    closes = [close for _, _, close in existed if close is not None]
+    _in_parallel(
+        lambda chunk: case_store.keep_first_close_many(task.case_id, chunk, learned_at=now),
+        _chunks(closes, ROWS_PER_CALL),
     )
 
 
-def _keep_strongest(case_id: str, exposure: tracing.Exposure) -> None:
-    rank = cases.contact_rank(exposure.kind, exposure.overlap, exposure.exposure_end, exposure.generation)
-    case_store.keep_strongest(case_id, exposure, rank=rank)
+def _rank(exposure: tracing.Exposure) -> str:
+    return cases.contact_rank(exposure.kind, exposure.overlap, exposure.exposure_end, exposure.generation)
+
+
+def _chunks(items: Sequence[_T], size: int) -> list[Sequence[_T]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _in_parallel(work: Callable[[_T], object], items: Sequence[_T]) -> None:
@@ -233,7 +281,7 @@ def run_task(
     first, last = tracing.co_visitor_window(task.presence, policy, task.venue.venue_type)
     shard, after = task.shard, task.after
     exposures = pages = 0
-    while shard < task.venue.shards:
+    while shard < task.shard_end:
         if (pages or not first_page_always) and remaining_seconds() < margin_seconds:
             closed = case_store.close_task(task, task.continuation(shard, after))
             finish_if_complete(task.case_id, now=now)

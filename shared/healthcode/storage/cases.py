@@ -1,6 +1,7 @@
-"""CasesTable: a case, its tracing tasks and its contacts, one item collection per case.
+"""CasesTable: a case, its tracing tasks and its contacts, one item collection per case (and one
+per tracing task).
 
-Layout (``pk`` = case id):
+Layout (``pk`` = case id, but for tasks):
 
 * ``sk = CASE``: the case (person, status and its ``history``, diagnosis, ``tracing``
   pending/done, ``tasks_total``, ``tasks_done``, ``contacts_found``, ``traced_at``; with two
@@ -9,10 +10,12 @@ Layout (``pk`` = case id):
 * ``sk = GEN#2``: written once the first generation's tasks are all done, when the case traces
   two generations; its stream INSERT plans the generation-2 tasks (around each close contact's
   own presences).
-* ``sk = TASK#<digest>#<part>``: one tracing task (``task`` JSON, ``tracing`` pending/done).
-  Its stream INSERT runs it. A task closed with a continuation writes the continuation, marks
-  itself done and adds one to both ``tasks_total`` and ``tasks_done`` in one transaction; so
-  ``tasks_done == tasks_total`` exactly when every task, continuations included, is done.
+* ``pk = <case id>#TASK#<digest>``, ``sk = TASK#<digest>#<part>``: one tracing task (``task``
+  JSON, ``tracing`` pending/done), in a partition of its own with its continuations, so the
+  tasks of a case run side by side (:func:`task_partition`). Its stream INSERT runs it. A task
+  closed with a continuation writes the continuation, marks itself done and adds one to both
+  ``tasks_total`` and ``tasks_done`` in one transaction; so ``tasks_done == tasks_total``
+  exactly when every task, continuations included, is done.
 * ``sk = RELEASE#<part>``: written when an excluded case is approved; its INSERT makes tracing
   end every exposure fact found through the case, a page of contacts at a time (``traced_at``:
   the approval, the instant they stop counting; ``via``: the contact it resumes after), handing
@@ -32,12 +35,14 @@ contact).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from healthcode.errors import Conflict
@@ -68,6 +73,7 @@ __all__ = [
     "ContactRow",
     "LabOfCase",
     "Release",
+    "add_new_rows",
     "add_tasks",
     "case_fact_id",
     "change_status",
@@ -85,7 +91,9 @@ __all__ = [
     "is_second_generation_key",
     "is_task_key",
     "keep_first_close",
+    "keep_first_close_many",
     "keep_strongest",
+    "keep_strongest_many",
     "open_case",
     "release_from_image",
     "set_plan",
@@ -94,6 +102,9 @@ __all__ = [
     "start_second_generation",
     "task_done",
     "task_from_image",
+    "task_keys_under_case",
+    "task_partition",
+    "under_case",
     "written_task_keys",
 ]
 
@@ -614,9 +625,26 @@ def contacts(case_id: str, *, limit: int, after: str | None = None) -> tuple[lis
 # -- planning ------------------------------------------------------------------------------------
 
 
+def task_partition(task: TracingTask) -> str:
+    """The partition key of a task's item: the case id and the task's own digest, so each task
+    (with its continuations) has a partition of its own. Stream records of one partition key
+    are processed in order, those of different keys side by side (``ParallelizationFactor``):
+    under the case's own key a case's tasks would run one after another. A task written by an
+    earlier release lies under its case's key (``task.stored_under``, see :func:`task_from_image`)
+    and is read and closed there."""
+    if task.stored_under is not None:
+        return task.stored_under
+    return f"{task.case_id}#{task.key.rsplit('#', 1)[0]}"
+
+
+def under_case(task: TracingTask) -> TracingTask:
+    """The task as stored by an earlier release: under its case's partition key."""
+    return replace(task, stored_under=task.case_id)
+
+
 def _task_item(task: TracingTask) -> CaseItem:
     return CaseItem(
-        task.case_id,
+        task_partition(task),
         task.key,
         person_id=task.case_person_id,
         venue_id=task.venue.venue_id,
@@ -628,9 +656,15 @@ def _task_item(task: TracingTask) -> CaseItem:
 def task_from_image(image: Mapping[str, Any]) -> TracingTask:
     """The task of a TASK item's stream image; ``ValueError`` if malformed (a poison record)."""
     task = TracingTask.from_json(_json(image.get("task")))
-    if image.get("pk") != task.case_id or image.get("sk") != task.key:
+    if image.get("sk") != task.key:
         raise ValueError("tracing task stored under a key that is not its own")
-    return task
+    if image.get("pk") == task_partition(task):
+        return task
+    if image.get("pk") == task.case_id:
+        # written by an earlier release, under its case's key (redelivered or replayed after
+        # the upgrade): run there, its continuations in partitions of their own
+        return under_case(task)
+    raise ValueError("tracing task stored under a key that is not its own")
 
 
 def _json(value: object) -> object:
@@ -642,8 +676,19 @@ def _json(value: object) -> object:
     return value
 
 
-def written_task_keys(case_id: str) -> set[str]:
-    """Sort keys of the case's TASK items already written (one Query, keys only)."""
+def written_task_keys(tasks: Iterable[TracingTask]) -> set[str]:
+    """Sort keys of those of ``tasks`` whose items are written already (each task has its own
+    partition: a consistent BatchGetItem of their keys, a hundred a call)."""
+    keys = {(task_partition(task), task.key) for task in tasks}
+    if not keys:
+        return set()
+    found = CaseItem.batch_get(sorted(keys), consistent_read=True, attributes_to_get=["pk", "sk"])
+    return {str(item.sk) for item in found}
+
+
+def task_keys_under_case(case_id: str) -> set[str]:
+    """Sort keys of TASK items under the case's own partition key (one Query, keys only): the
+    tasks an earlier release wrote there; a plan it began is completed with its tasks."""
     return {
         str(item.sk)
         for item in CaseItem.query(
@@ -726,61 +771,203 @@ def close_contacts(case_id: str) -> list[CloseContact]:
     return found
 
 
+def _first_close_update(
+    case_id: str, exposure: Exposure, learned_at: datetime
+) -> tuple[CaseItem, list[Action], Condition]:
+    return (
+        CaseItem(case_id, f"{CONTACT_PREFIX}{exposure.person_id}"),
+        [
+            CaseItem.first_close_at.set(exposure.exposure_start),
+            CaseItem.close_learned_at.set(CaseItem.close_learned_at | learned_at),
+        ],
+        CaseItem.first_close_at.does_not_exist() | (CaseItem.first_close_at > exposure.exposure_start),
+    )
+
+
 def keep_first_close(case_id: str, exposure: Exposure, *, learned_at: datetime) -> None:
     """On the contact row of a close exposure's person: its first close exposure's start (the
     earliest), and when a close exposure was first learned (kept once set)."""
+    _update_unless_refused(*_first_close_update(case_id, exposure, learned_at))
+
+
+def keep_first_close_many(case_id: str, exposures: Sequence[Exposure], *, learned_at: datetime) -> int:
+    """:func:`keep_first_close` for many people's exposures (one each), in transactions of up
+    to a hundred conditional updates; returns the calls made (see :func:`_update_many`)."""
+    return _update_many(
+        [_first_close_update(case_id, exposure, learned_at) for exposure in exposures],
+        lambda index: keep_first_close(case_id, exposures[index], learned_at=learned_at),
+    )
+
+
+def _update_unless_refused(item: CaseItem, actions: list[Action], condition: Condition) -> None:
     try:
-        CaseItem(case_id, f"{CONTACT_PREFIX}{exposure.person_id}").update(
-            actions=[
-                CaseItem.first_close_at.set(exposure.exposure_start),
-                CaseItem.close_learned_at.set(CaseItem.close_learned_at | learned_at),
-            ],
-            condition=CaseItem.first_close_at.does_not_exist()
-            | (CaseItem.first_close_at > exposure.exposure_start),
-        )
+        item.update(actions=actions, condition=condition)
     except UpdateError as error:
         if not _condition_failed(error):
             raise
 
 
+#: Conditional updates one TransactWriteItems may hold (DynamoDB's limit).
+TRANSACTION_ITEMS = 100
+
+
+def _update_many(
+    updates: Sequence[tuple[CaseItem, list[Action], Condition]], alone: Callable[[int], None]
+) -> int:
+    """Apply conditional updates of distinct contact rows a hundred to a transaction: a page of
+    a station's co-visitors costs a few calls instead of one per person, the conditions the
+    same. A transaction some row refused (a stronger exposure held already, a redelivered page,
+    a concurrent writer) writes nothing: its other rows are sent again in one more transaction
+    and each refused row goes alone (``alone(index)``: the single conditional update, which
+    treats a refusal as done). Returns the calls made."""
+    calls = 0
+    for start in range(0, len(updates), TRANSACTION_ITEMS):
+        chunk = list(range(start, min(start + TRANSACTION_ITEMS, len(updates))))
+        refused: set[int] = set()
+        for _ in range(2):
+            if not chunk:
+                break
+            if len(chunk) == 1:
+                refused |= set(chunk)
+                break
+            write = Transaction()
+            for index in chunk:
+                item, actions, condition = updates[index]
+                write.update(str(index), item, actions=actions, condition=condition)
+            calls += 1
+            names = {int(name) for name in write.commit()}
+            if not names:
+                chunk = []
+                break
+            refused |= names
+            chunk = [index for index in chunk if index not in names]
+        for index in sorted(refused | set(chunk)):
+            alone(index)
+            calls += 1
+    return calls
+
+
 def task_done(task: TracingTask) -> bool:
     try:
-        return CaseItem.get(task.case_id, task.key, consistent_read=True).tracing == DONE
+        return CaseItem.get(task_partition(task), task.key, consistent_read=True).tracing == DONE
     except CaseItem.DoesNotExist:
         return False
 
 
-def keep_strongest(case_id: str, exposure: Exposure, *, rank: str) -> None:
-    """The contact row of the exposure's person, unless it already holds a stronger exposure."""
+def _strongest_update(
+    case_id: str, exposure: Exposure, rank: str
+) -> tuple[CaseItem, list[Action], Condition]:
     stronger = (
         CaseItem.rank.does_not_exist()
         | (CaseItem.rank < rank)
         | ((CaseItem.rank == rank) & (CaseItem.exposure_id > exposure.exposure_id))
     )
-    try:
-        CaseItem(case_id, f"{CONTACT_PREFIX}{exposure.person_id}").update(
-            actions=[
-                CaseItem.person_id.set(exposure.person_id),
-                CaseItem.kind.set(exposure.kind.value),
-                CaseItem.venue_id.set(exposure.venue_id),
-                CaseItem.exposure_at.set(exposure.exposure_start),
-                CaseItem.overlap_minutes.set(round(exposure.overlap_minutes, 3)),
-                CaseItem.rank.set(rank),
-                CaseItem.exposure_id.set(exposure.exposure_id),
-                CaseItem.generation.set(exposure.generation),
-                CaseItem.via.set(exposure.via) if exposure.via is not None else CaseItem.via.remove(),
-            ],
-            condition=stronger,
-        )
-    except UpdateError as error:
-        if not _condition_failed(error):
-            raise
+    return (
+        CaseItem(case_id, f"{CONTACT_PREFIX}{exposure.person_id}"),
+        [
+            CaseItem.person_id.set(exposure.person_id),
+            CaseItem.kind.set(exposure.kind.value),
+            CaseItem.venue_id.set(exposure.venue_id),
+            CaseItem.exposure_at.set(exposure.exposure_start),
+            CaseItem.overlap_minutes.set(round(exposure.overlap_minutes, 3)),
+            CaseItem.rank.set(rank),
+            CaseItem.exposure_id.set(exposure.exposure_id),
+            CaseItem.generation.set(exposure.generation),
+            CaseItem.via.set(exposure.via) if exposure.via is not None else CaseItem.via.remove(),
+        ],
+        stronger,
+    )
+
+
+def add_new_rows(
+    case_id: str, rows: Sequence[tuple[Exposure, str, Exposure | None]], *, learned_at: datetime
+) -> list[int]:
+    """Write contact rows that do not exist yet, each with its strongest exposure and rank and,
+    for a close contact, its first close exposure (learned ``learned_at``): one write per row
+    where :func:`keep_strongest` and :func:`keep_first_close` make two, a hundred rows to a
+    TransactWriteItems, each put whole on condition that the row is new. The rows are ``(strongest
+    exposure, its rank, first close exposure or None)``. Returns the indexes of the rows that
+    existed already (a person met in another task or page, a redelivered page): nothing of
+    theirs is written, the caller keeps them with the conditional updates."""
+    existed: list[int] = []
+    for start in range(0, len(rows), TRANSACTION_ITEMS):
+        chunk = list(range(start, min(start + TRANSACTION_ITEMS, len(rows))))
+        while chunk:
+            write = Transaction()
+            for index in chunk:
+                write.save(
+                    str(index),
+                    _new_row(case_id, *rows[index], learned_at),
+                    condition=CaseItem.sk.does_not_exist(),
+                )
+            refused = {int(name) for name in write.commit()}
+            if not refused:
+                break
+            existed += sorted(refused)
+            chunk = [index for index in chunk if index not in refused]
+    return sorted(existed)
+
+
+def _new_row(
+    case_id: str, strongest: Exposure, rank: str, first_close: Exposure | None, learned_at: datetime
+) -> CaseItem:
+    """A contact row as :func:`keep_strongest` and :func:`keep_first_close` leave a new one, as
+    one item: a new row is put whole (a Put, where DynamoDB charges the same as for the update
+    and moto does not parse a dozen update actions per row)."""
+    return CaseItem(
+        case_id,
+        f"{CONTACT_PREFIX}{strongest.person_id}",
+        person_id=strongest.person_id,
+        kind=strongest.kind.value,
+        venue_id=strongest.venue_id,
+        exposure_at=strongest.exposure_start,
+        overlap_minutes=round(strongest.overlap_minutes, 3),
+        rank=rank,
+        exposure_id=strongest.exposure_id,
+        generation=strongest.generation,
+        via=strongest.via,
+        first_close_at=None if first_close is None else first_close.exposure_start,
+        close_learned_at=None if first_close is None else learned_at,
+    )
+
+
+def keep_strongest(case_id: str, exposure: Exposure, *, rank: str) -> None:
+    """The contact row of the exposure's person, unless it already holds a stronger exposure."""
+    _update_unless_refused(*_strongest_update(case_id, exposure, rank))
+
+
+def keep_strongest_many(case_id: str, ranked: Sequence[tuple[Exposure, str]]) -> int:
+    """:func:`keep_strongest` for many people's exposures (one each, with its rank), in
+    transactions of up to a hundred conditional updates; returns the calls made."""
+    return _update_many(
+        [_strongest_update(case_id, exposure, rank) for exposure, rank in ranked],
+        lambda index: keep_strongest(case_id, ranked[index][0], rank=ranked[index][1]),
+    )
+
+
+#: Attempts to close a task while other tasks of its case close at the same time.
+CLOSE_ATTEMPTS = 5
 
 
 def close_task(task: TracingTask, continuation: TracingTask | None) -> bool:
     """Mark the task done (and write its continuation) in one transaction; False if it was
     already done (a redelivered record). Refusals are read by item: pynamodb sends the
-    continuation's put before the updates."""
+    continuation's put before the updates. Tasks of one case run side by side and each adds
+    to the case's count: a transaction refused only on the case item (a conflict with another
+    task's, the case update has no condition) is sent again."""
+    for attempt in range(CLOSE_ATTEMPTS):
+        refused = _close_task_once(task, continuation)
+        if refused != {"case"}:
+            break
+        time.sleep(0.05 * (attempt + 1))
+    if "task" in refused:
+        return False
+    if refused:
+        raise TransactWriteError(f"closing task {task.key} refused: {sorted(refused)}")
+    return True
+
+
+def _close_task_once(task: TracingTask, continuation: TracingTask | None) -> frozenset[str]:
     done, total = (
         (CaseItem.tasks_done, CaseItem.tasks_total)
         if task.generation == 1
@@ -792,19 +979,14 @@ def close_task(task: TracingTask, continuation: TracingTask | None) -> bool:
     write = Transaction()
     write.update(
         "task",
-        CaseItem(task.case_id, task.key),
+        CaseItem(task_partition(task), task.key),
         actions=[CaseItem.tracing.set(DONE)],
         condition=CaseItem.tracing == PENDING,
     )
     if continuation is not None:
         write.save("continuation", _task_item(continuation), condition=CaseItem.sk.does_not_exist())
     write.update("case", CaseItem(task.case_id, CASE_SK), actions=case_actions)
-    refused = write.commit()
-    if "task" in refused:
-        return False
-    if refused:
-        raise TransactWriteError(f"closing task {task.key} refused: {sorted(refused)}")
-    return True
+    return write.commit()
 
 
 def count_contacts(case_id: str) -> int:

@@ -429,7 +429,8 @@ class AlertItem(Model):
 
 
 class CaseItem(Model):
-    """``pk`` = case id; ``sk`` = ``CASE`` | ``TASK#…`` | ``CONTACT#<person_id>``."""
+    """``pk`` = case id (a tracing task's own: ``<case id>#TASK#<digest>``); ``sk`` = ``CASE`` |
+    ``TASK#…`` | ``CONTACT#<person_id>``."""
 
     class Meta(BaseMeta):
         table_name = TableName("CasesTable")
