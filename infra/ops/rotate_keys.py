@@ -1,4 +1,4 @@
-"""Rotate a province stack's code-signing keys: ``make rotate-keys ENV=fujian [USE=code|venue]``.
+"""Rotate a province stack's code-signing keys: ``make rotate-keys ENV=fujian [USE=code|paper|venue]``.
 
 The stack's ``KeyAdminFunction`` does the work (``functions/keys/admin.py`` → ``keystore.rotate``):
 it publishes a new key in JWKS at once, lets it sign ``keystore.ACTIVATION_DELAY`` (15 minutes)
@@ -6,8 +6,9 @@ later — by then every container's key cache (5 minutes), every other province'
 (5 minutes, and a failed refresh retried 30 s later) and every offline verifier's JWKS copy (5
 minutes, fetched from a CDN copy as old again) have seen it — and retires the key it replaces at
 that instant. The retired key stays in JWKS for as
-long as anything it signed can live (code keys: the longest personal code, a paper code, 365
-days by default; venue keys: the venue-code lifetime, 3650 days), then the next rotation prunes
+long as anything it signed can live (personal-code keys: the longest personal code, 1 h 1 min;
+paper keys: a paper code, 365 days by default; venue keys: the venue-code lifetime, 3650 days),
+then the next rotation prunes
 it. See docs/runbooks/key-rotation.md.
 
 This command only finds the function (the stack named in samconfig.toml, region included) and
