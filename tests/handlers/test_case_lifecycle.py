@@ -333,6 +333,60 @@ def test_a_case_excluded_before_its_tracing_ran_makes_no_contacts(stack: InProce
     assert (shown["status"], shown["tracing"], shown["contacts_found"]) == ("excluded", "done", 0)
 
 
+def test_a_case_excluded_while_its_task_runs_leaves_no_exposure(
+    stack: InProcessStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a case's task that has read the case as open WHEN the exclusion is approved and its
+    release has run (finding no contact yet) before the task writes its page THEN the task, once
+    written, ends that page's exposures itself, as of the approval: no exposure of the excluded
+    case is left counting, its visitor is green again, and the task closes."""
+    case_person, visitor = epi.person()[0], epi.person()[0]
+    restaurant = epi.venue("restaurant")
+    epi.presence(case_person, restaurant, DIAGNOSED - timedelta(hours=3))
+    epi.presence(visitor, restaurant, DIAGNOSED - timedelta(hours=3))
+    case_id = report(stack, case_person, "confirmed")
+    request_id = patch(stack, case_id, "excluded").json()["request_id"]
+    approved_at = NOW + timedelta(minutes=30)
+    released: list[int] = []
+    record_page = tracing._record_exposures
+
+    def exclusion_between_read_and_write(*args: Any, **kwargs: Any) -> None:
+        if not released:  # the task read the case as confirmed: now it is excluded and released
+            clock.freeze(approved_at)
+            assert approve(stack, request_id).json()["result"]["contacts_released"] is True
+            item = CaseItem.get(case_id, "RELEASE#00000", consistent_read=True)
+            image = {"pk": case_id, "sk": item.sk, "traced_at": instant_key(item.traced_at)}
+            ended, _ = tracing.release(
+                image, remaining_seconds=lambda: 60.0, margin_seconds=1.0, first_page_always=True
+            )
+            released.append(ended)
+        record_page(*args, **kwargs)
+
+    def deliver_once(function: str, event: dict[str, Any]) -> Any:
+        """The release's record was processed above, before the task wrote: not again."""
+        if function == "TracingFunction":
+            event = event | {
+                "Records": [
+                    r
+                    for r in event["Records"]
+                    if not str(r["dynamodb"]["Keys"]["sk"]["S"]).startswith(case_store.RELEASE_PREFIX)
+                ]
+            }
+            if not event["Records"]:
+                return {"batchItemFailures": []}
+        return stack.invoke(function, event)
+
+    monkeypatch.setattr(tracing, "_record_exposures", exclusion_between_read_and_write)
+    epi.pump(stack, deliver_once).drain()
+    assert released == [0]  # the release ran before the task's contact row existed
+    assert set(contact_rows(stack, case_id)) == {visitor}
+    exposures = [f for f in facts.state_of(visitor).facts if f.fact_id.startswith(f"exposure#{case_id}#")]
+    assert exposures and all(f.expires_at == approved_at for f in exposures)
+    assert colour_of(visitor) == "green"
+    shown = stack.call("GET", f"/v1/cases/{case_id}", as_=epi.OFFICIAL).json()
+    assert (shown["status"], shown["tracing"]) == ("excluded", "done")
+
+
 def test_two_generations_without_presences_finish_at_once(
     stack: InProcessStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,9 +26,13 @@ contacts only and plan nothing further; the case is finished when they are all d
 A case excluded (排除) while its tracing runs stops making contacts: its remaining tasks close
 without searching. Its approval writes a ``RELEASE#00000`` item; that item's INSERT ends every
 exposure fact found through the case (:func:`release`), a page of contacts at a time, handing
-the rest to the next part when time runs short. The release comes through the same stream as
-the case's tasks, after every task written before the exclusion, so no exposure of an excluded
-case is left counting.
+the rest to the next part when time runs short. Tasks have partitions of their own, so a task
+already running at the approval may write a page after the release has read that page's people:
+each task, once a page's rows and facts are written, reads the case again (one GetItem) and, if
+it is excluded, ends that page's exposures itself as the release does (``end_exposures``, as of
+the approval) and closes. A page written before the approval is ended by the release (which
+starts after it), one written after it by the task's own look, so no exposure of an excluded
+case is left counting, whichever comes first.
 """
 
 from __future__ import annotations
@@ -294,11 +298,35 @@ def run_task(
         if page_exposures:
             _record_exposures(task, page_exposures, policy, recorded_at, now)
             exposures += len(page_exposures)
+            if _released_after(task, page_exposures, now):
+                closed = case_store.close_task(task, None)  # an excluded case makes no more contacts
+                finish_if_complete(task.case_id, now=now)
+                return TaskOutcome(exposures=exposures, pages=pages, already_done=not closed)
         if after is None:
             shard += 1
     closed = case_store.close_task(task, None)
     finish_if_complete(task.case_id, now=now)
     return TaskOutcome(exposures=exposures, pages=pages, already_done=not closed)
+
+
+def _released_after(task: cases.TracingTask, written: Sequence[tracing.Exposure], now: datetime) -> bool:
+    """Whether the case was excluded by the time a page's exposures were written (one consistent
+    GetItem); if so, end them as the release does (as of the approval): its release may have
+    read these people before their facts were written. Ending again changes nothing."""
+    case = case_store.get(task.case_id, consistent=True)
+    if case is None or case.status != cases.CaseStatus.EXCLUDED:
+        return False
+    released_at = _excluded_at(case, now)
+    for person_id in sorted({exposure.person_id for exposure in written}):
+        case_store.end_exposures(task.case_id, person_id, now=released_at)
+    return True
+
+
+def _excluded_at(case: case_store.CaseView, now: datetime) -> datetime:
+    """The approval of the case's exclusion (its release ends exposures as of then); ``now``
+    for a case whose history does not say (none is stored so)."""
+    steps = [step.at for step in case.history if step.status == cases.CaseStatus.EXCLUDED]
+    return steps[-1] if steps else now
 
 
 def _exposures(
