@@ -2,20 +2,14 @@
  * last action did, the cursors a list has been through, and the frame of one venue's pages
  * (its name, status and the links between them). */
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
 import { ApiError } from "../../lib/api";
-import { ErrorBanner } from "../../lib/components/ErrorBanner";
-import { Spinner } from "../../lib/components/Spinner";
 import { useApi } from "../../lib/useApi";
 import { labelOf, STATUS_LABELS, VENUE_TYPE_LABELS } from "./labels";
 import type { Venue } from "./venueForm";
 
-/** The error (with a retry) or the spinner, else what `children` draws. */
-export function Loaded(props: { loading: boolean; error: unknown; onRetry?: () => void; children: () => ComponentChildren }) {
-  if (props.error) return <ErrorBanner error={props.error} onRetry={props.onRetry} />;
-  if (props.loading) return <Spinner />;
-  return <>{props.children()}</>;
-}
+import { Loaded } from "../../lib/components/Loaded";
+
+export { Loaded };
 
 /** A live line saying what the last action did (empty until then). */
 export function Notice({ text }: { text: ComponentChildren | null }) {
@@ -26,17 +20,7 @@ export function Notice({ text }: { text: ComponentChildren | null }) {
   );
 }
 
-/** The cursors a list has been through, so "previous" needs no backward cursor from the API. */
-export function useCursors() {
-  const [trail, setTrail] = useState<string[]>([]);
-  return {
-    cursor: trail.length ? trail[trail.length - 1] : undefined,
-    hasPrevious: trail.length > 0,
-    next: (cursor: string) => setTrail((t) => [...t, cursor]),
-    previous: () => setTrail((t) => t.slice(0, -1)),
-    reset: () => setTrail([]),
-  };
-}
+export { useCursors } from "../../lib/cursors";
 
 /** An error the form shows beside one of `fields`; anything else goes to the banner. */
 export function bannerError(error: unknown, fields: readonly string[]): unknown {
