@@ -1101,13 +1101,23 @@ OPERATIONS: dict[str, Operation] = {
                                 "distribution": {
                                     "type": "array",
                                     "items": answer(
-                                        {"up_to_seconds": nullable({"type": "integer"}), "count": {"type": "integer"}},
+                                        {
+                                            "up_to_seconds": nullable({"type": "integer"}),
+                                            "count": {"type": "integer"},
+                                        },
                                         ("up_to_seconds", "count"),
                                     ),
                                 },
                                 "by_cause": {"type": "object"},
                             },
-                            ("count", "p50_seconds", "p95_seconds", "max_seconds", "distribution", "by_cause"),
+                            (
+                                "count",
+                                "p50_seconds",
+                                "p95_seconds",
+                                "max_seconds",
+                                "distribution",
+                                "by_cause",
+                            ),
                         ),
                     },
                     ("application_rate", "verification_rate", "data_accuracy", "colour_change_timeliness"),
