@@ -602,28 +602,14 @@ def verify_personal_code(
     def refuse(why: str) -> InvalidInput:
         return InvalidInput(f"code refused: {why}", field="code", code="invalid_code")
 
-    if not isinstance(token, str) or not 16 <= len(token) <= MAX_PERSONAL_CODE_CHARS or token.count(".") != 2:
-        raise refuse("not a signed code")
-    try:
-        compact = jws.parse(token)
-    except jws.JWSError as exc:
-        raise refuse("malformed") from exc
-    header = compact.header
-    if set(header) != PERSONAL_CODE_HEADER or header.get("alg") != ALGORITHM:
-        raise refuse("not a personal code header")
-    kid = header.get("kid")
-    named = province_of_kid(kid) if isinstance(kid, str) else None
-    if not isinstance(kid, str) or named is None or named[1] != "code":
+    compact, kid = _compact_of(token, MAX_PERSONAL_CODE_CHARS, PERSONAL_CODE_HEADER, "personal code", refuse)
+    named = province_of_kid(kid) if kid is not None else None
+    if kid is None or named is None or named[1] != "code":
         raise refuse("the key does not sign personal codes")
     public = resolve(named[0], kid)
     if public is None:
         raise refuse("unknown issuer or key")
-    try:
-        claims = jws.verify(compact, public)
-    except jws.JWSError as exc:
-        raise refuse("signature or claims invalid") from exc
-    if set(claims) != PERSONAL_CODE_CLAIMS:
-        raise refuse("not personal code claims")
+    claims = _claims_of(compact, public, PERSONAL_CODE_CLAIMS, "personal code", refuse)
     person_id = person_id_from_claim(claims["sub"])
     level, exp = claims["lvl"], claims["exp"]
     if person_id is None:
@@ -650,6 +636,41 @@ def verify_personal_code(
         expires_at=expires,
         claims=claims,
     )
+
+
+def _compact_of(
+    token: object, max_chars: int, header: frozenset[str], kind: str, refuse: Callable[[str], InvalidInput]
+) -> tuple[jws.Compact, str | None]:
+    """A compact code's parts and its ``kid`` (None unless text), before any key is looked up:
+    text of a sane length in three segments, read strictly, with exactly ``header`` and the pinned
+    algorithm. Raises what ``refuse`` makes."""
+    if not isinstance(token, str) or not 16 <= len(token) <= max_chars or token.count(".") != 2:
+        raise refuse("not a signed code")
+    try:
+        compact = jws.parse(token)
+    except jws.JWSError as exc:
+        raise refuse("malformed") from exc
+    if set(compact.header) != header or compact.header.get("alg") != ALGORITHM:
+        raise refuse(f"not a {kind} header")
+    kid = compact.header.get("kid")
+    return compact, kid if isinstance(kid, str) else None
+
+
+def _claims_of(
+    compact: jws.Compact,
+    public: ec.EllipticCurvePublicKey,
+    names: frozenset[str],
+    kind: str,
+    refuse: Callable[[str], InvalidInput],
+) -> dict[str, Any]:
+    """The claims of a compact code signed by ``public``, which must be exactly ``names``."""
+    try:
+        claims = jws.verify(compact, public)
+    except jws.JWSError as exc:
+        raise refuse("signature or claims invalid") from exc
+    if set(claims) != names:
+        raise refuse(f"not {kind} claims")
+    return claims
 
 
 # --- compact venue codes -------------------------------------------------------------------------
@@ -725,25 +746,11 @@ def verify_venue_code(token: str, *, resolve: VenueKeyResolver) -> VenueCodeRef:
     def refuse(why: str) -> InvalidInput:
         return InvalidInput(f"venue code refused: {why}", field="venue_code", code="invalid_venue_code")
 
-    if not isinstance(token, str) or not 16 <= len(token) <= MAX_VENUE_CODE_CHARS or token.count(".") != 2:
-        raise refuse("not a signed code")
-    try:
-        compact = jws.parse(token)
-    except jws.JWSError as exc:
-        raise refuse("malformed") from exc
-    header = compact.header
-    if set(header) != VENUE_CODE_HEADER or header.get("alg") != ALGORITHM:
-        raise refuse("not a venue code header")
-    kid = header.get("kid")
-    public = resolve(kid) if isinstance(kid, str) else None
-    if public is None or not isinstance(kid, str):
+    compact, kid = _compact_of(token, MAX_VENUE_CODE_CHARS, VENUE_CODE_HEADER, "venue code", refuse)
+    public = resolve(kid) if kid is not None else None
+    if public is None or kid is None:
         raise refuse("unknown key")
-    try:
-        claims = jws.verify(compact, public)
-    except jws.JWSError as exc:
-        raise refuse("signature or claims invalid") from exc
-    if set(claims) != VENUE_CODE_CLAIMS:
-        raise refuse("not venue code claims")
+    claims = _claims_of(compact, public, VENUE_CODE_CLAIMS, "venue code", refuse)
     venue_id = _venue_id_from_claim(claims["v"])
     generation = claims["g"]
     if venue_id is None:
