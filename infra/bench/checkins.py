@@ -22,66 +22,24 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import requests
 from healthcode.rules.idcard import check_character
 
+from infra.bench.tracing import local_stack
 from infra.local.engine import DYNAMODB_LOCAL, ENGINES
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACE = ("520102", 26.5783, 106.7135, "贵州省贵阳市南明区中华南路1号")
 CITIZENS = 24
-
-
-@contextmanager
-def local_stack(province: str, engine: str) -> Iterator[str]:
-    """``python -m infra.local --engine <engine>`` on a free port; its URL while it runs."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environment["PYTHONUNBUFFERED"] = "1"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local", "--port", "0", "--province", province, "--engine", engine],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    found: list[str] = []
-    ready = threading.Event()
-    output: deque[str] = deque(maxlen=200)
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if line.startswith("ready on "):
-                found.append(line.split("ready on ", 1)[1].strip())
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    ready.wait(300)
-    try:
-        if not found:
-            raise RuntimeError(f"the {engine} local stack did not start:\n{''.join(output)}")
-        yield found[0]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 class Seeded:

@@ -50,12 +50,13 @@ PLACE = ("520102", 26.5783, 106.7135, "贵州省贵阳市南明区遵义路1号 
 
 
 @contextmanager
-def local_stack(province: str) -> Iterator[str]:
-    """Start ``python -m infra.local`` on a free port; yield its URL."""
+def local_stack(province: str, engine: str = "moto") -> Iterator[str]:
+    """Start ``python -m infra.local --engine <engine>`` on a free port; yield its URL while it
+    runs (what it printed goes to stderr if the stack does not start or the caller fails)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     environment["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local", "--port", "0", "--province", province],
+        [sys.executable, "-m", "infra.local", "--port", "0", "--province", province, "--engine", engine],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
@@ -76,10 +77,10 @@ def local_stack(province: str) -> Iterator[str]:
         ready.set()
 
     threading.Thread(target=read, daemon=True).start()
-    ready.wait(120)
+    ready.wait(300)  # DynamoDB Local's JVM takes its time on a loaded machine
     try:
         if not found:
-            raise RuntimeError("the local stack did not start")
+            raise RuntimeError(f"the {engine} local stack did not start")
         yield found[0]
     except Exception:
         sys.stderr.write("".join(line for line in output if '"level":"INFO"' not in line))
@@ -87,7 +88,7 @@ def local_stack(province: str) -> Iterator[str]:
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=20)  # the stack stops its DynamoDB Local first
         except subprocess.TimeoutExpired:
             process.kill()
 
