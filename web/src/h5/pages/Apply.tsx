@@ -14,8 +14,9 @@ import {
   shownApplicationFields,
   unplacedError,
 } from "../application";
+import { DocumentFields } from "../components/DocumentFields";
 import { WriteKeys } from "../retry";
-import { DEPENDANT_REASONS, ID_TYPES, SYMPTOM_NAMES, w } from "../words";
+import { DEPENDANT_REASONS, SYMPTOM_NAMES, w } from "../words";
 
 
 export function Apply() {
@@ -93,25 +94,7 @@ export function Apply() {
       <Field name="name" label={w.name} error={err("name")}>
         {(a) => <input {...a} autocomplete="name" value={form.name} onInput={(e) => set({ name: e.currentTarget.value })} />}
       </Field>
-      <Field name="id_type" label={w.idType} error={err("id_type")}>
-        {(a) => (
-          <select {...a} value={form.idType} onChange={(e) => set({ idType: e.currentTarget.value })}>
-            {Object.entries(ID_TYPES).map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
-      <Field name="id_number" label={w.idNumber} error={err("id_number")}>
-        {(a) => <input {...a} autocomplete="off" value={form.idNumber} onInput={(e) => set({ idNumber: e.currentTarget.value })} />}
-      </Field>
-      {form.idType === "passport" && (
-        <Field name="nationality" label={w.nationality} error={err("nationality")}>
-          {(a) => <input {...a} maxLength={3} value={form.nationality} onInput={(e) => set({ nationality: e.currentTarget.value })} />}
-        </Field>
-      )}
+      <DocumentFields form={form} set={set} err={err} />
       <Field name="phone" label={w.phone} error={err("phone")}>
         {(a) => <input {...a} type="tel" inputMode="tel" autocomplete="tel" value={form.phone} onInput={(e) => set({ phone: e.currentTarget.value })} />}
       </Field>
