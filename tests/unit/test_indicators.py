@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 import pytest
 from healthcode.errors import InvalidInput
@@ -19,9 +20,10 @@ percents = st.integers(min_value=1, max_value=100)
 
 
 def reference(values: list[int], percent: int) -> int:
-    """Nearest rank as defined: the value at ordinal rank ceil(P/100 * N) of the sorted list."""
+    """Nearest rank as defined: the value at ordinal rank ceil(P/100 * N) of the sorted list, in
+    exact arithmetic (in floats 56/100 * 25 is 14.000000000000002, whose ceiling is 15)."""
     ordered = sorted(values)
-    rank = max(1, math.ceil(percent / 100 * len(ordered)))
+    rank = max(1, math.ceil(Fraction(percent, 100) * len(ordered)))
     return ordered[rank - 1]
 
 
@@ -60,6 +62,11 @@ def test_timeliness_gives_count_p50_p95_max_and_distribution(values: list[int]) 
         max_seconds=max(values),
         distribution=reference_distribution(values),
     )
+
+
+def test_a_rank_that_floats_would_round_up_is_exact() -> None:
+    # GIVEN 14 changes of 0 s and 11 of 1 s THEN the 56th percentile is rank 14 (0 s), not 15
+    assert indicators.nearest_rank({0: 14, 1: 11}, 56) == 0 == reference([0] * 14 + [1] * 11, 56)
 
 
 @given(st.lists(samples, min_size=1, max_size=5), percents)
